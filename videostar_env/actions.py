@@ -1,0 +1,183 @@
+"""Text <-> Action: the one parser for every agent, and helpers that write valid turns.
+
+Two action formats:
+  hermes     Qwen2.5's native tool calls, any number of turns:
+             <tool_call>{"name": "pose_estimation", "arguments": {}}</tool_call>
+  videostar  the official two-turn protocol: turn 1 answers yes/no per tool,
+             <pose_estimation>yes</pose_estimation><person_detection>no</person_detection>...
+             and the environment runs the chosen tools; turn 2 answers.
+Both end with <think>...</think><answer>label</answer>, the reasoning holding the ranked
+sub-motions under "[1] Observed body parts and movement characteristics:".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence, Union
+
+FORMATS = ("hermes", "videostar")
+# Official decision tags -> the tool each one runs.
+DECISION_TAGS: dict[str, str] = {
+    "pose_estimation": "pose_estimation",
+    "person_detection": "human_detection",
+    "video_explanation": "video_description",
+    "noun_explanation": "action_explanation",
+}
+MAX_ACTION_CHARS = 16384
+
+_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
+_TAG = re.compile(r"</?[A-Za-z_]+>")
+_SECTION_1 = re.compile(r"\[1\][^\n:]*:(.*?)(?=\[2\]|</think>|<answer>|$)", re.DOTALL)
+_SUBMOTION = re.compile(r"^\s*[-*\u2022]\s*\[?([A-Za-z][A-Za-z \-]{0,40}?)\]?\s*:\s*(.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool invocation."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A turn that calls tools (videostar turn 1 may choose none)."""
+
+    calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A final turn. `labels` holds every <answer> block; a valid answer has exactly one."""
+
+    labels: tuple[str, ...]
+    submotions: tuple[tuple[str, str], ...]
+    text: str
+
+    @property
+    def label(self) -> str | None:
+        """The answered label, or None when the turn gave several."""
+        return self.labels[0] if len(self.labels) == 1 else None
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """A turn that could not be used; `reason` is written for the model to act on."""
+
+    reason: str
+
+
+Action = Union[ToolCall, Answer, Invalid]
+
+
+def parse_submotions(text: str) -> tuple[tuple[str, str], ...]:
+    """Ranked (body part, movement) pairs from the reasoning's [1] section, in order."""
+    section = _SECTION_1.search(text)
+    if not section:
+        return ()
+    return tuple((m.group(1).strip(), m.group(2).strip()) for m in _SUBMOTION.finditer(section.group(1)))
+
+
+def _answer(text: str) -> Answer | None:
+    blocks = _ANSWER.findall(text)
+    if not blocks:
+        return None
+    # Nested or stray tags inside the block (<answer><answer>x</answer></answer>) are dropped.
+    labels = tuple(dict.fromkeys(_TAG.sub("", b).strip() for b in blocks))
+    return Answer(labels, parse_submotions(text), text)
+
+
+def _hermes_calls(text: str) -> ToolCall | Invalid | None:
+    if "<tool_call>" not in text:
+        return None
+    bodies = _TOOL_CALL.findall(text)
+    if not bodies:  # an unclosed block, as when generation stopped early
+        bodies = [text.split("<tool_call>", 1)[1]]
+    calls = []
+    for body in bodies:
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(body.strip())
+        except (ValueError, RecursionError) as exc:
+            return Invalid(f"the text inside <tool_call> is not valid JSON ({exc}). Write "
+                           '<tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>.')
+        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+            return Invalid('a tool call must be a JSON object with a string "name" and an "arguments" object, e.g. '
+                           '<tool_call>{"name": "pose_estimation", "arguments": {}}</tool_call>.')
+        args = obj.get("arguments", obj.get("parameters", {}))
+        if isinstance(args, str):  # OpenAI-style arguments serialised as a string
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except (ValueError, RecursionError):
+                return Invalid(f'the "arguments" of {obj["name"]!r} is a string that is not JSON; give a JSON object.')
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            return Invalid(f'the "arguments" of {obj["name"]!r} must be a JSON object, not {type(args).__name__}.')
+        calls.append(Call(obj["name"], args))
+    return ToolCall(tuple(calls))
+
+
+def _videostar_calls(text: str) -> ToolCall | None:
+    decisions = _DECISION.findall(text)
+    if not decisions:
+        return None
+    chosen = dict.fromkeys(DECISION_TAGS[tag.lower()] for tag, value in decisions if value.lower() == "yes")
+    return ToolCall(tuple(Call(name) for name in chosen))
+
+
+def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS) -> Action:
+    """Parse one policy turn. Never raises: anything unusable becomes Invalid with a reason."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown action format {fmt!r}; choose one of {FORMATS}")
+    if not isinstance(text, str):
+        return Invalid(f"an action must be text, got {type(text).__name__}.")
+    if len(text) > max_chars:
+        return Invalid(f"the turn is {len(text)} characters long; the limit is {max_chars}. Be more concise.")
+    calls = _hermes_calls(text) if fmt == "hermes" else _videostar_calls(text)
+    answer = _answer(text)
+    if calls is not None and answer is not None:
+        return Invalid("a turn must either call tools or give the final <answer>, not both.")
+    if calls is not None:
+        return calls
+    if answer is not None:
+        return answer
+    if fmt == "hermes":
+        how = '<tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>'
+    else:
+        how = "<pose_estimation>yes|no</pose_estimation><person_detection>yes|no</person_detection>" \
+              "<video_explanation>yes|no</video_explanation><noun_explanation>yes|no</noun_explanation>"
+    return Invalid(f"no tool call and no <answer> found. To use tools write {how}; "
+                   "to finish write <think>...</think><answer>one candidate label</answer>.")
+
+
+def tool_call(name: str, **arguments: Any) -> str:
+    """A hermes-format turn calling one tool."""
+    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
+
+
+def tool_decisions(tools: Sequence[str], reasoning: str = "") -> str:
+    """A videostar turn 1 choosing these tools (by tool name) and declining the rest."""
+    unknown = set(tools) - set(DECISION_TAGS.values())
+    if unknown:
+        raise ValueError(f"the videostar format has no decision tag for {sorted(unknown)}")
+    tags = "".join(f"<{tag}>{'yes' if tool in tools else 'no'}</{tag}>" for tag, tool in DECISION_TAGS.items())
+    return f"<think>{reasoning or 'Choosing the tools that help identify the action.'}</think>\n{tags}"
+
+
+def answer(label: str, submotions: Sequence[tuple[str, str]] = (),
+           candidates: Sequence[tuple[str, float, str]] = ()) -> str:
+    """A final turn in the paper's reasoning format: ranked sub-motions, candidates with scores, answer."""
+    lines = ["<think>step-by-step reasoning process:", "[1] Observed body parts and movement characteristics:"]
+    lines += [f"- {part}: {move}" for part, move in submotions] or ["- Body: no distinct movement observed"]
+    ranked = list(candidates) or [(label, 1.0, "best match")]
+    lines.append("[2] Matching candidate actions:")
+    lines += [f"- {name}: {why}" for name, _, why in ranked]
+    lines.append("[3] Pattern comparison for each candidate:")
+    lines += [f"- {name}: {score:.2f} - {why}" for name, score, why in ranked]
+    lines.append("</think>")
+    lines.append(f"<answer>{label}</answer>")
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Datasets: the VideoSample unit, decoding, and the dataset registry."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+from ..knowledge import KnowledgeBase
+from .decode import Clip, VideoDecodeError, decode, uniform_indices
+from .sample import VideoSample
+from .synthetic import SyntheticDataset
+
+
+class Dataset(Protocol):
+    """What the environment needs from a dataset: indexed samples and the knowledge of their labels."""
+
+    name: str
+    knowledge: KnowledgeBase
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> VideoSample: ...
+
+
+# name -> factory(**kwargs). Real datasets (HMDB-51, UCF-101, Kinetics, SSv2) register here.
+DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset}
+
+
+def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
+    """A dataset from a registered name (with kwargs), or a dataset object passed through."""
+    if not isinstance(spec, str):
+        return spec
+    if spec not in DATASETS:
+        raise KeyError(f"unknown dataset {spec!r}; available: {sorted(DATASETS)}")
+    return DATASETS[spec](**kwargs)
+
+
+__all__ = ["Clip", "DATASETS", "Dataset", "SyntheticDataset", "VideoDecodeError", "VideoSample", "decode",
+           "make_dataset", "uniform_indices"]

@@ -1,0 +1,105 @@
+"""Video decoding: uniform frame sampling with decord (default) or PyAV (fallback)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+BACKENDS = ("decord", "pyav")
+
+
+class VideoDecodeError(RuntimeError):
+    """A video file could not be read; the message names the file and the decoders tried."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Frames sampled from one video, with what a VLM needs to place them in time."""
+
+    frames: np.ndarray  # (num_frames, H, W, 3) uint8
+    indices: tuple[int, ...]  # frame indices in the source video
+    fps: float  # source frame rate
+    total_frames: int
+    source_size: tuple[int, int]  # (height, width) of the source video
+
+    @property
+    def timestamps(self) -> tuple[float, ...]:
+        """Seconds from the start of the video of each sampled frame."""
+        return tuple(i / self.fps for i in self.indices)
+
+
+def uniform_indices(total_frames: int, num_frames: int) -> list[int]:
+    """Centres of num_frames equal segments (TSN-style sampling); repeats frames of short videos."""
+    if total_frames <= 0:
+        raise ValueError("a video needs at least one frame")
+    step = total_frames / num_frames
+    return [min(int(step * (i + 0.5)), total_frames - 1) for i in range(num_frames)]
+
+
+def _decode_decord(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
+    import decord
+
+    height, width = size
+    probe = decord.VideoReader(path, num_threads=1)
+    source = probe[0].shape[:2]
+    fps = float(probe.get_avg_fps())
+    del probe
+    # Resizing inside the decoder costs nothing extra over decoding at source size.
+    reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
+    total = len(reader)
+    indices = uniform_indices(total, num_frames)
+    frames = reader.get_batch(indices).asnumpy()
+    return Clip(frames, tuple(indices), fps, total, (int(source[0]), int(source[1])))
+
+
+def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
+    import av
+
+    height, width = size
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        source = (stream.codec_context.height, stream.codec_context.width)
+        total = sum(1 for packet in container.demux(stream) if packet.size)
+    indices = uniform_indices(total, num_frames)
+    wanted = {i: [] for i in indices}
+    with av.open(path) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in wanted:
+                wanted[i] = frame.to_ndarray(format="rgb24", width=width, height=height)
+            if i >= indices[-1]:
+                break
+    missing = [i for i in indices if not isinstance(wanted[i], np.ndarray)]
+    if missing:
+        raise VideoDecodeError(f"{path}: frames {missing} could not be decoded")
+    frames = np.stack([wanted[i] for i in indices])
+    return Clip(frames, tuple(indices), fps, total, source)
+
+
+_DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}
+
+
+def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "auto") -> Clip:
+    """Sample num_frames uniformly from a video and resize them to size=(H, W).
+
+    backend "auto" tries decord, then PyAV; a named backend is used alone.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"video file not found: {path}")
+    if backend == "auto":
+        order = list(BACKENDS)
+    elif backend in _DECODERS:
+        order = [backend]
+    else:
+        raise ValueError(f"unknown decoder {backend!r}; choose one of {('auto',) + BACKENDS}")
+    errors = []
+    for name in order:
+        try:
+            return _DECODERS[name](path, num_frames, size)
+        except ImportError as exc:
+            errors.append(f"{name}: not installed ({exc})")
+        except Exception as exc:  # decoders raise many unrelated types on corrupt input
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    raise VideoDecodeError(f"cannot decode {path}: " + "; ".join(errors))

@@ -1,0 +1,118 @@
+"""The four built-in tools of the paper's tool library. Each is thin: arguments -> backend -> message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends.base import main_track
+from .base import ToolContext, ToolError, ToolResult
+from .kinematics import analyze
+from .overlay import draw_boxes, draw_skeletons, spread
+
+_MAX_IMAGES = {"type": "integer", "minimum": 0, "maximum": 8, "default": 4,
+               "description": "How many annotated frames to return as images."}
+_MIN_CONF = {"type": "number", "minimum": 0.0, "maximum": 1.0, "default": 0.25,
+             "description": "Ignore people detected with a lower confidence."}
+
+
+def _filter(frames, min_confidence):
+    return [[d for d in dets if d.score >= min_confidence] for dets in frames]
+
+
+class HumanDetection:
+    """Boxes around every person in each sampled frame, drawn on the frames."""
+
+    name = "human_detection"
+    description = "Detect the people in the video: bounding boxes per sampled frame, drawn on the frames."
+    parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
+                  "additionalProperties": False}
+
+    def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
+        frames = _filter(ctx.backends.vision.detect(ctx), min_confidence)
+        counts = [len(d) for d in frames]
+        shown = spread(len(frames), max_images)
+        images = [draw_boxes(ctx.clip.frames[i], frames[i]) for i in shown]
+        lines = [f"People per sampled frame: {counts} (max {max(counts, default=0)})."]
+        for i in shown:
+            boxes = "; ".join("[" + ", ".join(f"{v:.0f}" for v in d.box) + f"] {d.score:.2f}" for d in frames[i])
+            lines.append(f"Frame {ctx.clip.indices[i]} ({ctx.clip.timestamps[i]:.1f}s): {boxes or 'nobody'}")
+        if images:
+            lines.append(f"{len(images)} frame(s) with boxes attached.")
+        data = {"counts": counts, "frames": [[d.to_json() for d in dets] for dets in frames]}
+        return ToolResult("\n".join(lines), images, data)
+
+
+class PoseEstimation:
+    """17 COCO keypoints per person, skeleton overlays, and a kinematic summary of the main person."""
+
+    name = "pose_estimation"
+    description = ("Estimate body pose: 17 keypoints per person, skeletons drawn on the frames of largest motion, "
+                   "and a summary of which joints move, joint-angle ranges and body-centre motion.")
+    parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
+                  "additionalProperties": False}
+
+    def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
+        frames = _filter(ctx.backends.vision.pose(ctx), min_confidence)
+        track = main_track(frames)
+        if track is None:
+            raise ToolError("no person with keypoints was found; try a lower min_confidence or human_detection.")
+        kin = analyze(track)
+        keyframes = sorted(kin.peak_frames)[:max_images]
+        extra = [i for i in spread(len(frames), max_images) if i not in keyframes]
+        shown = sorted(keyframes + extra[: max(max_images - len(keyframes), 0)])
+        images = [draw_skeletons(ctx.clip.frames[i], frames[i]) for i in shown]
+        text = kin.summary(ctx.clip.indices)
+        if images:
+            text += f"\n{len(images)} frame(s) with skeletons attached (frames {[ctx.clip.indices[i] for i in shown]})."
+        data: dict[str, Any] = {
+            "features": kin.features, "joint_motion": kin.joint_motion,
+            "angle_ranges": {k: list(v) for k, v in kin.angle_ranges.items()},
+            "peak_frames": [ctx.clip.indices[i] for i in kin.peak_frames],
+            "keypoints": [[d.to_json() for d in dets] for dets in frames],
+        }
+        return ToolResult(text, images, data)
+
+
+class ActionExplanation:
+    """Each candidate label redefined through its transitional phases and sub-motions."""
+
+    name = "action_explanation"
+    description = ("Explain candidate actions: for each label, its definition through transitional phases and "
+                   "ordered sub-motions. Without 'labels', explains every candidate.")
+    parameters = {"type": "object", "properties": {
+        "labels": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 64,
+                   "description": "Labels to explain (default: all candidates)."}},
+        "additionalProperties": False}
+
+    def __call__(self, ctx: ToolContext, labels: list[str] | None = None) -> ToolResult:
+        labels = list(dict.fromkeys(labels or ctx.candidates))
+        explanations = ctx.backends.explanation.explain(labels, ctx)
+        signatures = {}
+        for label in labels:
+            entry = ctx.knowledge.get(label)
+            if entry is not None and entry.signature:
+                signatures[label] = {k: list(v) for k, v in entry.signature.items()}
+        text = "\n".join(explanations[label] for label in labels)
+        return ToolResult(text, [], {"explanations": explanations, "signatures": signatures})
+
+
+class VideoDescription:
+    """A description of the movement in the salient keyframes (frames of largest joint displacement)."""
+
+    name = "video_description"
+    description = "Describe the video: body movements, their order and the scene, from its most salient keyframes."
+    parameters = {"type": "object", "properties": {
+        "num_keyframes": {"type": "integer", "minimum": 1, "maximum": 8, "default": 3,
+                          "description": "How many keyframes to describe."}},
+        "additionalProperties": False}
+
+    def __call__(self, ctx: ToolContext, num_keyframes: int = 3) -> ToolResult:
+        track = main_track(ctx.backends.vision.pose(ctx))
+        # The paper's keyframe rule: frames of maximum joint displacement; evenly spaced if nobody is seen.
+        keyframes = list(analyze(track, num_keyframes).peak_frames) if track is not None else \
+            spread(len(ctx.clip.frames), num_keyframes)
+        text = ctx.backends.description.describe(keyframes, ctx)
+        return ToolResult(text, [], {"keyframes": [ctx.clip.indices[k] for k in keyframes], "description": text})
+
+
+BUILTIN_TOOLS = (HumanDetection, PoseEstimation, ActionExplanation, VideoDescription)

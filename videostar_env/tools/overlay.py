@@ -1,0 +1,52 @@
+"""Drawing tool evidence on frames: person boxes and COCO-17 skeletons."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..backends.base import Detection
+from ..data.skeleton import EDGES
+
+BOX_COLOUR = (40, 90, 255)
+BONE_COLOUR = (255, 60, 60)
+JOINT_COLOUR = (255, 230, 0)
+
+
+def draw_boxes(frame: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+    """A copy of the frame with each person's box and score."""
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    width = max(frame.shape[1] // 120, 1)
+    for det in detections:
+        draw.rectangle(det.box, outline=BOX_COLOUR, width=width)
+        draw.text((det.box[0] + 2, det.box[1] + 1), f"person {det.score:.2f}", fill=BOX_COLOUR)
+    return np.asarray(img)
+
+
+def draw_skeletons(frame: np.ndarray, detections: Sequence[Detection], min_confidence: float = 0.3) -> np.ndarray:
+    """A copy of the frame with each person's bones and joints (confident keypoints only)."""
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    width = max(frame.shape[1] // 100, 1)
+    radius = width + 1
+    for det in detections:
+        if det.keypoints is None:
+            continue
+        kp = det.keypoints
+        for a, b in EDGES:
+            if kp[a, 2] >= min_confidence and kp[b, 2] >= min_confidence:
+                draw.line([tuple(kp[a, :2]), tuple(kp[b, :2])], fill=BONE_COLOUR, width=width)
+        for x, y, c in kp:
+            if c >= min_confidence:
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=JOINT_COLOUR)
+    return np.asarray(img)
+
+
+def spread(n: int, k: int) -> list[int]:
+    """k positions spread evenly over range(n) (all of them if k >= n)."""
+    if k >= n:
+        return list(range(n))
+    return sorted({int(round(i * (n - 1) / max(k - 1, 1))) for i in range(k)})
