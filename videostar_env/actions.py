@@ -31,7 +31,7 @@ _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z_]+>")
-_SECTION_1 = re.compile(r"\[1\][^\n:]*:(.*?)(?=\[2\]|</think>|<answer>|$)", re.DOTALL)
+_SECTION_1 = re.compile(r"\[1\][^\n:]*:(.*?)(?=\[\d+\]|</think>|<answer>|$)", re.DOTALL)
 _SUBMOTION = re.compile(r"^\s*[-*\u2022]\s*\[?([A-Za-z][A-Za-z \-]{0,40}?)\]?\s*:\s*(.*)$", re.MULTILINE)
 
 

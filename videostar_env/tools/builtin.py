@@ -87,13 +87,15 @@ class ActionExplanation:
     def __call__(self, ctx: ToolContext, labels: list[str] | None = None) -> ToolResult:
         labels = list(dict.fromkeys(labels or ctx.candidates))
         explanations = ctx.backends.explanation.explain(labels, ctx)
-        signatures = {}
+        # Structured knowledge for programs (scripted agents), where the knowledge base has it.
+        signatures, submotions = {}, {}
         for label in labels:
             entry = ctx.knowledge.get(label)
-            if entry is not None and entry.signature:
+            if entry is not None:
                 signatures[label] = {k: list(v) for k, v in entry.signature.items()}
+                submotions[label] = [list(s) for s in entry.submotions]
         text = "\n".join(explanations[label] for label in labels)
-        return ToolResult(text, [], {"explanations": explanations, "signatures": signatures})
+        return ToolResult(text, [], {"explanations": explanations, "signatures": signatures, "submotions": submotions})
 
 
 class VideoDescription:

@@ -1,0 +1,1 @@
+"""Accuracy protocols and speed benchmarks, run as `python -m benchmarks.<name>`."""

@@ -1,0 +1,123 @@
+"""The action parser: one path for every agent, never raising, always ToolCall, Answer or Invalid."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from videostar_env.actions import (Answer, Call, Invalid, ToolCall, answer, parse, parse_submotions, tool_call,
+                                   tool_decisions)
+
+HERMES_CASES = [
+    ('<tool_call>{"name": "pose_estimation", "arguments": {}}</tool_call>', ToolCall((Call("pose_estimation", {}),))),
+    ('think first <tool_call>\n{"name": "human_detection", "arguments": {"max_images": 2}}\n</tool_call>',
+     ToolCall((Call("human_detection", {"max_images": 2}),))),
+    ('<tool_call>{"name": "x", "arguments": "{\\"a\\": 1}"}</tool_call>', ToolCall((Call("x", {"a": 1}),))),
+    ('<tool_call>{"name": "x"}</tool_call>', ToolCall((Call("x", {}),))),
+    ('<tool_call>{"name": "a", "arguments": {}}</tool_call><tool_call>{"name": "b", "arguments": {}}</tool_call>',
+     ToolCall((Call("a", {}), Call("b", {})))),
+    ('<tool_call>{"name": "unclosed", "arguments": {}}', ToolCall((Call("unclosed", {}),))),
+]
+
+
+@pytest.mark.parametrize("text,expected", HERMES_CASES)
+def test_hermes_tool_calls_parse(text, expected):
+    assert parse(text, "hermes") == expected
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("<tool_call>{not json}</tool_call>", "not valid JSON"),
+    ('<tool_call>["pose_estimation"]</tool_call>', 'string "name"'),
+    ('<tool_call>{"name": "x", "arguments": [1]}</tool_call>', "must be a JSON object"),
+    ('<tool_call>{"name": "x", "arguments": "{bad"}</tool_call>', "not JSON"),
+    ('<tool_call>{"name": "x", "arguments": {}}</tool_call><answer>wave</answer>', "not both"),
+    ("I think it is waving.", "no tool call and no <answer>"),
+    ("x" * 20000, "limit"),
+    ("<tool_call>" + "[" * 100000 + "</tool_call>", "limit"),
+])
+def test_malformed_turns_become_invalid_with_a_reason(text, fragment):
+    action = parse(text, "hermes")
+    assert isinstance(action, Invalid)
+    assert fragment in action.reason
+
+
+def test_deep_json_nesting_is_invalid_not_a_crash():
+    action = parse("<tool_call>" + "[" * 5000 + "</tool_call>", "hermes", max_chars=10**6)
+    assert isinstance(action, Invalid)
+
+
+def test_non_text_action_is_invalid():
+    assert isinstance(parse(None, "hermes"), Invalid)
+    assert isinstance(parse(42, "videostar"), Invalid)
+
+
+def test_answer_and_submotions_parse():
+    text = answer("wave", [("Right wrist", "swings"), ("Elbow", "bends")], [("wave", 0.9, "fits"), ("clap", 0.1, "no")])
+    action = parse(text, "hermes")
+    assert isinstance(action, Answer)
+    assert action.label == "wave"
+    assert action.submotions == (("Right wrist", "swings"), ("Elbow", "bends"))
+
+
+def test_nested_answer_tags_are_unwrapped():
+    assert parse("<think>x</think><answer><answer>Brush hair</answer></answer>", "hermes").label == "Brush hair"
+
+
+def test_two_different_answers_have_no_single_label():
+    action = parse("<answer>wave</answer><answer>clap</answer>", "hermes")
+    assert isinstance(action, Answer) and action.label is None and action.labels == ("wave", "clap")
+
+
+def test_videostar_decisions_choose_tools():
+    text = tool_decisions(["pose_estimation", "action_explanation"])
+    action = parse(text, "videostar")
+    assert action == ToolCall((Call("pose_estimation"), Call("action_explanation")))
+    assert parse("<pose_estimation>no</pose_estimation>", "videostar") == ToolCall(())
+    assert parse("<pose_estimation> YES </pose_estimation>", "videostar") == ToolCall((Call("pose_estimation"),))
+
+
+def test_videostar_format_ignores_hermes_calls():
+    assert isinstance(parse(tool_call("pose_estimation"), "videostar"), Invalid)
+
+
+def test_tool_decisions_reject_tools_without_a_tag():
+    with pytest.raises(ValueError):
+        tool_decisions(["frame_difference"])
+
+
+def test_tool_call_helper_round_trips():
+    text = tool_call("human_detection", min_confidence=0.5)
+    assert json.loads(text.split("\n")[1]) == {"name": "human_detection", "arguments": {"min_confidence": 0.5}}
+    assert parse(text, "hermes") == ToolCall((Call("human_detection", {"min_confidence": 0.5}),))
+
+
+def test_submotions_need_the_section_header():
+    assert parse_submotions("- Wrist: moves") == ()
+    assert parse_submotions("[1] Observed body parts and movement characteristics:\n- Wrist: up\n[2] x\n- Knee: no") == (
+        ("Wrist", "up"),)
+
+
+def test_unknown_format_is_a_programming_error():
+    with pytest.raises(ValueError):
+        parse("x", "json")
+
+
+FRAGMENTS = ["<tool_call>", "</tool_call>", "<answer>", "</answer>", "<think>", "</think>", '{"name": ', '"arguments"',
+             "{", "}", "[", "]", '"', ":", ",", "pose_estimation", "<pose_estimation>", "</pose_estimation>", "yes",
+             "no", "<noun_explanation>", "</noun_explanation>", "[1] Observed body parts:", "\n- Wrist: up", "\\", "null"]
+near_valid = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=30).map("".join)
+
+
+@settings(max_examples=2500, deadline=None)
+@given(text=st.one_of(st.text(max_size=300), near_valid), fmt=st.sampled_from(["hermes", "videostar"]))
+def test_parser_never_raises(text, fmt):
+    action = parse(text, fmt)
+    assert isinstance(action, (ToolCall, Answer, Invalid))
+    if isinstance(action, Invalid):
+        assert action.reason
+
+
+def test_submotion_section_ends_at_any_later_section():
+    text = "[1] Observed body parts:\n- Knee: bends\n[3] Pattern comparison:\n- wave: 0.2 - no"
+    assert parse_submotions(text) == (("Knee", "bends"),)

@@ -1,0 +1,190 @@
+"""The environment contract: spaces, check_env, vector envs, determinism, and robust stepping."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import videostar_env
+from videostar_env import EnvConfig, OVAREnv, answer, tool_call, tool_decisions
+from videostar_env.episode import escape
+
+
+@pytest.mark.parametrize("env_id", sorted(videostar_env.ENV_IDS))
+def test_check_env_passes_for_every_registered_id(env_id):
+    env = gym.make(env_id, render_mode="rgb_array")
+    check_env(env.unwrapped)
+    env.close()
+
+
+def test_all_videostar_ids_are_registered():
+    assert {k for k in gym.registry if k.startswith("VideoSTAR-")} == set(videostar_env.ENV_IDS)
+
+
+def test_same_seed_gives_same_episode_and_reward():
+    def play(seed):
+        env = gym.make("VideoSTAR-v0")
+        obs, info = env.reset(seed=seed)
+        obs2, *_ = env.step(tool_call("pose_estimation"))
+        *_, reward_info = env.step(answer("wave", [("Wrist", "up")]))
+        return obs, obs2, info["sample_id"], reward_info["reward"], reward_info["answer"]
+
+    a, b = play(7), play(7)
+    assert a[2] == b[2]
+    for key in ("frames", "tool_frames", "num_tool_frames", "dialogue"):
+        assert np.array_equal(a[0][key], b[0][key]) and np.array_equal(a[1][key], b[1][key])
+    assert a[3] == b[3]
+    assert play(8)[2] != a[2] or not np.array_equal(play(8)[0]["frames"], a[0]["frames"])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_vector_envs_run_full_episodes(mode):
+    envs = gym.make_vec("VideoSTAR-v0", num_envs=2, vectorization_mode=mode)
+    obs, info = envs.reset(seed=3)
+    assert obs["frames"].shape == (2, 16, 128, 128, 3)
+    _, reward, terminated, truncated, info = envs.step((tool_call("pose_estimation"), tool_call("action_explanation")))
+    assert not terminated.any() and obs["frames"].dtype == np.uint8
+    labels = list(info["label"])
+    _, reward, terminated, truncated, info = envs.step(tuple(answer(label, [("Wrist", "x")]) for label in labels))
+    assert terminated.all()
+    assert (reward >= 2.0).all()  # correct and well-formed, with a successful tool call
+    envs.close()
+
+
+def test_observation_and_info_contract():
+    env = OVAREnv()
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    for key in ("frame_indices", "timestamps", "fps", "total_frames", "num_frames", "frame_size", "messages", "tools"):
+        assert key in info
+    assert len(info["frame_indices"]) == 16 and info["fps"] == pytest.approx(15.0)
+    video = info["messages"][1]["content"][0]
+    assert video["type"] == "video" and video["video"].shape == (16, 128, 128, 3)
+    assert video["frame_indices"] == info["frame_indices"]
+    assert '"name": "pose_estimation"' in info["messages"][0]["content"][0]["text"]  # schemas in the system prompt
+    for label in info["candidates"]:
+        assert f"- {label}" in obs["dialogue"]
+
+
+def test_tool_result_reaches_the_next_observation():
+    env = OVAREnv()
+    env.reset(seed=1)
+    obs, reward, terminated, truncated, info = env.step(tool_call("pose_estimation", max_images=3))
+    assert reward == 0.0 and not terminated and not truncated
+    assert obs["num_tool_frames"] == 3 and obs["tool_frames"][:3].any() and not obs["tool_frames"][3:].any()
+    assert "[tool pose_estimation]" in obs["dialogue"]
+    message = info["messages"][-1]
+    assert message["role"] == "tool" and [c["type"] for c in message["content"]] == ["image"] * 3 + ["text"]
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("no idea", "no tool call and no <answer>"),
+    (tool_call("teleport"), "unknown tool 'teleport'"),
+    (tool_call("pose_estimation", max_images=99), "invalid arguments for pose_estimation"),
+    (tool_call("pose_estimation", colour="red"), "Additional properties"),
+])
+def test_bad_turns_are_reported_and_the_episode_goes_on(text, fragment):
+    env = OVAREnv()
+    env.reset(seed=2)
+    obs, reward, terminated, truncated, info = env.step(text)
+    assert not terminated and not truncated and reward == 0.0
+    assert fragment in obs["dialogue"]
+    obs, reward, terminated, *_ = env.step(answer(info["label"]))
+    assert terminated and reward > 0
+
+
+def test_turn_budget_truncates_with_zero_reward():
+    env = OVAREnv(max_turns=2)
+    env.reset(seed=0)
+    env.step("hmm")
+    obs, reward, terminated, truncated, info = env.step("still thinking")
+    assert truncated and not terminated and reward == 0.0 and info["reward"]["total"] == 0.0
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step("more")
+
+
+def test_videostar_two_turn_protocol():
+    env = gym.make("VideoSTAR-TwoTurn-v0")
+    obs, info = env.reset(seed=4)
+    assert "<pose_estimation>yes or no</pose_estimation>" in obs["dialogue"]
+    obs, _, terminated, _, info = env.step(tool_decisions(["pose_estimation", "human_detection"]))
+    assert not terminated and [r["name"] for r in info["tool_results"]] == ["pose_estimation", "human_detection"]
+    obs, _, terminated, _, info = env.step(tool_decisions(["pose_estimation"]))
+    assert not terminated and "already chosen" in obs["dialogue"]
+    obs, reward, terminated, _, info = env.step(answer(info["label"], [("Wrist", "x")]))
+    assert terminated and info["reward"]["tool"] == 1.0
+
+
+def test_answer_tags_inside_tool_output_do_not_end_the_episode():
+    class Echo:
+        name = "echo"
+        description = "Repeats text."
+        parameters = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+
+        def __call__(self, ctx, text):
+            return videostar_env.ToolResult(text)
+
+    env = OVAREnv(tools=[Echo()])
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(tool_call("echo", text="<think>x</think><answer>wave</answer>"))
+    assert not terminated and reward == 0.0
+    assert "<answer>wave</answer>" in obs["dialogue"]
+
+
+def test_a_crashing_tool_becomes_an_error_message():
+    class Broken:
+        name = "broken"
+        description = "Always fails."
+        parameters = {"type": "object", "properties": {}}
+
+        def __call__(self, ctx):
+            raise ZeroDivisionError("oops")
+
+    env = OVAREnv(tools=[Broken()])
+    env.reset(seed=0)
+    obs, _, terminated, _, info = env.step(tool_call("broken"))
+    assert not terminated and "ZeroDivisionError: oops" in obs["dialogue"]
+    assert info["tool_results"][-1]["ok"] is False
+
+
+def test_characters_outside_the_charset_are_escaped_not_dropped():
+    env = OVAREnv()
+    env.reset(seed=0)
+    obs, *_ , info = env.step("I am not sure \U0001F914")
+    assert "\\U0001f914" in obs["dialogue"] and env.observation_space["dialogue"].contains(obs["dialogue"])
+    assert "\U0001F914" in info["messages"][-2]["content"][0]["text"]
+    assert escape("caf\u00e9 \u4e2d") == "caf\u00e9 \\u4e2d"
+
+
+def test_dialogue_keeps_the_latest_text_within_its_limit():
+    env = OVAREnv(max_dialogue_chars=600)
+    obs, _ = env.reset(seed=0)
+    assert len(obs["dialogue"]) <= 600 and obs["dialogue"].startswith("[... earlier dialogue omitted")
+
+
+def test_render_shows_frames_tools_and_dialogue():
+    env = OVAREnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    before = env.render()
+    env.step(tool_call("human_detection"))
+    after = env.render()
+    assert before.dtype == np.uint8 and before.ndim == 3 and before.shape == after.shape
+    assert not np.array_equal(before, after)
+
+
+def test_options_pick_a_sample_and_config_is_validated():
+    env = OVAREnv()
+    _, info = env.reset(options={"index": 5})
+    assert info["sample_id"] == env.dataset[5].id
+    with pytest.raises(TypeError, match="unknown OVAREnv options"):
+        OVAREnv(num_frame=8)
+    with pytest.raises(ValueError):
+        EnvConfig(action_format="xml")
+
+
+def test_smaller_frames_and_other_decoder():
+    env = OVAREnv(num_frames=8, frame_size=(64, 96), decoder="pyav")
+    obs, info = env.reset(seed=0)
+    assert obs["frames"].shape == (8, 64, 96, 3)
+    obs, *_ = env.step(tool_call("human_detection", max_images=2))
+    assert obs["tool_frames"].shape == (8, 64, 96, 3) and obs["num_tool_frames"] == 2

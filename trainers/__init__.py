@@ -1,0 +1,1 @@
+"""verl integration (agent loop, reward function, data, launch configs) lives here."""

@@ -1,0 +1,68 @@
+"""Running an agent through whole episodes and summarising what happened."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+
+@dataclass
+class EpisodeResult:
+    """One finished episode, as benchmarks and the demo report it."""
+
+    sample_id: str
+    label: str
+    answer: str | None
+    reward: dict[str, float]  # the breakdown (zeros when truncated)
+    turns: int
+    tool_calls: dict[str, int] = field(default_factory=dict)
+    invalid_turns: int = 0
+    truncated: bool = False
+
+    @property
+    def correct(self) -> bool:
+        """Whether the answer earned the accuracy term."""
+        return self.reward.get("accuracy", 0.0) > 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self) | {"correct": self.correct}
+
+
+def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | None = None) -> tuple[EpisodeResult, Any]:
+    """Play one episode; returns its result and the env (for render) at the end."""
+    agent.reset()
+    observation, info = env.reset(seed=seed, options=options)
+    invalid = 0
+    while True:
+        observation, _, terminated, truncated, info = env.step(agent.act(observation, info))
+        invalid += info["action"] == "Invalid"
+        if terminated or truncated:
+            break
+    calls = Counter(r["name"] for r in info["tool_results"])
+    return EpisodeResult(info["sample_id"], info["label"], info.get("answer"), info["reward"], info["turn"],
+                         dict(calls), invalid, bool(truncated)), env
+
+
+def summarize(results: Iterable[EpisodeResult]) -> dict[str, float]:
+    """Accuracy, mean reward and each component, tool calls and turns per episode."""
+    results = list(results)
+    if not results:
+        return {"episodes": 0}
+    keys = results[0].reward.keys()
+    out: dict[str, float] = {
+        "episodes": len(results),
+        "accuracy": float(np.mean([r.correct for r in results])),
+        "mean_reward": float(np.mean([r.reward["total"] for r in results])),
+        "tool_calls_per_episode": float(np.mean([sum(r.tool_calls.values()) for r in results])),
+        "turns_per_episode": float(np.mean([r.turns for r in results])),
+        "invalid_rate": float(sum(r.invalid_turns for r in results) / max(sum(r.turns for r in results), 1)),
+        "truncated_rate": float(np.mean([r.truncated for r in results])),
+    }
+    for key in keys:
+        if key != "total":
+            out[f"reward_{key}"] = float(np.mean([r.reward[key] for r in results]))
+    return out
