@@ -93,6 +93,14 @@ def test_bad_turns_are_reported_and_the_episode_goes_on(text, fragment):
     assert terminated and reward > 0
 
 
+def test_a_non_text_action_is_an_invalid_turn():
+    env = OVAREnv()
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(None)
+    assert info["action"] == "Invalid" and "an action must be text, got NoneType" in obs["dialogue"]
+    assert not terminated and not truncated
+
+
 def test_turn_budget_truncates_with_zero_reward():
     env = OVAREnv(max_turns=2)
     env.reset(seed=0)

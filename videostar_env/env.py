@@ -110,9 +110,9 @@ class OVAREnv(gym.Env[dict, str]):
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         cfg = self.config
         ep.turns += 1
-        text = action if isinstance(action, str) else str(action)
+        text = action if isinstance(action, str) else repr(action)
         ep.add_text("assistant", text)
-        parsed = parse(text, cfg.action_format, cfg.max_action_chars)
+        parsed = parse(action, cfg.action_format, cfg.max_action_chars)
         if isinstance(parsed, ToolCall) and cfg.action_format == "videostar" and ep.tools_chosen:
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
         reward, terminated, info_extra = 0.0, False, {}
