@@ -124,9 +124,10 @@ class HeuristicAgent:
         """Observed movements, the ones the chosen action's definition names first."""
         observed: list[tuple[str, str]] = []
         for joint, amount in sorted(pose.get("joint_motion", {}).items(), key=lambda kv: -kv[1])[:3]:
-            observed.append((pretty(joint), f"moves {amount:.2f} body heights relative to the hips"))
+            if amount > 0.02:  # below this it is keypoint jitter, not a movement
+                observed.append((pretty(joint), f"moves {amount:.2f} body heights relative to the hips"))
         features = pose.get("features", {})
-        if features.get("centre_vertical_range", 0.0) > 0.1:
+        if features.get("centre_vertical_range", 0.0) > 0.12:  # camera shake alone reaches ~0.1
             observed.append(("Hip", f"rises and falls over {features['centre_vertical_range']:.2f} body heights"))
         if features.get("torso_shortening", 0.0) > 0.15:
             observed.append(("Torso", "bends forward"))

@@ -27,6 +27,19 @@ def test_heuristic_agent_uses_pose_and_explanations_in_both_formats(env_id):
     assert summarize(results)["accuracy"] >= 5 / 6
 
 
+def test_heuristic_sub_motions_list_only_moving_body_parts():
+    env = gym.make("VideoSTAR-v0")
+    agent = HeuristicAgent()
+    obs, info = env.reset(options={"index": 0})  # wave: one arm moves, the legs stand still
+    while True:
+        text = agent.act(obs, info)
+        obs, _, terminated, _, info = env.step(text)
+        if terminated:
+            break
+    parts = [p.lower() for p, _ in videostar_env.parse(text).submotions]
+    assert parts and not any("ankle" in p or "knee" in p for p in parts)
+
+
 def test_oracle_reaches_the_maximum_reward():
     result, _ = run_episode(gym.make("VideoSTAR-v0"), make_agent("oracle"), seed=0)
     assert result.reward["total"] == pytest.approx(4.0)
