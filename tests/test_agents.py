@@ -22,7 +22,7 @@ def test_agents_by_name_and_import_path():
 @pytest.mark.parametrize("env_id", ["VideoSTAR-v0", "VideoSTAR-TwoTurn-v0"])
 def test_heuristic_agent_uses_pose_and_explanations_in_both_formats(env_id):
     env = gym.make(env_id)
-    results = [run_episode(env, HeuristicAgent(), seed=s)[0] for s in range(6)]
+    results = [run_episode(env, HeuristicAgent(), seed=s) for s in range(6)]
     assert all(r.tool_calls == {"pose_estimation": 1, "action_explanation": 1} for r in results)
     assert summarize(results)["accuracy"] >= 5 / 6
 
@@ -41,21 +41,21 @@ def test_heuristic_sub_motions_list_only_moving_body_parts():
 
 
 def test_oracle_reaches_the_maximum_reward():
-    result, _ = run_episode(gym.make("VideoSTAR-v0"), make_agent("oracle"), seed=0)
+    result = run_episode(gym.make("VideoSTAR-v0"), make_agent("oracle"), seed=0)
     assert result.reward["total"] == pytest.approx(4.0)
 
 
 def test_no_tool_agent_calls_no_tool_and_is_reproducible():
     env = gym.make("VideoSTAR-v0")
-    a = [run_episode(env, make_agent("no-tool", seed=1), seed=s)[0].answer for s in range(5)]
-    b = [run_episode(env, make_agent("no-tool", seed=1), seed=s)[0].answer for s in range(5)]
+    a = [run_episode(env, make_agent("no-tool", seed=1), seed=s).answer for s in range(5)]
+    b = [run_episode(env, make_agent("no-tool", seed=1), seed=s).answer for s in range(5)]
     assert a == b
 
 
 def test_random_agent_never_crashes_the_env():
     env = gym.make("VideoSTAR-v0")
     agent = make_agent("random", seed=3)
-    results = [run_episode(env, agent, seed=s)[0] for s in range(10)]
+    results = [run_episode(env, agent, seed=s) for s in range(10)]
     assert summarize(results)["episodes"] == 10
 
 

@@ -33,8 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
         env = gym.make(args.env_id, render_mode="rgb_array", **env_kwargs)
         results = []
         for i in range(args.episodes):
-            result, env = run_episode(env, agent, seed=args.seed + i)
-            results.append(result)
+            results.append(run_episode(env, agent, seed=args.seed + i))
             if k == 0 and i == 0:
                 Image.fromarray(env.render()).save(out / "episode.png")
         env.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
@@ -27,13 +27,9 @@ class EpisodeResult:
         """Whether the answer earned the accuracy term."""
         return self.reward.get("accuracy", 0.0) > 0
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self) | {"correct": self.correct}
 
-
-def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | None = None) -> tuple[EpisodeResult, Any]:
-    """Play one episode; returns its result and the env (for render) at the end."""
+def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | None = None) -> EpisodeResult:
+    """Play one episode to its end (the env is left there, ready to render)."""
     agent.reset()
     observation, info = env.reset(seed=seed, options=options)
     invalid = 0
@@ -44,7 +40,7 @@ def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | N
             break
     calls = Counter(r["name"] for r in info["tool_results"])
     return EpisodeResult(info["sample_id"], info["label"], info.get("answer"), info["reward"], info["turn"],
-                         dict(calls), invalid, bool(truncated)), env
+                         dict(calls), invalid, bool(truncated))
 
 
 def summarize(results: Iterable[EpisodeResult]) -> dict[str, float]:
