@@ -21,7 +21,9 @@ from .data import decode, make_dataset
 from .episode import CHARSET, Episode
 from .render import render_episode
 from .reward import ZERO, RewardConfig, ToolRecord, score
-from .tools import DEFAULT_TOOLS, ToolContext, ToolError, make_tools, schema, validate_arguments
+from .tools import DEFAULT_TOOLS, ToolContext, make_tools, schema
+from .tools.cache import CacheConfig, ToolCache
+from .tools.runner import run_tool
 
 
 @dataclass
@@ -43,6 +45,7 @@ class EnvConfig:
     explanation: Any = "knowledge"  # action-explanation backend
     description: Any = "kinematic"  # video-description backend
     reward: RewardConfig = field(default_factory=RewardConfig)
+    tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
 
     def __post_init__(self) -> None:
         if self.action_format not in FORMATS:
@@ -74,6 +77,7 @@ class OVAREnv(gym.Env[dict, str]):
         self.tools = {tool.name: tool for tool in make_tools(cfg.tools)}
         self.tool_schemas = [schema(t) for t in self.tools.values()]
         self.backends = make_backends(cfg.vision, cfg.explanation, cfg.description)
+        self.tool_cache = ToolCache(cfg.tool_cache) if cfg.tool_cache is not None else None
         h, w = cfg.frame_size
         self.observation_space = spaces.Dict({
             "frames": spaces.Box(0, 255, (cfg.num_frames, h, w, 3), np.uint8),
@@ -149,24 +153,26 @@ class OVAREnv(gym.Env[dict, str]):
 
     # -- internals -----------------------------------------------------------------------------
 
+    def tool_context(self) -> ToolContext:
+        """What tools see in the current episode (for running tools outside step, e.g. precompute)."""
+        ep = self._episode
+        if ep is None:
+            raise RuntimeError("call reset() before tool_context()")
+        return ToolContext(ep.sample, ep.clip, ep.candidates, self.dataset.knowledge, self.backends)
+
+    def close(self) -> None:
+        """Release the tool cache's database handle."""
+        if self.tool_cache is not None:
+            self.tool_cache.close()
+
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
-        ctx = ToolContext(ep.sample, ep.clip, ep.candidates, self.dataset.knowledge, self.backends)
+        ctx = self.tool_context()
         for c in call.calls:
-            ok, images, data = False, [], {}
-            tool = self.tools.get(c.name)
-            try:
-                if tool is None:
-                    raise ToolError(f"unknown tool {c.name!r}; available tools: {sorted(self.tools)}")
-                args = validate_arguments(tool, c.arguments)
-                result = tool(ctx, **args)
-                text, images, data, ok = result.text, list(result.images), result.data, True
-            except ToolError as exc:
-                text = f"Error: {exc}"
-            except Exception as exc:  # a broken tool must not end the episode; report it instead
-                text = f"Error: tool {c.name!r} failed with {type(exc).__name__}: {exc}"
-            ep.add_tool(c.name, text, images)
-            ep.tool_log.append(ToolRecord(c.name, c.arguments, ok))
-            ep.tool_results.append({"name": c.name, "arguments": c.arguments, "ok": ok, "text": text, "data": data})
+            out = run_tool(self.tools, c.name, c.arguments, ctx, self.tool_cache)
+            ep.add_tool(c.name, out.text, out.images)
+            ep.tool_log.append(ToolRecord(c.name, c.arguments, out.ok))
+            ep.tool_results.append({"name": c.name, "arguments": c.arguments, "ok": out.ok, "text": out.text,
+                                    "data": out.data, "cached": out.cached})
         if self.config.action_format == "videostar":
             ep.tools_chosen = True
             if not call.calls:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Mapping
 
 
@@ -63,6 +65,11 @@ class KnowledgeBase:
         """The label and its aliases (just the label if unknown)."""
         entry = self.get(label)
         return (entry.label, *entry.aliases) if entry else (label,)
+
+    @cached_property
+    def digest(self) -> str:
+        """A hash of every entry, so caches of knowledge-based tool results notice edits."""
+        return hashlib.sha256(repr(sorted(self.entries.items())).encode()).hexdigest()[:16]
 
     def subset(self, labels: Iterable[str]) -> "KnowledgeBase":
         """A knowledge base of only these labels (those it knows)."""

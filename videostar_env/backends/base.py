@@ -53,12 +53,35 @@ class ExplanationBackend(Protocol):
     def explain(self, labels: Sequence[str], ctx: "ToolContext") -> dict[str, str]: ...
 
 
+@dataclass(frozen=True)
+class Description:
+    """A video description and the keyframes (positions in the sampled frames) it was made from."""
+
+    text: str
+    keyframes: tuple[int, ...]
+
+
 class DescriptionBackend(Protocol):
-    """Describes the movement in a few keyframes of the video."""
+    """Describes the movement in the salient keyframes of the video."""
 
     id: str
 
-    def describe(self, keyframes: Sequence[int], ctx: "ToolContext") -> str: ...
+    def describe(self, num_keyframes: int, ctx: "ToolContext") -> Description: ...
+
+
+def salient_keyframes(ctx: "ToolContext", count: int) -> tuple[int, ...]:
+    """The paper's keyframe rule: frames of maximum joint displacement; evenly spaced if no pose is found."""
+    from ..tools.base import ToolError
+    from ..tools.kinematics import analyze
+    from ..tools.overlay import spread
+
+    try:
+        track = main_track(ctx.backends.vision.pose(ctx))
+    except ToolError:
+        track = None
+    if track is None:
+        return tuple(spread(len(ctx.clip.frames), count))
+    return analyze(track, count).peak_frames
 
 
 def main_track(frames: Sequence[FrameDetections]) -> np.ndarray | None:

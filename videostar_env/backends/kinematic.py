@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 from ..tools.base import ToolContext, ToolError
 from ..tools.kinematics import analyze
-from .base import main_track
+from .base import Description, main_track
 
 
 class KinematicDescriber:
@@ -14,11 +12,12 @@ class KinematicDescriber:
 
     id = "kinematic-v1"
 
-    def describe(self, keyframes: Sequence[int], ctx: ToolContext) -> str:
-        """A short paragraph about the person's movement around the keyframes."""
+    def describe(self, num_keyframes: int, ctx: ToolContext) -> Description:
+        """A short paragraph about the person's movement; its keyframes are the frames of largest displacement."""
         track = main_track(ctx.backends.vision.pose(ctx))
         if track is None:
             raise ToolError("no person was found in the video, so there is no movement to describe.")
-        kin = analyze(track)
-        times = ", ".join(f"{ctx.clip.timestamps[k]:.1f}s" for k in keyframes)
-        return f"One person is visible. Keyframes at {times}.\n" + kin.summary(ctx.clip.indices)
+        kin = analyze(track, num_keyframes)
+        times = ", ".join(f"{ctx.clip.timestamps[k]:.1f}s" for k in kin.peak_frames)
+        text = f"One person is visible. Keyframes at {times}.\n" + kin.summary(ctx.clip.indices)
+        return Description(text, kin.peak_frames)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..paths import cache_dir
 from .motions import MOTIONS, sample_variation, trajectory
 from .sample import VideoSample
 from .skeleton import INDEX
@@ -35,9 +36,8 @@ SPLITS = {"all": CLASSES, "base": BASE_CLASSES, "novel": NOVEL_CLASSES}
 
 
 def default_root() -> Path:
-    """Where rendered videos are kept: $VIDEOSTAR_CACHE_DIR/synthetic or ~/.cache/videostar_env/synthetic."""
-    base = os.environ.get("VIDEOSTAR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "videostar_env")
-    return Path(base) / "synthetic"
+    """Where rendered videos are kept: the package cache folder's synthetic/ (see paths.cache_dir)."""
+    return cache_dir() / "synthetic"
 
 
 @dataclass(frozen=True)

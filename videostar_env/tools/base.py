@@ -41,7 +41,12 @@ class ToolContext:
 
 @runtime_checkable
 class Tool(Protocol):
-    """A callable the agent can invoke by name with JSON arguments."""
+    """A callable the agent can invoke by name with JSON arguments.
+
+    Optional attributes the tool cache reads (tools/cache.py): `uses`, the backend kinds the
+    result depends on (default: all); `version`, bumped when the output changes (default "0");
+    `cacheable = False` for a tool whose result must not be reused.
+    """
 
     name: str
     description: str

@@ -26,6 +26,8 @@ class HumanDetection:
     description = "Detect the people in the video: bounding boxes per sampled frame, drawn on the frames."
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
+    uses = ("vision",)  # backends the result depends on (the tool cache keys on their ids)
+    version = "1"  # bump when the output for the same inputs changes
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
         frames = _filter(ctx.backends.vision.detect(ctx), min_confidence)
@@ -50,6 +52,8 @@ class PoseEstimation:
                    "and a summary of which joints move, joint-angle ranges and body-centre motion.")
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
+    uses = ("vision",)
+    version = "1"
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
         frames = _filter(ctx.backends.vision.pose(ctx), min_confidence)
@@ -83,6 +87,8 @@ class ActionExplanation:
         "labels": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": 64,
                    "description": "Labels to explain (default: all candidates)."}},
         "additionalProperties": False}
+    uses = ("explanation", "knowledge")
+    version = "1"
 
     def __call__(self, ctx: ToolContext, labels: list[str] | None = None) -> ToolResult:
         labels = list(dict.fromkeys(labels or ctx.candidates))
@@ -107,14 +113,13 @@ class VideoDescription:
         "num_keyframes": {"type": "integer", "minimum": 1, "maximum": 8, "default": 3,
                           "description": "How many keyframes to describe."}},
         "additionalProperties": False}
+    uses = ("vision", "description")
+    version = "1"
 
     def __call__(self, ctx: ToolContext, num_keyframes: int = 3) -> ToolResult:
-        track = main_track(ctx.backends.vision.pose(ctx))
-        # The paper's keyframe rule: frames of maximum joint displacement; evenly spaced if nobody is seen.
-        keyframes = list(analyze(track, num_keyframes).peak_frames) if track is not None else \
-            spread(len(ctx.clip.frames), num_keyframes)
-        text = ctx.backends.description.describe(keyframes, ctx)
-        return ToolResult(text, [], {"keyframes": [ctx.clip.indices[k] for k in keyframes], "description": text})
+        desc = ctx.backends.description.describe(num_keyframes, ctx)
+        return ToolResult(desc.text, [], {"keyframes": [ctx.clip.indices[k] for k in desc.keyframes],
+                                          "description": desc.text})
 
 
 BUILTIN_TOOLS = (HumanDetection, PoseEstimation, ActionExplanation, VideoDescription)

@@ -1,0 +1,121 @@
+"""The tool cache: every tool result on disk, content-addressed, shared by processes.
+
+A GRPO group revisits one video n times and training revisits it every epoch; a tool
+should run once per (video content, sampled frames, tool, canonical arguments, candidates,
+backend ids). Backend ids name the model and its weights digest, so new weights miss.
+diskcache (SQLite + files) makes the cache safe across processes (async vector envs) and
+restarts, and bounds its size by evicting the least recently stored entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import diskcache
+
+from ..paths import cache_dir
+from .base import Tool, ToolResult
+
+if TYPE_CHECKING:
+    from .base import ToolContext
+
+BACKEND_KINDS = ("vision", "explanation", "description")
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime_ns) -> digest, per process
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Where and how big the tool cache is."""
+
+    directory: str | None = None  # None: the tools/ folder of paths.cache_dir() ($VIDEOSTAR_CACHE_DIR)
+    size_limit_gb: float = 4.0  # least recently stored entries are evicted beyond this size
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """BLAKE2b of a file's bytes, remembered per (path, size, mtime) within the process."""
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    memo = (real, stat.st_size, stat.st_mtime_ns)
+    if memo not in _DIGESTS:
+        h = hashlib.blake2b(digest_size=20)
+        with open(real, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
+def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[str, Any]:
+    """Everything a tool's result depends on, as canonical JSON-ready data.
+
+    A tool may declare `uses` (backend kinds it reads, plus "knowledge" if it reads the
+    knowledge base; default: every backend) and `version` (bump when its output changes).
+    """
+    uses = getattr(tool, "uses", BACKEND_KINDS)
+    key: dict[str, Any] = {
+        "video": file_digest(ctx.sample.video),
+        "frames": {"indices": [int(i) for i in ctx.clip.indices], "size": list(ctx.clip.frames.shape[1:3])},
+        "tool": tool.name, "version": str(getattr(tool, "version", "0")),
+        "arguments": arguments, "candidates": list(ctx.candidates),
+        "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in BACKEND_KINDS},
+    }
+    if "knowledge" in uses:
+        key["knowledge"] = ctx.knowledge.digest
+    return key
+
+
+def cacheable(tool: Tool) -> bool:
+    """Whether a tool's results may be cached (tools set `cacheable = False` if they are not deterministic)."""
+    return bool(getattr(tool, "cacheable", True))
+
+
+class ToolCache:
+    """Tool results on disk under a hash of their key; `hits` and `misses` count lookups in this process."""
+
+    def __init__(self, config: CacheConfig = CacheConfig()):
+        self.config = config
+        self.directory = config.directory or str(cache_dir() / "tools")
+        self._store = diskcache.Cache(self.directory, size_limit=int(config.size_limit_gb * 2**30))
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def hash(key: dict[str, Any]) -> str:
+        """The content address of a key."""
+        canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def get(self, key: dict[str, Any]) -> ToolResult | None:
+        """The stored result for this key, or None."""
+        value = self._store.get(self.hash(key))
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: dict[str, Any], result: ToolResult) -> None:
+        """Store a result under this key."""
+        self._store.set(self.hash(key), result)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._store.clear()
+
+    def close(self) -> None:
+        """Release the database handle (the entries stay on disk)."""
+        self._store.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A SQLite handle cannot cross a process boundary; the copy reopens the same folder.
+        return {"config": self.config, "directory": self.directory}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(CacheConfig(state["directory"], state["config"].size_limit_gb))
