@@ -1,7 +1,24 @@
-"""Shared test set-up: rendered synthetic videos go to a temporary cache for the whole session."""
+"""Shared test set-up: temporary caches, ultralytics kept offline, and where the shared data is."""
 
 import os
 import tempfile
+from pathlib import Path
 
-# Set before any env is made so async vector-env workers (subprocesses) inherit it too.
+import pytest
+
+# Set before any env is made so async vector-env workers (subprocesses) inherit them too.
 os.environ.setdefault("VIDEOSTAR_CACHE_DIR", tempfile.mkdtemp(prefix="videostar-test-cache-"))
+# Ultralytics must not touch the network in tests, nor write settings into the home folder.
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="videostar-test-yolo-"))
+
+# The project's shared data sits beside the checkout; VIDEOSTAR_SHARED_DATA points elsewhere.
+SHARED = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the shared data, or a skip saying how to provide it."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} is not present (set VIDEOSTAR_SHARED_DATA to the shared data folder)")
+    return path

@@ -1,6 +1,5 @@
 """Data: synthetic videos, decoding with both backends, the knowledge base, and real clips when present."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,7 @@ from videostar_env.data import SyntheticDataset, VideoDecodeError, decode, make_
 from videostar_env.data.synthetic import BASE_CLASSES, CLASSES, CONFUSABLE_PAIRS, NOVEL_CLASSES, render
 from videostar_env.knowledge import normalize_label
 
-# The project's shared data sits beside the checkout; VIDEOSTAR_SHARED_DATA points elsewhere.
-SHARED = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-CLIPS = SHARED / "clips"
+from conftest import shared_file
 
 
 def test_synthetic_dataset_has_enough_classes_and_confusable_pairs():
@@ -99,9 +96,7 @@ def test_uniform_indices_are_segment_centres():
     ("flipping_pancake.mkv", 310, (240, 426)),
 ])
 def test_real_clips_decode(name, frames, size):
-    path = CLIPS / name
-    if not path.exists():
-        pytest.skip(f"real clip {path} is not present (set VIDEOSTAR_SHARED_DATA to the shared data folder)")
+    path = shared_file(f"clips/{name}")
     clip = decode(str(path), 16, (112, 112))
     assert clip.frames.shape == (16, 112, 112, 3) and clip.source_size == size
     assert abs(clip.total_frames - frames) <= 1

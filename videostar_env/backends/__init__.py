@@ -9,10 +9,11 @@ from .base import DescriptionBackend, Detection, ExplanationBackend, VisionBacke
 from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
 from .oracle import OracleVision
+from .yolo import YOLOVision
 
 # kind -> name -> factory(**options). Later backends (yolo, dashscope, openai, replay) register here.
 BACKENDS: dict[str, dict[str, Callable[..., Any]]] = {
-    "vision": {"oracle": OracleVision},
+    "vision": {"oracle": OracleVision, "yolo": YOLOVision},
     "explanation": {"knowledge": KnowledgeExplainer},
     "description": {"kinematic": KinematicDescriber},
 }
@@ -44,4 +45,4 @@ def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", descri
 
 
 __all__ = ["BACKENDS", "Backends", "DescriptionBackend", "Detection", "ExplanationBackend", "KinematicDescriber",
-           "KnowledgeExplainer", "OracleVision", "VisionBackend", "main_track", "make_backend", "make_backends"]
+           "KnowledgeExplainer", "OracleVision", "VisionBackend", "YOLOVision", "main_track", "make_backend", "make_backends"]

@@ -63,11 +63,32 @@ def _angle(kp: np.ndarray, a: str, v: str, b: str) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
+def fill_unseen(keypoints: np.ndarray, min_confidence: float = 0.3) -> np.ndarray:
+    """(T, 17, 2) positions where each keypoint seen with low confidence takes its nearest confident position in time."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    xy = kp[..., :2].copy()
+    if kp.shape[-1] < 3:
+        return xy
+    seen = kp[..., 2] >= min_confidence
+    frames = np.arange(len(kp))
+    for j in range(kp.shape[1]):
+        good = frames[seen[:, j]]
+        if 0 < len(good) < len(kp):
+            nearest = good[np.abs(frames[:, None] - good[None, :]).argmin(axis=1)]
+            xy[:, j] = xy[nearest, j]
+    return xy
+
+
 def analyze(keypoints: np.ndarray, num_peaks: int = 3) -> Kinematics:
-    """Kinematics of one person from keypoints (T, 17, 2 or 3) in image pixels (T >= 2)."""
-    kp = np.asarray(keypoints, dtype=np.float64)[..., :2].copy()
-    if kp.ndim != 3 or kp.shape[1] != len(KEYPOINTS) or kp.shape[0] < 2:
-        raise ValueError(f"keypoints must have shape (T>=2, 17, 2|3), got {kp.shape}")
+    """Kinematics of one person from keypoints (T, 17, 2 or 3: x, y[, confidence]) in image pixels (T >= 2).
+
+    Model keypoints of occluded joints are guesses with low confidence; those are replaced by the
+    joint's nearest confident position in time so that they do not read as motion.
+    """
+    shape = np.shape(keypoints)
+    if len(shape) != 3 or shape[1] != len(KEYPOINTS) or shape[0] < 2 or shape[2] not in (2, 3):
+        raise ValueError(f"keypoints must have shape (T>=2, 17, 2|3), got {shape}")
+    kp = fill_unseen(keypoints)
     kp[..., 1] *= -1.0  # image y grows downwards; make up positive
     hip = (kp[:, INDEX["left_hip"]] + kp[:, INDEX["right_hip"]]) / 2
     shoulder = (kp[:, INDEX["left_shoulder"]] + kp[:, INDEX["right_shoulder"]]) / 2
