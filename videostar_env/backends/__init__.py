@@ -9,13 +9,14 @@ from .base import DescriptionBackend, Detection, ExplanationBackend, VisionBacke
 from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
 from .oracle import OracleVision
+from .qwen import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
 from .yolo import YOLOVision
 
-# kind -> name -> factory(**options). Later backends (yolo, dashscope, openai, replay) register here.
+# kind -> name -> factory(**options); gym.make(..., explanation=("openai", {"base_url": ...})) picks one.
 BACKENDS: dict[str, dict[str, Callable[..., Any]]] = {
     "vision": {"oracle": OracleVision, "yolo": YOLOVision},
-    "explanation": {"knowledge": KnowledgeExplainer},
-    "description": {"kinematic": KinematicDescriber},
+    "explanation": {"knowledge": KnowledgeExplainer, "dashscope": dashscope_explainer, "openai": openai_explainer},
+    "description": {"kinematic": KinematicDescriber, "dashscope": dashscope_describer, "openai": openai_describer},
 }
 
 
@@ -44,5 +45,5 @@ def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", descri
                     make_backend("description", description))
 
 
-__all__ = ["BACKENDS", "Backends", "DescriptionBackend", "Detection", "ExplanationBackend", "KinematicDescriber",
+__all__ = ["BACKENDS", "Backends", "ChatDescriber", "ChatExplainer", "DescriptionBackend", "Detection", "ExplanationBackend", "KinematicDescriber",
            "KnowledgeExplainer", "OracleVision", "VisionBackend", "YOLOVision", "main_track", "make_backend", "make_backends"]

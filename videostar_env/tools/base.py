@@ -43,8 +43,8 @@ class ToolContext:
 class Tool(Protocol):
     """A callable the agent can invoke by name with JSON arguments.
 
-    Optional attributes the tool cache reads (tools/cache.py): `uses`, the backend kinds the
-    result depends on (default: all); `version`, bumped when the output changes (default "0");
+    Optional attributes the tool cache reads (tools/cache.py): `uses`, what the result depends
+    on among "video", the backend kinds and "knowledge" (default: the video and all backends); `version`, bumped when the output changes (default "0");
     `cacheable = False` for a tool whose result must not be reused.
     """
 

@@ -26,7 +26,7 @@ class HumanDetection:
     description = "Detect the people in the video: bounding boxes per sampled frame, drawn on the frames."
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
-    uses = ("vision",)  # backends the result depends on (the tool cache keys on their ids)
+    uses = ("video", "vision")  # what the result depends on (the tool cache keys on it)
     version = "1"  # bump when the output for the same inputs changes
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
@@ -52,7 +52,7 @@ class PoseEstimation:
                    "and a summary of which joints move, joint-angle ranges and body-centre motion.")
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
-    uses = ("vision",)
+    uses = ("video", "vision")
     version = "1"
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
@@ -113,7 +113,7 @@ class VideoDescription:
         "num_keyframes": {"type": "integer", "minimum": 1, "maximum": 8, "default": 3,
                           "description": "How many keyframes to describe."}},
         "additionalProperties": False}
-    uses = ("vision", "description")
+    uses = ("video", "vision", "description")
     version = "1"
 
     def __call__(self, ctx: ToolContext, num_keyframes: int = 3) -> ToolResult:

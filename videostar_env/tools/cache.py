@@ -52,17 +52,19 @@ def file_digest(path: str | os.PathLike) -> str:
 def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[str, Any]:
     """Everything a tool's result depends on, as canonical JSON-ready data.
 
-    A tool may declare `uses` (backend kinds it reads, plus "knowledge" if it reads the
-    knowledge base; default: every backend) and `version` (bump when its output changes).
+    A tool may declare `uses`: what it reads among "video" (the sampled frames), the backend
+    kinds, and "knowledge" (default: the video and every backend); and `version`, bumped when
+    its output changes. A tool that does not read the video is cached once for all videos.
     """
-    uses = getattr(tool, "uses", BACKEND_KINDS)
+    uses = getattr(tool, "uses", ("video", *BACKEND_KINDS))
     key: dict[str, Any] = {
-        "video": file_digest(ctx.sample.video),
-        "frames": {"indices": [int(i) for i in ctx.clip.indices], "size": list(ctx.clip.frames.shape[1:3])},
         "tool": tool.name, "version": str(getattr(tool, "version", "0")),
         "arguments": arguments, "candidates": list(ctx.candidates),
         "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in BACKEND_KINDS},
     }
+    if "video" in uses:
+        key["video"] = file_digest(ctx.sample.video)
+        key["frames"] = {"indices": [int(i) for i in ctx.clip.indices], "size": list(ctx.clip.frames.shape[1:3])}
     if "knowledge" in uses:
         key["knowledge"] = ctx.knowledge.digest
     return key
