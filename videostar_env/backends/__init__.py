@@ -10,13 +10,16 @@ from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
 from .oracle import OracleVision
 from .qwen import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
+from .replay import ReplayDescriber, ReplayExplainer
 from .yolo import YOLOVision
 
 # kind -> name -> factory(**options); gym.make(..., explanation=("openai", {"base_url": ...})) picks one.
 BACKENDS: dict[str, dict[str, Callable[..., Any]]] = {
     "vision": {"oracle": OracleVision, "yolo": YOLOVision},
-    "explanation": {"knowledge": KnowledgeExplainer, "dashscope": dashscope_explainer, "openai": openai_explainer},
-    "description": {"kinematic": KinematicDescriber, "dashscope": dashscope_describer, "openai": openai_describer},
+    "explanation": {"knowledge": KnowledgeExplainer, "replay": ReplayExplainer, "dashscope": dashscope_explainer,
+                    "openai": openai_explainer},
+    "description": {"kinematic": KinematicDescriber, "replay": ReplayDescriber, "dashscope": dashscope_describer,
+                    "openai": openai_describer},
 }
 
 
@@ -46,4 +49,4 @@ def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", descri
 
 
 __all__ = ["BACKENDS", "Backends", "ChatDescriber", "ChatExplainer", "DescriptionBackend", "Detection", "ExplanationBackend", "KinematicDescriber",
-           "KnowledgeExplainer", "OracleVision", "VisionBackend", "YOLOVision", "main_track", "make_backend", "make_backends"]
+           "KnowledgeExplainer", "OracleVision", "ReplayDescriber", "ReplayExplainer", "VisionBackend", "YOLOVision", "main_track", "make_backend", "make_backends"]

@@ -1,0 +1,91 @@
+"""Replay: the paper's released explanations and descriptions, served by the tools."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import videostar_env  # noqa: F401
+from videostar_env.actions import tool_call
+from videostar_env.backends import Backends, OracleVision, ReplayDescriber, ReplayExplainer
+from videostar_env.data import Clip, VideoSample
+from videostar_env.knowledge import KnowledgeBase, normalize_label
+from videostar_env.tools import ActionExplanation, ToolContext, VideoDescription
+
+from conftest import shared_file
+
+
+@pytest.fixture(scope="module")
+def root():
+    return shared_file("video-star")
+
+
+def label_map(name: str) -> list[str]:
+    return shared_file(f"labels/mmaction2/{name}").read_text().split()
+
+
+def context(video: str, candidates, explainer=None, describer=None, meta=None) -> ToolContext:
+    clip = Clip(np.zeros((2, 8, 8, 3), np.uint8), (0, 1), 30.0, 2, (8, 8))
+    sample = VideoSample("v", video, candidates[0] if candidates else "", tuple(candidates), "hmdb51", "test", meta or {})
+    return ToolContext(sample, clip, tuple(candidates), KnowledgeBase([]), Backends(OracleVision(), explainer, describer))
+
+
+@pytest.mark.parametrize("labels", ["hmdb51_label_map.txt", "ucf101_label_map.txt"])
+def test_every_hmdb51_and_ucf101_class_has_a_released_explanation(root, labels):
+    classes = label_map(labels)
+    assert len(classes) in (51, 101)
+    ctx = context("x.avi", classes, explainer=ReplayExplainer(root))
+    result = ActionExplanation()(ctx)
+    explanations = result.data["explanations"]
+    assert set(explanations) == set(classes)
+    for label, text in explanations.items():
+        head, body = text.split(":", 1)
+        assert normalize_label(head) == normalize_label(label) and len(body.strip()) > 10, text
+    assert "no released explanation" not in result.text
+
+
+def test_every_hmdb51_test_video_has_its_released_description(root):
+    rows = json.loads((root / "json/hmdb51/test_description.json").read_text())
+    assert len(rows) == 750
+    describer = ReplayDescriber(root)
+    tool = VideoDescription()
+    for row in rows:
+        ctx = context(f"/data/hmdb51/videos/{row['path']}", ["brush_hair"], describer=describer,
+                      meta={"annotation_file": "json/hmdb51/test.json"})
+        assert tool(ctx).text == row["analysis"]
+
+
+def test_the_protocol_file_decides_between_split_descriptions(root):
+    describer = ReplayDescriber(root)
+    path = "brush_hair/Aussie_Brunette_Brushing_Long_Hair_brush_hair_u_nm_np1_ba_med_3.avi"
+    split = {r["path"]: r["analysis"] for r in json.loads(
+        (root / "json_split/hmdb51/hmdb_exp_split_1_description.json").read_text())}
+    test = {r["path"]: r["analysis"] for r in json.loads((root / "json/hmdb51/test_description.json").read_text())}
+    assert split[path] != test[path]
+    assert describer.lookup(f"/v/{path}", annotation_file="hmdb_exp_split_1.json") == split[path]
+    assert describer.lookup(f"/v/{path}", annotation_file="json/hmdb51/test.json") == test[path]
+    assert describer.lookup("/v/ssv2/198186.webm") is not None  # SSv2 keys are bare file names
+
+
+def test_replay_in_an_episode_reports_videos_outside_the_release(root):
+    env = gym.make("VideoSTAR-v0", explanation=("replay", {"root": str(root)}),
+                   description=("replay", {"root": str(root)}), tool_cache=None)
+    env.reset(seed=0)
+    _, _, terminated, _, info = env.step(tool_call("video_description") + tool_call("action_explanation"))
+    described, explained = info["tool_results"]
+    assert not terminated and not described["ok"]
+    assert "no released description" in described["text"] and "description='kinematic'" in described["text"]
+    assert explained["ok"]  # synthetic labels have no released explanation, and the tool says so per label
+    assert "no released explanation for this label" in explained["text"]
+
+
+def test_replay_without_a_folder_says_how_to_give_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("VIDEOSTAR_ANNOTATIONS", raising=False)
+    with pytest.raises(FileNotFoundError, match="VIDEOSTAR_ANNOTATIONS"):
+        ReplayExplainer()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ReplayDescriber(tmp_path / "nowhere")
+    monkeypatch.setenv("VIDEOSTAR_ANNOTATIONS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no files match"):
+        ReplayDescriber()

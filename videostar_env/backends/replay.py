@@ -1,0 +1,121 @@
+"""Replay: the paper's released tool outputs served as tool results, for users with the datasets but no API key.
+
+The Video-STAR annotation folder holds per-class explanations (`*rephrased*.json`:
+{"i": "Label: explanation"}) and per-video descriptions (`*_description.json`: rows of
+{path, problem_id, analysis}, from Qwen2.5-VL-72B on three keyframes), keyed by the video's
+path relative to its dataset root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path, PurePath
+from typing import Sequence
+
+from ..knowledge import normalize_label
+from ..tools.base import ToolContext, ToolError
+from .base import Description
+
+ANNOTATIONS_ENV = "VIDEOSTAR_ANNOTATIONS"
+
+
+def annotations_root(root: str | os.PathLike | None = None) -> Path:
+    """The Video-STAR annotation folder: `root`, else $VIDEOSTAR_ANNOTATIONS; FileNotFoundError if neither exists."""
+    value = root or os.environ.get(ANNOTATIONS_ENV)
+    if not value:
+        raise FileNotFoundError(f"the replay backend needs the Video-STAR annotation folder (the AFile/ folder of the "
+                                f"paper's repository, with json/ and json_split/): pass root= or set {ANNOTATIONS_ENV}")
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"the Video-STAR annotation folder {path} does not exist")
+    return path
+
+
+def _files(root: Path, pattern: str) -> list[Path]:
+    files = sorted(root.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no files match {pattern!r} under {root}")
+    return files
+
+
+def _digest(files: Sequence[Path]) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for f in files:
+        h.update(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+class ReplayExplainer:
+    """Explanations from the released `*rephrased*.json` files, looked up by normalised label."""
+
+    def __init__(self, root: str | os.PathLike | None = None, pattern: str = "**/*rephrased*.json"):
+        """root: the annotation folder (default $VIDEOSTAR_ANNOTATIONS); pattern: which files to read."""
+        self.files = _files(annotations_root(root), pattern)
+        self.id = f"replay-explanations:{_digest(self.files)}"
+        self._by_label: dict[str, str] | None = None
+
+    def _index(self) -> dict[str, str]:
+        if self._by_label is None:
+            self._by_label = {}
+            for path in self.files:  # sorted: the first file naming a label wins
+                for text in json.loads(path.read_text()).values():
+                    label = text.split(":", 1)[0]
+                    self._by_label.setdefault(normalize_label(label), text.strip())
+        return self._by_label
+
+    def labels(self) -> list[str]:
+        """Every label (normalised) that has a released explanation."""
+        return sorted(self._index())
+
+    def explain(self, labels: Sequence[str], ctx: ToolContext | None = None) -> dict[str, str]:
+        """label -> the released 'Label: explanation' (labels without one say so)."""
+        index = self._index()
+        return {label: index.get(normalize_label(label), f"{label}: no released explanation for this label.")
+                for label in labels}
+
+
+class ReplayDescriber:
+    """Descriptions from the released `*_description.json` files, looked up by the video's relative path."""
+
+    def __init__(self, root: str | os.PathLike | None = None, pattern: str = "**/*description*.json"):
+        """root: the annotation folder (default $VIDEOSTAR_ANNOTATIONS); pattern: which files to read."""
+        self.files = _files(annotations_root(root), pattern)
+        self.id = f"replay-descriptions:{_digest(self.files)}"
+        self._by_path: dict[str, dict[str, str]] | None = None  # relative path -> {file name: description}
+
+    def _index(self) -> dict[str, dict[str, str]]:
+        if self._by_path is None:
+            self._by_path = {}
+            for path in self.files:
+                for row in json.loads(path.read_text()):
+                    self._by_path.setdefault(PurePath(row["path"]).as_posix(), {})[path.name] = row["analysis"]
+        return self._by_path
+
+    def lookup(self, video: str, relative_path: str | None = None, annotation_file: str | None = None) -> str | None:
+        """The released description of a video, by its relative path (or the longest matching tail of its path).
+
+        The same video can appear in several files (protocol splits) with different descriptions:
+        the one beside `annotation_file` (`<stem>_description.json`) is preferred.
+        """
+        index = self._index()
+        parts = PurePath(video).parts
+        keys = [relative_path] if relative_path else []
+        keys += ["/".join(parts[k:]) for k in range(len(parts))]
+        for key in keys:
+            found = index.get(key)
+            if found:
+                preferred = f"{PurePath(annotation_file).stem}_description.json" if annotation_file else None
+                return found.get(preferred) or found[sorted(found)[0]]
+        return None
+
+    def describe(self, num_keyframes: int, ctx: ToolContext) -> Description:
+        """The paper's description of this video (made from its own three keyframes, whatever num_keyframes is)."""
+        meta = ctx.sample.meta
+        text = self.lookup(ctx.sample.video, meta.get("path"), meta.get("annotation_file"))
+        if text is None:
+            raise ToolError(f"no released description for video {ctx.sample.video!r} in {len(self.files)} description "
+                            "files; the replay backend covers the paper's evaluation videos only. Use "
+                            "description='kinematic' or a Qwen backend (dashscope, openai) for other videos.")
+        return Description(text, ())
