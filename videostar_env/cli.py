@@ -52,7 +52,8 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend_spec(name: str, options: str | None) -> Any:
+def backend_spec(name: str, options: str | None) -> Any:
+    """A backend name, or (name, options) from a JSON object string."""
     if not options:
         return name
     try:
@@ -64,17 +65,20 @@ def _backend_spec(name: str, options: str | None) -> Any:
     return (name, parsed)
 
 
-def _add_backend_args(parser: argparse.ArgumentParser) -> None:
+def add_backend_args(parser: argparse.ArgumentParser) -> None:
+    """--vision/--explanation/--description NAME and their --*-options JSON, plus --cache-dir."""
     for kind, default in (("vision", "oracle"), ("explanation", "knowledge"), ("description", "kinematic")):
         names = "|".join(BACKENDS[kind])
         parser.add_argument(f"--{kind}", default=default, choices=sorted(BACKENDS[kind]),
                             help=f"{kind} backend ({names}; default {default})")
         parser.add_argument(f"--{kind}-options", metavar="JSON",
                             help=f"options of the {kind} backend as a JSON object (API keys: use the environment)")
+    parser.add_argument("--cache-dir", help="tool cache folder (default: $VIDEOSTAR_CACHE_DIR/tools)")
 
 
-def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {kind: _backend_spec(getattr(args, kind), getattr(args, f"{kind}_options"))
+def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """gym.make keyword arguments for the backends and cache chosen on the command line."""
+    kwargs: dict[str, Any] = {kind: backend_spec(getattr(args, kind), getattr(args, f"{kind}_options"))
                               for kind in ("vision", "explanation", "description")}
     if args.cache_dir:
         kwargs["tool_cache"] = CacheConfig(args.cache_dir)
@@ -83,7 +87,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _precompute(args: argparse.Namespace) -> int:
     console = Console(width=120)
-    kwargs = _env_kwargs(args)
+    kwargs = env_kwargs(args)
     kwargs["dataset_kwargs"] = {"split": args.split}
     env = gym.make(args.env_id, **kwargs).unwrapped
     tools = [t.strip() for t in args.tools.split(",")] if args.tools else list(env.tools)
@@ -127,9 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--env-id", default="VideoSTAR-v0", choices=sorted(ENV_IDS), help="environment id")
     pre.add_argument("--split", default="all", choices=("all", "base", "novel"), help="synthetic class split")
     pre.add_argument("--limit", type=int, help="only the first N samples")
-    pre.add_argument("--cache-dir", help="tool cache folder (default: $VIDEOSTAR_CACHE_DIR/tools)")
     pre.add_argument("--out", help="write the summary as JSON to this file")
-    _add_backend_args(pre)
+    add_backend_args(pre)
     pre.set_defaults(func=_precompute)
     return parser
 

@@ -26,7 +26,20 @@ from .tools.cache import CacheConfig, ToolCache
 from .tools.runner import run_tool
 
 
-@dataclass
+SECRET_WORDS = ("key", "token", "secret", "password")  # option names whose values are never shown
+
+
+def redact_secrets(value: Any) -> Any:
+    """A copy of nested options with the value of every secret-looking key replaced by '***'."""
+    if isinstance(value, dict):
+        return {k: "***" if isinstance(k, str) and any(w in k.lower() for w in SECRET_WORDS) and v
+                else redact_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_secrets(v) for v in value)
+    return value
+
+
+@dataclass(repr=False)
 class EnvConfig:
     """Everything that defines an environment; each default works offline on a fresh machine."""
 
@@ -55,6 +68,11 @@ class EnvConfig:
         if self.max_turns < 1:
             raise ValueError("max_turns must be at least 1")
         self.frame_size = tuple(int(v) for v in self.frame_size)
+
+    def __repr__(self) -> str:
+        # Backend options may hold API keys: a config is logged and saved, its keys must not be.
+        fields = ", ".join(f"{f.name}={redact_secrets(getattr(self, f.name))!r}" for f in dataclasses.fields(self))
+        return f"EnvConfig({fields})"
 
 
 class OVAREnv(gym.Env[dict, str]):
