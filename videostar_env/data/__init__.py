@@ -7,7 +7,9 @@ from typing import Any, Callable, Protocol
 from ..knowledge import KnowledgeBase
 from .decode import Clip, VideoDecodeError, decode, uniform_indices
 from .sample import VideoSample
+from .missing import MissingVideos
 from .synthetic import SyntheticDataset
+from .videostar import VideoStarDataset
 
 
 class Dataset(Protocol):
@@ -21,8 +23,8 @@ class Dataset(Protocol):
     def __getitem__(self, index: int) -> VideoSample: ...
 
 
-# name -> factory(**kwargs). Real datasets (HMDB-51, UCF-101, Kinetics, SSv2) register here.
-DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset}
+# name -> factory(**kwargs): gym.make(..., dataset="videostar", dataset_kwargs={"dataset": "hmdb51", ...}).
+DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset, "videostar": VideoStarDataset}
 
 
 def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
@@ -34,5 +36,5 @@ def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     return DATASETS[spec](**kwargs)
 
 
-__all__ = ["Clip", "DATASETS", "Dataset", "SyntheticDataset", "VideoDecodeError", "VideoSample", "decode",
+__all__ = ["Clip", "DATASETS", "Dataset", "MissingVideos", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
            "make_dataset", "uniform_indices"]
