@@ -7,6 +7,7 @@ from typing import Any, Callable, Protocol
 from ..knowledge import KnowledgeBase
 from .decode import Clip, VideoDecodeError, decode, uniform_indices
 from .sample import VideoSample
+from .local import FolderDataset, ManifestDataset
 from .missing import MissingVideos
 from .synthetic import SyntheticDataset
 from .videostar import VideoStarDataset
@@ -24,7 +25,8 @@ class Dataset(Protocol):
 
 
 # name -> factory(**kwargs): gym.make(..., dataset="videostar", dataset_kwargs={"dataset": "hmdb51", ...}).
-DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset, "videostar": VideoStarDataset}
+DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset, "videostar": VideoStarDataset,
+                                               "folder": FolderDataset, "manifest": ManifestDataset}
 
 
 def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
@@ -36,5 +38,5 @@ def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     return DATASETS[spec](**kwargs)
 
 
-__all__ = ["Clip", "DATASETS", "Dataset", "MissingVideos", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
+__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
            "make_dataset", "uniform_indices"]
