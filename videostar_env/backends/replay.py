@@ -14,24 +14,11 @@ import os
 from pathlib import Path, PurePath
 from typing import Sequence
 
+from ..data.videostar import load_explanations
 from ..knowledge import normalize_label
+from ..paths import annotations_root
 from ..tools.base import ToolContext, ToolError
 from .base import Description
-
-ANNOTATIONS_ENV = "VIDEOSTAR_ANNOTATIONS"
-
-
-def annotations_root(root: str | os.PathLike | None = None) -> Path:
-    """The Video-STAR annotation folder: `root`, else $VIDEOSTAR_ANNOTATIONS; FileNotFoundError if neither exists."""
-    value = root or os.environ.get(ANNOTATIONS_ENV)
-    if not value:
-        raise FileNotFoundError(f"the replay backend needs the Video-STAR annotation folder (the AFile/ folder of the "
-                                f"paper's repository, with json/ and json_split/): pass root= or set {ANNOTATIONS_ENV}")
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"the Video-STAR annotation folder {path} does not exist")
-    return path
-
 
 def _files(root: Path, pattern: str) -> list[Path]:
     files = sorted(root.glob(pattern))
@@ -58,11 +45,7 @@ class ReplayExplainer:
 
     def _index(self) -> dict[str, str]:
         if self._by_label is None:
-            self._by_label = {}
-            for path in self.files:  # sorted: the first file naming a label wins
-                for text in json.loads(path.read_text()).values():
-                    label = text.split(":", 1)[0]
-                    self._by_label.setdefault(normalize_label(label), text.strip())
+            self._by_label = load_explanations(self.files)  # sorted: the first file naming a label wins
         return self._by_label
 
     def labels(self) -> list[str]:

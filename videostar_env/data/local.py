@@ -9,7 +9,7 @@ from pathlib import Path
 from ..knowledge import ActionEntry, KnowledgeBase, normalize_label
 from .missing import apply_missing_policy
 from .sample import VideoSample
-from .videostar import load_explanations
+from .videostar import definition, load_explanations
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
@@ -17,8 +17,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 def _knowledge(labels: list[str], explanations: str | os.PathLike | None) -> KnowledgeBase:
     """Entries for the labels, defined from a {"i": "Label: explanation"} file when one is given."""
     known = load_explanations((Path(explanations),)) if explanations else {}
-    return KnowledgeBase(ActionEntry(label, known.get(normalize_label(label), (label, ""))[1],
-                                     tuple({label.replace("_", " ")} - {label})) for label in labels)
+    return KnowledgeBase(ActionEntry(label, definition(known.get(normalize_label(label), ""))) for label in labels)
 
 
 class FolderDataset:

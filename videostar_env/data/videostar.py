@@ -13,9 +13,10 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from ..backends.replay import annotations_root
 from ..knowledge import ActionEntry, KnowledgeBase, normalize_label
+from ..paths import annotations_root
 from .missing import MissingVideos, apply_missing_policy
 from .sample import VideoSample
 
@@ -66,14 +67,21 @@ def _label(solution: str) -> str:
     return re.sub(r"</?answer>", "", solution).strip()
 
 
-def load_explanations(paths: tuple[Path, ...]) -> dict[str, tuple[str, str]]:
-    """normalised label -> (label as written, explanation) from {"i": "Label: explanation"} files."""
-    out: dict[str, tuple[str, str]] = {}
+def load_explanations(paths: Sequence[Path]) -> dict[str, str]:
+    """normalised label -> its released "Label: explanation" text, from {"i": "Label: explanation"} files.
+
+    Files are read in order; the first one explaining a label wins.
+    """
+    out: dict[str, str] = {}
     for path in paths:
         for text in json.loads(path.read_text()).values():
-            label, _, explanation = text.partition(":")
-            out.setdefault(normalize_label(label), (label.strip(), explanation.strip()))
+            out.setdefault(normalize_label(text.split(":", 1)[0]), text.strip())
     return out
+
+
+def definition(text: str) -> str:
+    """The explanation part of a released "Label: explanation" text."""
+    return text.partition(":")[2].strip()
 
 
 class VideoStarDataset:
@@ -96,11 +104,10 @@ class VideoStarDataset:
         else:
             labels = sorted({_label(r["solution"]) for r in rows})
         entries = []
-        for label in labels:
-            written, explanation = explained.get(normalize_label(label), (label, _row_explanation(rows, label)))
-            aliases = tuple({written, label.replace(" ", "_"), label.replace(" ", "")} - {label})
-            entries.append(ActionEntry(label, explanation, aliases))
-        self.knowledge = KnowledgeBase(entries)
+        # Other spellings of a label (brush_hair, Brush hair) need no aliases: lookups and the reward normalise.
+        self.knowledge = KnowledgeBase(
+            ActionEntry(label, definition(explained[normalize_label(label)]) if normalize_label(label) in explained
+                        else _row_explanation(rows, label)) for label in labels)
         self.label_space = tuple(labels)
         self.unexplained = tuple(label for label in labels if normalize_label(label) not in explained)
         samples = []

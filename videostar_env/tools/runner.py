@@ -34,12 +34,12 @@ def run_tool(tools: Mapping[str, Tool], name: str, arguments: dict[str, Any], ct
         args = validate_arguments(tool, arguments)
         key = tool_key(tool, args, ctx) if cache is not None and cacheable(tool) else None
         result = cache.get(key) if key is not None else None
-        if result is not None:
-            return ToolOutcome(name, arguments, True, result.text, list(result.images), result.data, cached=True)
-        result = tool(ctx, **args)
-        if key is not None:
-            cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
-        return ToolOutcome(name, arguments, True, result.text, list(result.images), result.data)
+        cached = result is not None
+        if not cached:
+            result = tool(ctx, **args)
+            if key is not None:
+                cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
+        return ToolOutcome(name, arguments, True, result.text, list(result.images), result.data, cached)
     except ToolError as exc:
         return ToolOutcome(name, arguments, False, f"Error: {exc}")
     except Exception as exc:  # a broken tool must not end the episode; report it instead
