@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from videostar_env.actions import answer, tool_call, tool_decisions
-from videostar_env.data.skeleton import pretty
+from videostar_env.tools.kinematics import observed_submotions
 
 
 def _tool_names(info: dict[str, Any]) -> list[str]:
@@ -119,23 +119,7 @@ class HeuristicAgent:
         ranked = sorted(candidates, key=lambda c: -scores[c])[:3]
         best = ranked[0]
         reasons = [(c, scores[c], "kinematic signature fit") for c in ranked]
-        return answer(best, self._submotions(pose, knowledge.get("submotions", {}).get(best, [])), reasons)
-
-    @staticmethod
-    def _submotions(pose: dict[str, Any], expected: list[list[str]]) -> list[tuple[str, str]]:
-        """Observed movements, the ones the chosen action's definition names first."""
-        observed: list[tuple[str, str]] = []
-        for joint, amount in sorted(pose.get("joint_motion", {}).items(), key=lambda kv: -kv[1])[:3]:
-            if amount > 0.02:  # below this it is keypoint jitter, not a movement
-                observed.append((pretty(joint), f"moves {amount:.2f} body heights relative to the hips"))
-        features = pose.get("features", {})
-        if features.get("centre_vertical_range", 0.0) > 0.12:  # camera shake alone reaches ~0.1
-            observed.append(("Hip", f"rises and falls over {features['centre_vertical_range']:.2f} body heights"))
-        if features.get("torso_shortening", 0.0) > 0.15:
-            observed.append(("Torso", "bends forward"))
-        named = " ".join(part.lower() for part, _ in expected)
-        observed.sort(key=lambda pm: 0 if any(w in named for w in pm[0].lower().split()) else 1)
-        return observed[:4]
+        return answer(best, observed_submotions(pose, knowledge.get("submotions", {}).get(best, [])), reasons)
 
 
 class OracleAgent:

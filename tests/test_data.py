@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from videostar_env.data import SyntheticDataset, VideoDecodeError, decode, make_dataset, uniform_indices
+from videostar_env.data.decode import probe_size
 from videostar_env.data.synthetic import BASE_CLASSES, CLASSES, CONFUSABLE_PAIRS, NOVEL_CLASSES, render
 from videostar_env.knowledge import normalize_label
 
@@ -71,6 +72,15 @@ def test_decord_and_pyav_sample_the_same_frames(tmp_path):
     b = decode(sample.video, 6, (96, 96), "pyav")
     assert a.indices == b.indices and a.total_frames == b.total_frames
     assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 6  # same frames, resampled differently
+    assert a.source_size == b.source_size == probe_size(sample.video) == (160, 160)
+
+
+def test_clip_frames_are_read_only_and_the_source_size_is_read_lazily(tmp_path):
+    clip = decode(SyntheticDataset(per_class=1, root=tmp_path)[0].video, 4, (32, 32))
+    assert "source_size" not in clip.__dict__  # reset() does not pay for a second open of the file
+    with pytest.raises(ValueError, match="read-only"):
+        clip.frames[0, 0, 0, 0] = 1
+    assert clip.source_size == (160, 160) and clip.path.endswith(".mp4")
 
 
 def test_missing_and_corrupt_videos_name_the_file(tmp_path):

@@ -18,7 +18,7 @@ def test_check_env_passes_for_every_registered_id(env_id):
 
 
 def test_all_videostar_ids_are_registered():
-    assert {k for k in gym.registry if k.startswith("VideoSTAR-")} == set(videostar_env.ENV_IDS)
+    assert {k for k in gym.registry if k.startswith("VideoSTAR-")} == set(videostar_env.ENV_IDS) | set(videostar_env.WRAPPED_ENV_IDS)
 
 
 def test_same_seed_gives_same_episode_and_reward():
@@ -196,3 +196,22 @@ def test_smaller_frames_and_other_decoder():
     assert obs["frames"].shape == (8, 64, 96, 3)
     obs, *_ = env.step(tool_call("human_detection", max_images=2))
     assert obs["tool_frames"].shape == (8, 64, 96, 3) and obs["num_tool_frames"] == 2
+
+
+def test_the_clip_memo_shares_decoded_frames_between_episodes_of_a_video():
+    env = gym.make("VideoSTAR-v0", clip_memo=2).unwrapped
+    first = env.reset(seed=0, options={"index": 0})[0]["frames"]
+    clip = env._episode.clip
+    env.reset(seed=1, options={"index": 0})
+    assert env._episode.clip is clip  # not decoded again
+    env.reset(options={"index": 1})
+    env.reset(options={"index": 2})
+    env.reset(options={"index": 0})
+    assert env._episode.clip is not clip and np.array_equal(env._episode.clip.frames, first)  # evicted, decoded anew
+    off = gym.make("VideoSTAR-v0").unwrapped
+    off.reset(options={"index": 0})
+    kept = off._episode.clip
+    off.reset(options={"index": 0})
+    assert off._episode.clip is not kept  # the default decodes at every reset
+    with pytest.raises(ValueError, match="clip_memo"):
+        gym.make("VideoSTAR-v0", clip_memo=-1)

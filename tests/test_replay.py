@@ -26,7 +26,7 @@ def label_map(name: str) -> list[str]:
 
 
 def context(video: str, candidates, explainer=None, describer=None, meta=None) -> ToolContext:
-    clip = Clip(np.zeros((2, 8, 8, 3), np.uint8), (0, 1), 30.0, 2, (8, 8))
+    clip = Clip(np.zeros((2, 8, 8, 3), np.uint8), (0, 1), 30.0, 2, video)
     sample = VideoSample("v", video, candidates[0] if candidates else "", tuple(candidates), "hmdb51", "test", meta or {})
     return ToolContext(sample, clip, tuple(candidates), KnowledgeBase([]), Backends(OracleVision(), explainer, describer))
 

@@ -7,6 +7,8 @@ the reward in reward.py; this module wires them to reset/step/render.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -17,7 +19,7 @@ from gymnasium import spaces
 from . import prompts
 from .actions import FORMATS, Answer, Invalid, ToolCall, parse
 from .backends import make_backends
-from .data import decode, make_dataset
+from .data import Clip, decode, make_dataset
 from .episode import CHARSET, Episode
 from .render import render_episode
 from .reward import ZERO, RewardConfig, ToolRecord, score
@@ -37,6 +39,15 @@ def redact_secrets(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact_secrets(v) for v in value)
     return value
+
+
+def vector_kwargs(mode: str, **extra: Any) -> dict[str, Any]:
+    """`vector_kwargs` for gym.make_vec(mode) that keep the dialogue observation current.
+
+    AsyncVectorEnv's shared memory (its default) reads non-array observations once, at creation
+    (Gymnasium #1164): the Text dialogue would never change. Pipes carry it instead.
+    """
+    return {**({"shared_memory": False} if mode == "async" else {}), **extra}
 
 
 @dataclass(repr=False)
@@ -59,6 +70,7 @@ class EnvConfig:
     description: Any = "kinematic"  # video-description backend
     reward: RewardConfig = field(default_factory=RewardConfig)
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
+    clip_memo: int = 0  # decoded clips kept in memory (LRU) for videos revisited by later episodes; 0: decode each reset
 
     def __post_init__(self) -> None:
         if self.action_format not in FORMATS:
@@ -67,6 +79,8 @@ class EnvConfig:
             raise ValueError("num_frames must be at least 2")
         if self.max_turns < 1:
             raise ValueError("max_turns must be at least 1")
+        if self.clip_memo < 0:
+            raise ValueError("clip_memo must be 0 (off) or the number of decoded clips to keep")
         self.frame_size = tuple(int(v) for v in self.frame_size)
 
     def __repr__(self) -> str:
@@ -94,6 +108,7 @@ class OVAREnv(gym.Env[dict, str]):
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
         self.tools = {tool.name: tool for tool in make_tools(cfg.tools)}
         self.tool_schemas = [schema(t) for t in self.tools.values()]
+        self._system_prompt = prompts.system_prompt(cfg.action_format, self.tool_schemas)  # the same every episode
         self.backends = make_backends(cfg.vision, cfg.explanation, cfg.description)
         self.tool_cache = ToolCache(cfg.tool_cache) if cfg.tool_cache is not None else None
         h, w = cfg.frame_size
@@ -106,6 +121,7 @@ class OVAREnv(gym.Env[dict, str]):
         self.action_space = spaces.Text(max_length=cfg.max_action_chars, charset=CHARSET)
         self._episode: Episode | None = None
         self._done = True
+        self._clips: OrderedDict[tuple, Clip] = OrderedDict()
 
     # -- gymnasium API -------------------------------------------------------------------------
 
@@ -118,9 +134,9 @@ class OVAREnv(gym.Env[dict, str]):
             index = int(self.np_random.integers(len(self.dataset)))
         sample = self.dataset[int(index)]
         cfg = self.config
-        clip = decode(sample.video, cfg.num_frames, cfg.frame_size, cfg.decoder)
+        clip = self._clip(sample.video)
         ep = Episode(sample, clip, tuple(sample.label_space))
-        ep.add_text("system", prompts.system_prompt(cfg.action_format, self.tool_schemas))
+        ep.add_text("system", self._system_prompt)
         ep.add_video_prompt(prompts.user_prompt(cfg.action_format, ep.candidates, cfg.num_frames, list(self.tools)))
         self._episode, self._done = ep, False
         return self._observation(), self._info()
@@ -182,6 +198,19 @@ class OVAREnv(gym.Env[dict, str]):
         """Release the tool cache's database handle."""
         if self.tool_cache is not None:
             self.tool_cache.close()
+
+    def _clip(self, path: str) -> Clip:
+        """The video's sampled frames: from the memo when it holds them (frames are read-only, so shareable)."""
+        cfg = self.config
+        if not cfg.clip_memo or not os.path.isfile(path):
+            return decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder)
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)  # a rewritten file is decoded again
+        clip = self._clips.pop(key, None) or decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder)
+        self._clips[key] = clip
+        while len(self._clips) > cfg.clip_memo:
+            self._clips.popitem(last=False)
+        return clip
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
         ctx = self.tool_context()

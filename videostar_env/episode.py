@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,15 +16,17 @@ from .reward import ToolRecord
 # What prompts, tools and models write: printable ASCII plus common typographic characters.
 # Anything else is escaped as \uXXXX in the dialogue observation (the raw text stays in messages).
 CHARSET: str = string.printable + "°×÷±≤≥–—‘’“”…·•→←↑↓éèêàâüöäïçñß"
-_CHARSET_SET = frozenset(CHARSET)
+_OUTSIDE_CHARSET = re.compile("[^" + re.escape(CHARSET) + "]")  # a regex scan: the dialogue is rebuilt every step
+
+
+def _escape_char(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def escape(text: str) -> str:
     """Text with every character outside CHARSET written as a \\uXXXX (or \\UXXXXXXXX) escape."""
-    if all(c in _CHARSET_SET for c in text):
-        return text
-    return "".join(c if c in _CHARSET_SET else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
-                   for c in text)
+    return _OUTSIDE_CHARSET.sub(_escape_char, text)
 
 
 @dataclass

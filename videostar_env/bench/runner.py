@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from ..data import make_dataset
-from ..env import redact_secrets
+from ..env import redact_secrets, vector_kwargs
 from ..rollout import play
 from .plan import EpisodePlan, PlannedEpisodes
 from .record import episode_record, plain, unbatch
@@ -181,7 +181,7 @@ def run_vector(config: BenchConfig, part: Part, todo: Iterable[int], log: Result
         return
     n = min(config.num_envs, len(queue))
     vec = gym.make_vec(config.env_id, num_envs=n, vectorization_mode=config.vectorization,
-                       vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+                       vector_kwargs=vector_kwargs(config.vectorization, autoreset_mode=AutoresetMode.DISABLED),
                        wrappers=[partial(PlannedEpisodes, seed=config.seed, shuffle=config.shuffle)],
                        **config.part_kwargs(part.split))
     first = _make_agent(config)

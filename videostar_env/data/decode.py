@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -18,11 +19,21 @@ class VideoDecodeError(RuntimeError):
 class Clip:
     """Frames sampled from one video, with what a VLM needs to place them in time."""
 
-    frames: np.ndarray  # (num_frames, H, W, 3) uint8
+    frames: np.ndarray  # (num_frames, H, W, 3) uint8, read-only
     indices: tuple[int, ...]  # frame indices in the source video
     fps: float  # source frame rate
     total_frames: int
-    source_size: tuple[int, int]  # (height, width) of the source video
+    path: str  # the video file
+
+    def __post_init__(self) -> None:
+        # Read-only, so the observation and the chat messages can share the frames without a copy: a vector
+        # env's worker then pickles them once per step, not twice.
+        self.frames.setflags(write=False)
+
+    @cached_property
+    def source_size(self) -> tuple[int, int]:
+        """(height, width) of the source video, read from its header on first use (reset does not need it)."""
+        return probe_size(self.path)
 
     @property
     def timestamps(self) -> tuple[float, ...]:
@@ -38,20 +49,26 @@ def uniform_indices(total_frames: int, num_frames: int) -> list[int]:
     return [min(int(step * (i + 0.5)), total_frames - 1) for i in range(num_frames)]
 
 
+def probe_size(path: str) -> tuple[int, int]:
+    """(height, width) of a video's first stream, from its header (PyAV; no frame is decoded)."""
+    import av
+
+    with av.open(path) as container:
+        codec = container.streams.video[0].codec_context
+        return int(codec.height), int(codec.width)
+
+
 def _decode_decord(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
     import decord
 
     height, width = size
-    probe = decord.VideoReader(path, num_threads=1)
-    source = probe[0].shape[:2]
-    fps = float(probe.get_avg_fps())
-    del probe
-    # Resizing inside the decoder costs nothing extra over decoding at source size.
+    # One open: the decoder scales while converting to RGB, which is cheaper than converting at source
+    # size (benchmarks/perf.py measures it against that floor).
     reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total = len(reader)
     indices = uniform_indices(total, num_frames)
     frames = reader.get_batch(indices).asnumpy()
-    return Clip(frames, tuple(indices), fps, total, (int(source[0]), int(source[1])))
+    return Clip(frames, tuple(indices), float(reader.get_avg_fps()), total, path)
 
 
 def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
@@ -61,7 +78,6 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
     with av.open(path) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 25)
-        source = (stream.codec_context.height, stream.codec_context.width)
         total = sum(1 for packet in container.demux(stream) if packet.size)
     indices = uniform_indices(total, num_frames)
     wanted = {i: [] for i in indices}
@@ -75,7 +91,7 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
     if missing:
         raise VideoDecodeError(f"{path}: frames {missing} could not be decoded")
     frames = np.stack([wanted[i] for i in indices])
-    return Clip(frames, tuple(indices), fps, total, source)
+    return Clip(frames, tuple(indices), fps, total, path)
 
 
 _DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}

@@ -9,6 +9,7 @@ angles in degrees, image y is flipped so that "up" is positive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -128,3 +129,23 @@ def analyze(keypoints: np.ndarray, num_peaks: int = 3) -> Kinematics:
     step = np.linalg.norm(np.diff(rel, axis=0), axis=-1).sum(axis=1)  # displacement into each frame
     peaks = sorted(int(i) + 1 for i in np.argsort(-step, kind="stable")[:num_peaks])
     return Kinematics(features, joint_motion, angle_ranges, tuple(peaks))
+
+
+def observed_submotions(pose: dict[str, Any], expected: Sequence[Sequence[str]] = ()) -> list[tuple[str, str]]:
+    """Up to 4 (body part, movement) pairs a pose result shows, those the expected sub-motions name first.
+
+    pose: the pose_estimation tool's data (joint_motion, features); expected: (part, movement)
+    pairs of the chosen action's definition, e.g. from the action_explanation tool.
+    """
+    observed: list[tuple[str, str]] = []
+    for joint, amount in sorted(pose.get("joint_motion", {}).items(), key=lambda kv: -kv[1])[:3]:
+        if amount > 0.02:  # below this it is keypoint jitter, not a movement
+            observed.append((pretty(joint), f"moves {amount:.2f} body heights relative to the hips"))
+    features = pose.get("features", {})
+    if features.get("centre_vertical_range", 0.0) > 0.12:  # camera shake alone reaches ~0.1
+        observed.append(("Hip", f"rises and falls over {features['centre_vertical_range']:.2f} body heights"))
+    if features.get("torso_shortening", 0.0) > 0.15:
+        observed.append(("Torso", "bends forward"))
+    named = " ".join(part.lower() for part, *_ in expected)
+    observed.sort(key=lambda pm: 0 if any(w in named for w in pm[0].lower().split()) else 1)
+    return observed[:4]

@@ -1,0 +1,5 @@
+"""python -m benchmarks.perf: see the package docstring."""
+
+from . import main
+
+raise SystemExit(main())

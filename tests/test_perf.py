@@ -1,0 +1,142 @@
+"""The performance benchmark measures what it claims; its table and chart come from its JSON."""
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import videostar_env  # noqa: F401
+from benchmarks.perf import SECTIONS, machine, main, run
+from benchmarks.perf.decoding import decord_floor, opencv_decode, reset_vs_decode
+from benchmarks.perf.memory import memory_per_env
+from benchmarks.perf.report import BEGIN, END, perf_table, update_readme
+from benchmarks.perf.stepping import step_overhead
+from benchmarks.perf.timing import interleaved_ms, summary
+from benchmarks.perf.vector import vector_throughput
+from benchmarks.perf.workload import CountedBackend, grpo_workload, rollout_calls
+from videostar_env import tool_call, vector_kwargs
+from videostar_env.data import SyntheticDataset, decode
+
+
+def test_interleaved_timing_calls_each_contender_once_per_round_after_warmup():
+    calls = {"a": 0, "b": 0}
+    times = interleaved_ms({k: (lambda k=k: calls.__setitem__(k, calls[k] + 1)) for k in calls}, repeats=5, warmup=2)
+    assert calls == {"a": 7, "b": 7} and all(len(t) == 5 for t in times.values())
+
+
+def test_summary_is_median_and_nearest_rank_p95():
+    assert summary([float(i) for i in range(1, 101)]) == {"median_ms": 50.5, "p95_ms": 95.0, "n": 100}
+
+
+def test_the_floor_and_opencv_decode_the_same_indices_as_the_env():
+    video = SyntheticDataset(per_class=1)[0].video
+    floor, ours = decord_floor(video, 16), decode(video, 16, (160, 160), "decord")
+    assert floor.shape == ours.frames.shape  # the synthetic clip is 160x160: no resize, same frames
+    assert abs(floor.astype(int) - ours.frames.astype(int)).mean() < 1.0
+    assert opencv_decode(video, 16, (128, 128)).shape == (16, 128, 128, 3)
+
+
+def test_reset_is_reported_against_the_decode_floor():
+    result = reset_vs_decode(repeats=2, real_clips=False)
+    row = result["videos"][0]
+    assert {"floor_decord_source_size", "decord", "pyav", "reset"} <= set(row)
+    assert row["reset_over_floor"] == pytest.approx(row["reset"]["median_ms"] / row["floor_decord_source_size"]["median_ms"], abs=1e-3)
+    assert result["target"]["met"] == (result["reset_over_floor_worst"] <= 1.2)
+
+
+def test_step_overhead_times_cache_hits_answers_and_invalid_turns():
+    result = step_overhead(repeats=5, videos=2)  # raises if a timed tool call missed the cache
+    assert {k: v["n"] for k, v in result.items() if k != "target"} == {
+        "cached_tool_call": 5, "answer_no_tool": 5, "invalid_no_tool": 5}
+
+
+def test_counted_backend_counts_method_calls_and_passes_attributes():
+    class Inner:
+        id = "inner"
+
+        def pose(self, x):
+            return x + 1
+
+    counted = CountedBackend(Inner())
+    assert counted.id == "inner" and counted.pose(1) == 2 and counted.pose(2) == 3 and counted.calls == 2
+
+
+def test_rollout_calls_are_fixed_or_seeded_draws():
+    tools = ["a", "b", "c", "d"]
+    assert rollout_calls("same_tools", tools, 0, 1, 0) == ["a", "b"]
+    drawn = rollout_calls("sampled_tools", tools, 3, 1, 0)
+    assert drawn == rollout_calls("sampled_tools", tools, 3, 1, 0) and 1 <= len(drawn) <= 3
+
+
+def test_grpo_workload_runs_each_unique_tool_key_once():
+    result = grpo_workload("same_tools", videos=2, group=4, epochs=2)
+    cached, uncached = result["cached"], result["uncached"]
+    assert uncached[0]["tool_runs"] == uncached[0]["tool_calls"] == 2 * 4 * 2
+    assert cached[0]["tool_runs"] == cached[0]["new_unique_keys"] == 2 * 2
+    assert cached[0]["backend_calls"] == cached[0]["tool_runs"] and cached[1]["tool_runs"] == cached[1]["backend_calls"] == 0
+    assert result["epoch1_uncached_over_cached_runs"] == 4 and result["target"]["met"]
+
+
+def test_sampled_grpo_workload_runs_only_new_keys():
+    result = grpo_workload("sampled_tools", videos=2, group=4, epochs=2)
+    assert all(e["tool_runs"] == e["new_unique_keys"] for e in result["cached"])
+    with pytest.raises(ValueError, match="policy"):
+        grpo_workload("greedy")
+
+
+def test_async_vector_envs_keep_the_dialogue_current():
+    # Regression: with Gymnasium's default shared memory the async dialogue stayed at its first value.
+    envs = gym.make_vec("VideoSTAR-v0", num_envs=1, vectorization_mode="async", vector_kwargs=vector_kwargs("async"))
+    try:
+        obs, _ = envs.reset(seed=0)
+        first = obs["dialogue"][0]
+        obs, *_ = envs.step([tool_call("pose_estimation")])
+        assert obs["dialogue"][0].startswith(first) and "[tool pose_estimation]" in obs["dialogue"][0]
+    finally:
+        envs.close()
+    assert vector_kwargs("sync", autoreset_mode="x") == {"autoreset_mode": "x"}
+
+
+def test_vector_throughput_reports_every_mode_and_count():
+    result = vector_throughput(episodes=2, counts=(1, 2), rounds=1)
+    assert set(result["episodes_per_s"]) == {"sync_1", "sync_2", "async_1", "async_2"}
+    assert result["speedup_over_sync_1"]["sync_1"] == 1.0 and "ipc_ms_per_episode" in result
+
+
+def test_memory_grows_with_frames_per_episode():
+    result = memory_per_env(frame_counts=(8, 32), episodes=2)
+    small, large = result["rows"]
+    assert large["episode_peak_mb"] > small["episode_peak_mb"] > small["frames_mb"]
+    assert result["episode_mb_per_extra_frame"] > 0 and small["process_peak_mb"] > 0
+
+
+def test_run_writes_json_chart_and_table_and_fills_the_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{BEGIN}\nold\n{END}\n\nafter\n")
+    report = run(tmp_path / "out", only=("step", "grpo"), quick=True, readme=readme)
+    written = json.loads((tmp_path / "out" / "perf.json").read_text())
+    assert written["step"] == report["step"] and (tmp_path / "out" / "perf.png").stat().st_size > 10_000
+    text = readme.read_text()
+    assert "old" not in text and text.endswith("after\n") and "| `step()` with a cached tool result" in text
+    assert perf_table(written) in text and (tmp_path / "out" / "perf.md").read_text() == perf_table(written)
+    update_readme(readme, perf_table(written))
+    assert readme.read_text() == text  # idempotent
+    with pytest.raises(ValueError, match="markers"):
+        update_readme(tmp_path / "out" / "perf.md", "x")
+    with pytest.raises(ValueError, match="unknown sections"):
+        run(tmp_path / "out", only=("warp",))
+
+
+def test_machine_names_the_cpu_cores_and_memory():
+    info = machine()
+    assert info["cpus"] >= 1 and info["memory_gb"] > 0 and info["cpu_model"]
+
+
+def test_command_line_quick_yolo_section(tmp_path):
+    assert "yolo" in SECTIONS
+    assert main(["--out", str(tmp_path), "--quick", "--only", "yolo"]) == 0
+    report = json.loads((tmp_path / "perf.json").read_text())
+    rows = report["yolo"]["rows"]
+    assert rows[0]["device"] == "cpu" and rows[0]["batched_ms_per_frame"] > 0
+    if not report["machine"]["gpu"]:
+        assert report["yolo"]["target"]["met"] is None  # not measured, not claimed
