@@ -129,15 +129,10 @@ def curves(rows: list[dict[str, float]], window: int) -> dict[str, list[float]]:
     """Rolling means over `window` episodes, sampled every window // 2 episodes."""
     if not rows:
         return {}
-    keys = list(rows[0])
-    step = max(1, window // 2)
-    out: dict[str, list[float]] = {k: [] for k in keys}
-    for end in range(min(window, len(rows)), len(rows) + 1, step):
-        chunk = rows[max(0, end - window):end]
-        for k in keys:
-            out[k].append(round(float(np.mean([r[k] for r in chunk])), 4))
-    out["timestep"] = [rows[min(len(rows), end) - 1]["timestep"]
-                       for end in range(min(window, len(rows)), len(rows) + 1, step)]
+    ends = range(min(window, len(rows)), len(rows) + 1, max(1, window // 2))
+    out = {k: [round(float(np.mean([r[k] for r in rows[max(0, end - window):end]])), 4) for end in ends]
+           for k in rows[0] if k != "timestep"}
+    out["timestep"] = [rows[end - 1]["timestep"] for end in ends]  # the window's last episode
     return out
 
 

@@ -202,7 +202,7 @@ class OVAREnv(gym.Env[dict, str]):
     def _clip(self, path: str) -> Clip:
         """The video's sampled frames: from the memo when it holds them (frames are read-only, so shareable)."""
         cfg = self.config
-        if not cfg.clip_memo or not os.path.isfile(path):
+        if not cfg.clip_memo or not os.path.isfile(path):  # decode() reports a missing file
             return decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder)
         stat = os.stat(path)
         key = (path, stat.st_mtime_ns, stat.st_size)  # a rewritten file is decoded again

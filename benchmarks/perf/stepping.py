@@ -15,6 +15,13 @@ from videostar_env.tools.cache import CacheConfig
 from .timing import summary
 
 
+def warm_pose_cache(env: gym.Env, videos: int) -> None:
+    """Run the pose tool once on each of the first `videos` samples, so that every later pose call is a hit."""
+    for index in range(videos):
+        env.reset(options={"index": index})
+        env.step(tool_call("pose_estimation"))
+
+
 def step_overhead(repeats: int = 200, videos: int = 4) -> dict[str, Any]:
     """Median and p95 ms of one step() of each kind, right after reset(); the cache is warmed first."""
     with tempfile.TemporaryDirectory(prefix="videostar-perf-") as cache:
@@ -24,9 +31,7 @@ def step_overhead(repeats: int = 200, videos: int = 4) -> dict[str, Any]:
             "answer_no_tool": lambda info: answer(info["candidates"][0]),
             "invalid_no_tool": lambda info: "I am not sure yet.",
         }
-        for index in range(videos):  # warm the cache: every later pose call is a hit
-            env.reset(options={"index": index})
-            env.step(tool_call("pose_estimation"))
+        warm_pose_cache(env, videos)
         times: dict[str, list[float]] = {kind: [] for kind in actions}
         for k in range(repeats):
             for kind, action in actions.items():

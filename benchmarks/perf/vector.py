@@ -18,6 +18,8 @@ import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env import answer, tool_call, vector_kwargs
 from videostar_env.tools.cache import CacheConfig
 
+from .stepping import warm_pose_cache
+
 
 DATA = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 2}}  # 28 videos, all rendered before timing
 
@@ -25,9 +27,7 @@ DATA = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 2}}  # 28 videos
 def warm_cache(directory: str) -> None:
     """Run the pose tool once on each video, so that every timed episode reads it from the cache."""
     env = gym.make("VideoSTAR-v0", tool_cache=CacheConfig(directory), **DATA).unwrapped
-    for index in range(len(env.dataset)):
-        env.reset(options={"index": index})
-        env.step(tool_call("pose_estimation"))
+    warm_pose_cache(env, len(env.dataset))
     env.close()
 
 

@@ -26,8 +26,7 @@ class Clip:
     path: str  # the video file
 
     def __post_init__(self) -> None:
-        # Read-only, so the observation and the chat messages can share the frames without a copy: a vector
-        # env's worker then pickles them once per step, not twice.
+        # Read-only: the chat messages hold these frames, and with EnvConfig.clip_memo so do later episodes.
         self.frames.setflags(write=False)
 
     @cached_property
@@ -63,7 +62,7 @@ def _decode_decord(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
 
     height, width = size
     # One open: the decoder scales while converting to RGB, which is cheaper than converting at source
-    # size (benchmarks/perf.py measures it against that floor).
+    # size (benchmarks/perf/decoding.py measures it against that floor).
     reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total = len(reader)
     indices = uniform_indices(total, num_frames)
