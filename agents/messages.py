@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from videostar_env.backends.chat import jpeg_data_url
+from videostar_env.clients.chat import jpeg_data_url
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from videostar_env.backends.chat import OpenAIChat
-from videostar_env.backends.retry import RetryPolicy
+from videostar_env.clients.chat import OpenAIChat
+from videostar_env.clients.retry import RetryPolicy
 
 from .messages import openai_messages
 

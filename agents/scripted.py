@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from videostar_env.actions import answer, tool_call, tool_decisions
-from videostar_env.tools.kinematics import observed_submotions
+from videostar_env import answer, tool_call, tool_decisions
+from videostar_env.perception.kinematics import observed_submotions
 
 
 def _tool_names(info: dict[str, Any]) -> list[str]:
@@ -135,7 +135,7 @@ class OracleAgent:
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Ask for the true label's explanation (one tool call), then answer with its sub-motions."""
-        label = info["label"]
+        label = info["ground_truth"]["label"]
         explained = [r for r in info["tool_results"] if r["name"] == "action_explanation" and r["ok"]]
         if "action_explanation" in _tool_names(info) and not explained:
             if info["action_format"] == "videostar":

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 import videostar_env  # noqa: F401  (registers the env ids)
-from videostar_env.reward import ABLATIONS
+from videostar_env.tasks.action_recognition.reward import ABLATIONS
 from videostar_env.rollout import run_episode, summarize
 
 ABLATIONS_RUN = ("full", "acc_format", "no_tool", "no_sub", "tool_cost")

@@ -22,15 +22,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import gymnasium as gym
-
-import videostar_env  # noqa: F401  (registers the env ids)
-from videostar_env.backends import Backends, KinematicDescriber, KnowledgeExplainer, YOLOVision
-from videostar_env.cli import add_backend_args, env_kwargs
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.tools import ToolContext
+from videostar_env.backends import YOLOVision
+from videostar_env.cli_options import add_env_args, env_spec
+from videostar_env.data import SyntheticDataset, decode, make_dataset
+from videostar_env.env import EnvConfig
+from videostar_env.tasks import make_task
+from videostar_env.tools import Toolbox
 from videostar_env.tools.cache import CacheConfig
-from videostar_env.tools.runner import run_tool
 
 SHARED_WEIGHTS = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "weights"
@@ -73,12 +71,11 @@ def yolo_batching(pose_weights: str, device: str, frames: int = 16, size: int = 
                               "frame_size": size}
     for mode, batch_size in (("batched", None), ("per_frame", 1)):
         vision = YOLOVision(pose_weights, pose_weights, device=device, batch_size=batch_size)
-        backends = Backends(vision, KnowledgeExplainer(), KinematicDescriber())
+        sample = SyntheticDataset(per_class=1)[0]
 
         def once() -> None:
             # A fresh clip object each time: the backend remembers only the last clip it saw.
-            ctx = ToolContext(None, dataclasses.replace(clip), (), None, backends)  # type: ignore[arg-type]
-            vision.pose(ctx)
+            vision.pose(dataclasses.replace(clip), sample)
 
         once()  # warm-up: model load, runtime initialisation
         result[f"{mode}_ms_per_frame"] = round(_median_ms(once, repeats) / frames, 2)
@@ -88,22 +85,26 @@ def yolo_batching(pose_weights: str, device: str, frames: int = 16, size: int = 
 
 def tool_latency(kwargs: dict[str, Any], cache_dir: str, videos: int = 4, repeats: int = 5) -> dict:
     """Median milliseconds of each tool's first call on a video (cold) and of later calls (cached)."""
-    env = gym.make("VideoSTAR-v0", **kwargs, tool_cache=CacheConfig(cache_dir)).unwrapped
-    out: dict[str, Any] = {"backends": {k: getattr(env.backends, k).id for k in ("vision", "explanation", "description")}}
-    cold: dict[str, list[float]] = {t: [] for t in env.tools}
-    cached: dict[str, list[float]] = {t: [] for t in env.tools}
+    config = EnvConfig(**{**kwargs, "tool_cache": CacheConfig(cache_dir)})
+    task, dataset = make_task(config.task), make_dataset(config.dataset, **config.dataset_kwargs)
+    toolbox = Toolbox.build(task.default_tools if config.tools is None else config.tools, config.vision,
+                            config.explanation, config.description, config.tool_cache)
+    out: dict[str, Any] = {"backends": {k: getattr(toolbox.backends, k).id for k in ("vision", "explanation", "description")}}
+    cold: dict[str, list[float]] = {t: [] for t in toolbox.tools}
+    cached: dict[str, list[float]] = {t: [] for t in toolbox.tools}
     for index in range(videos):
-        env.reset(options={"index": index})
-        ctx = env.tool_context()
-        for tool in env.tools:
+        sample = dataset[index]
+        clip = decode(sample.video, config.num_frames, config.frame_size, config.decoder)
+        ctx = toolbox.context(sample, clip, task.candidates(sample), dataset.knowledge)
+        for tool in toolbox.tools:
             for k in range(1 + repeats):
                 start = time.perf_counter()
-                outcome = run_tool(env.tools, tool, {}, ctx, env.tool_cache)
+                outcome = toolbox.run(tool, {}, ctx)
                 ms = (time.perf_counter() - start) * 1000
                 if outcome.ok:
                     (cached if outcome.cached else cold)[tool].append(ms)
-    env.close()
-    for tool in env.tools:
+    toolbox.close()
+    for tool in toolbox.tools:
         entry: dict[str, Any] = {"cold_calls": len(cold[tool]), "cached_calls": len(cached[tool])}
         if cold[tool] and cached[tool]:
             entry["cold_ms_median"] = round(statistics.median(cold[tool]), 3)
@@ -154,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/bench-tools", help="output folder (default runs/bench-tools)")
     parser.add_argument("--pose-weights", help="YOLO pose weights for the batching comparison")
     parser.add_argument("--no-yolo", action="store_true", help="skip the YOLO batching comparison")
-    add_backend_args(parser)
+    add_env_args(parser, ["VideoSTAR-v0"], "dataset split")
     args = parser.parse_args(argv)
-    report = run(args.out, env_kwargs(args), args.pose_weights, yolo=not args.no_yolo)
+    report = run(args.out, env_spec(args), args.pose_weights, yolo=not args.no_yolo)
     print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=2))
     print(f"Wrote {Path(args.out) / 'tools.json'}")
     return 0

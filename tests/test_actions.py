@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videostar_env.actions import (Answer, Call, Invalid, ToolCall, answer, parse, parse_submotions, tool_call,
-                                   tool_decisions)
+from videostar_env.actions import Answer, Call, Invalid, ToolCall, parse, tool_call, tool_decisions
+from videostar_env.tasks.action_recognition import answer, parse_answer, parse_submotions
 
 HERMES_CASES = [
     ('<tool_call>{"name": "pose_estimation", "arguments": {}}</tool_call>', ToolCall((Call("pose_estimation", {}),))),
@@ -57,7 +57,7 @@ def test_answer_and_submotions_parse():
     action = parse(text, "hermes")
     assert isinstance(action, Answer)
     assert action.label == "wave"
-    assert action.submotions == (("Right wrist", "swings"), ("Elbow", "bends"))
+    assert parse_answer(action).submotions == (("Right wrist", "swings"), ("Elbow", "bends"))
 
 
 def test_nested_answer_tags_are_unwrapped():

@@ -38,7 +38,7 @@ def test_heuristic_sub_motions_list_only_moving_body_parts():
         obs, _, terminated, _, info = env.step(text)
         if terminated:
             break
-    parts = [p.lower() for p, _ in videostar_env.parse(text).submotions]
+    parts = [p.lower() for p, _ in videostar_env.parse_answer(videostar_env.parse(text)).submotions]
     assert parts and not any("ankle" in p or "knee" in p for p in parts)
 
 
@@ -84,11 +84,11 @@ def test_play_reports_the_last_turn_invalid_turns_and_truncation():
 
     env = gym.make("VideoSTAR-v0", max_turns=3)
     obs, info = env.reset(seed=0)
-    final = videostar_env.answer(info["label"], [("Arm", "moves")])
+    final = videostar_env.answer(info["ground_truth"]["label"], [("Arm", "moves")])
     agent = Scripted(["not a valid turn", final])
     end = play(env, agent, obs, info, seed=0)
     assert end.last_action == final and end.invalid_turns == 1 and not end.truncated
-    assert end.info["answer"] == info["label"] and agent.seeds == [0]
+    assert end.info["answer"] == info["ground_truth"]["label"] and agent.seeds == [0]
     obs, info = env.reset(seed=1)
     end = play(env, Scripted(["x", "y", "z"]), obs, info, seed=1)
     assert end.truncated and end.invalid_turns == 3 and end.last_action == "z"

@@ -16,7 +16,9 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.bench import (BenchConfig, BenchError, EpisodePlan, PlannedEpisodes, ResultsLog, compute_metrics,
                                  load_references, run_bench, write_outputs)
-from videostar_env.bench.metrics import harmonic_mean, mean_std
+from videostar_env.bench.metrics import mean_std
+from videostar_env.tasks import ActionRecognition
+from videostar_env.tasks.action_recognition.metrics import harmonic_mean
 from videostar_env.bench.runner import planned_rows
 from videostar_env.cli import main
 from videostar_env.data import SyntheticDataset
@@ -37,7 +39,7 @@ def comparable(metrics):
 
 def run(config, out):
     parts, log = run_bench(config, out)
-    return compute_metrics(planned_rows(parts, log), [p.name for p in parts]), planned_rows(parts, log)
+    return compute_metrics(planned_rows(parts, log), [p.name for p in parts], ActionRecognition()), planned_rows(parts, log)
 
 
 # -- the plan ------------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def _row(part, k, label, answer, group=None, tools=None, invalid=0, turns=2):
 def test_metrics_base_novel_harmonic_mean_and_splits():
     rows = [_row("1", 0, "a", "a", "base", {"pose_estimation": 2}), _row("1", 1, "b", "a", "novel", invalid=1),
             _row("2", 0, "a", "a", "base"), _row("2", 1, "b", "b", "novel", {"human_detection": 1})]
-    m = compute_metrics(rows, ["1", "2"])
+    m = compute_metrics(rows, ["1", "2"], ActionRecognition())
     assert m["overall"]["accuracy"] == 0.75
     assert m["splits"]["1"]["accuracy"] == 0.5 and m["splits"]["2"]["accuracy"] == 1.0
     assert m["over_splits"]["mean"] == 0.75 and m["over_splits"]["std"] == pytest.approx(np.std([0.5, 1.0], ddof=1))

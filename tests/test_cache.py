@@ -25,13 +25,13 @@ class CountingOracle(OracleVision):
         self.id = id
         self.calls = 0
 
-    def detect(self, ctx):
+    def detect(self, clip, sample):
         self.calls += 1
-        return super().detect(ctx)
+        return super().detect(clip, sample)
 
-    def pose(self, ctx):
+    def pose(self, clip, sample):
         self.calls += 1
-        return super().pose(ctx)
+        return super().pose(clip, sample)
 
 
 def run_group(env, index=3, n=4):
@@ -48,7 +48,7 @@ def test_a_grpo_group_runs_each_tool_once(tmp_path):
     vision = CountingOracle()
     env = gym.make("VideoSTAR-v0", vision=vision, tool_cache=CacheConfig(str(tmp_path)))
     results = run_group(env)
-    cache = env.unwrapped.tool_cache
+    cache = env.unwrapped.toolbox.cache
     assert (cache.misses, cache.hits) == (4, 12)
     # human_detection, pose_estimation and video_description each ask the vision backend once.
     assert vision.calls == 3
@@ -81,7 +81,7 @@ def test_a_second_process_sees_the_entries(tmp_path):
         env = gym.make("VideoSTAR-v0", tool_cache=CacheConfig({str(tmp_path)!r}))
         env.reset(seed=0, options={{"index": 3}})
         env.step({ALL_TOOLS!r})
-        cache = env.unwrapped.tool_cache
+        cache = env.unwrapped.toolbox.cache
         print(json.dumps({{"hits": cache.hits, "misses": cache.misses}}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -93,7 +93,7 @@ def test_a_changed_backend_id_misses(tmp_path):
     run_group(gym.make("VideoSTAR-v0", vision=old, tool_cache=CacheConfig(str(tmp_path))), n=1)
     env = gym.make("VideoSTAR-v0", vision=new, tool_cache=CacheConfig(str(tmp_path)))
     run_group(env, n=1)
-    cache = env.unwrapped.tool_cache
+    cache = env.unwrapped.toolbox.cache
     # The three vision tools miss; action_explanation does not read the vision backend and hits.
     assert (cache.misses, cache.hits) == (3, 1)
     assert new.calls == 3
@@ -105,13 +105,13 @@ def test_failed_calls_are_not_cached(tmp_path):
         env.reset(seed=seed, options={"index": 0})
         _, _, _, _, info = env.step(tool_call("pose_estimation", max_images=99))
         assert info["tool_results"][-1]["ok"] is False
-    assert len(env.unwrapped.tool_cache) == 0
+    assert len(env.unwrapped.toolbox.cache) == 0
 
 
 def test_the_cache_can_be_disabled():
     env = gym.make("VideoSTAR-v0", tool_cache=None)
     run_group(env, n=2)
-    assert env.unwrapped.tool_cache is None
+    assert env.unwrapped.toolbox.cache is None
 
 
 def test_arguments_are_part_of_the_key(tmp_path):
@@ -121,7 +121,7 @@ def test_arguments_are_part_of_the_key(tmp_path):
                         tool_call("pose_estimation")]))
     env.reset(seed=1, options={"index": 0})
     env.step(tool_call("pose_estimation", max_images=4))  # the schema default: same key as {}
-    cache = env.unwrapped.tool_cache
+    cache = env.unwrapped.toolbox.cache
     assert (cache.misses, cache.hits) == (3, 1)
 
 

@@ -44,7 +44,7 @@ def test_vector_envs_run_full_episodes(mode):
     assert obs["frames"].shape == (2, 16, 128, 128, 3)
     _, reward, terminated, truncated, info = envs.step((tool_call("pose_estimation"), tool_call("action_explanation")))
     assert not terminated.any() and obs["frames"].dtype == np.uint8
-    labels = list(info["label"])
+    labels = list(info["ground_truth"]["label"])
     _, reward, terminated, truncated, info = envs.step(tuple(answer(label, [("Wrist", "x")]) for label in labels))
     assert terminated.all()
     assert (reward >= 2.0).all()  # correct and well-formed, with a successful tool call
@@ -89,7 +89,7 @@ def test_bad_turns_are_reported_and_the_episode_goes_on(text, fragment):
     obs, reward, terminated, truncated, info = env.step(text)
     assert not terminated and not truncated and reward == 0.0
     assert fragment in obs["dialogue"]
-    obs, reward, terminated, *_ = env.step(answer(info["label"]))
+    obs, reward, terminated, *_ = env.step(answer(info["ground_truth"]["label"]))
     assert terminated and reward > 0
 
 
@@ -119,7 +119,7 @@ def test_videostar_two_turn_protocol():
     assert not terminated and [r["name"] for r in info["tool_results"]] == ["pose_estimation", "human_detection"]
     obs, _, terminated, _, info = env.step(tool_decisions(["pose_estimation"]))
     assert not terminated and "already chosen" in obs["dialogue"]
-    obs, reward, terminated, _, info = env.step(answer(info["label"], [("Wrist", "x")]))
+    obs, reward, terminated, _, info = env.step(answer(info["ground_truth"]["label"], [("Wrist", "x")]))
     assert terminated and info["reward"]["tool"] == 1.0
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from videostar_env.data.decode import uniform_indices
 from videostar_env.data.synthetic import render
-from videostar_env.tools.kinematics import analyze
+from videostar_env.perception.kinematics import analyze
 
 
 def features(action, seed=0):

@@ -28,9 +28,9 @@ class ListDataset:
 
 def test_a_stopped_run_resumes_without_recomputing(tmp_path):
     env = gym.make("VideoSTAR-v0", tool_cache=CacheConfig(str(tmp_path))).unwrapped
-    first = precompute(env, ["pose_estimation", "human_detection"], range(4))
+    first = precompute(env.config, ["pose_estimation", "human_detection"], range(4))
     assert first.computed == {"pose_estimation": 4, "human_detection": 4} and not first.reused
-    second = precompute(env, ["pose_estimation", "human_detection"], range(8))
+    second = precompute(env.config, ["pose_estimation", "human_detection"], range(8))
     assert second.reused == {"pose_estimation": 4, "human_detection": 4}
     assert second.computed == {"pose_estimation": 4, "human_detection": 4}
     assert not second.failed and second.samples == 8
@@ -43,7 +43,7 @@ def test_broken_videos_are_counted_and_explained(tmp_path):
     samples = [synthetic[0], replace(synthetic[1], id="broken-1", video=str(broken)), synthetic[2]]
     env = gym.make("VideoSTAR-v0", dataset=ListDataset(samples, synthetic.knowledge),
                    tool_cache=CacheConfig(str(tmp_path / "cache"))).unwrapped
-    report = precompute(env, ["pose_estimation"])
+    report = precompute(env.config, ["pose_estimation"])
     assert report.computed["pose_estimation"] == 2 and report.failed["pose_estimation"] == 1
     (failure,) = report.failures
     assert failure["sample"] == "broken-1" and "broken.mp4" in failure["message"]
@@ -52,10 +52,10 @@ def test_broken_videos_are_counted_and_explained(tmp_path):
 def test_precompute_needs_the_cache_and_known_tools():
     env = gym.make("VideoSTAR-v0", tool_cache=None).unwrapped
     with pytest.raises(ValueError, match="tool_cache=None"):
-        precompute(env, ["pose_estimation"])
+        precompute(env.config, ["pose_estimation"])
     env = gym.make("VideoSTAR-v0").unwrapped
     with pytest.raises(KeyError, match="not in this env"):
-        precompute(env, ["teleport"])
+        precompute(env.config, ["teleport"])
 
 
 def test_cli_writes_a_summary(tmp_path, capsys):

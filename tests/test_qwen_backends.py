@@ -11,7 +11,7 @@ from PIL import Image
 
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
-from videostar_env.backends.retry import RetryPolicy
+from videostar_env.clients.retry import RetryPolicy
 
 from servers import MULTIMODAL_PATH, OPENAI_PATH, TEXT_PATH, Reply, StubServer
 

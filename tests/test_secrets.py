@@ -9,7 +9,7 @@ from PIL import Image
 
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
-from videostar_env.backends.retry import RetryPolicy
+from videostar_env.clients.retry import RetryPolicy
 from videostar_env.tools.cache import CacheConfig
 
 from servers import Reply, StubServer
@@ -48,7 +48,7 @@ def test_no_file_or_log_line_holds_the_key(tmp_path, caplog):
         assert [r["ok"] for r in info["tool_results"]] == [False, True, True]
         _, _, _, _, final = env.step(f"<answer>{info['candidates'][0]}</answer>")
         Image.fromarray(env.render()).save(episode_dir / "episode.png")
-        record = {"config": repr(env.unwrapped.config), "backends": {k: getattr(env.unwrapped.backends, k).id
+        record = {"config": repr(env.unwrapped.config), "backends": {k: getattr(env.unwrapped.toolbox.backends, k).id
                                                                        for k in ("vision", "explanation", "description")},
                   "tool_results": final["tool_results"], "messages": final["messages"], "reward": final["reward"],
                   "dialogue": obs["dialogue"]}

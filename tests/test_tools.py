@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from videostar_env import OVAREnv, ToolResult, register_tool, registered_tools, tool_call
-from videostar_env.backends import OracleVision, main_track
+from videostar_env.backends import OracleVision
+from videostar_env.perception import main_track
 from videostar_env.tools import ToolContext, ToolError, make_tools, registry, schema, validate_arguments
 from videostar_env.tools.builtin import PoseEstimation
 
@@ -60,7 +61,7 @@ def test_tools_from_an_entry_point_are_found(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: motion-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(f"[{registry.ENTRY_POINT_GROUP}]\nstillness = motion_plugin:Stillness\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry.TOOLS, "_entry_points_loaded", False)
     try:
         assert "stillness" in registered_tools()
         env = OVAREnv(tools=["stillness"])
@@ -68,7 +69,7 @@ def test_tools_from_an_entry_point_are_found(tmp_path, monkeypatch):
         obs, *_ = env.step(tool_call("stillness"))
         assert "[tool stillness]\nstill" in obs["dialogue"]
     finally:
-        registry._REGISTRY.pop("stillness", None)
+        registry.TOOLS._factories.pop("stillness", None)
         sys.modules.pop("motion_plugin", None)
 
 
@@ -94,15 +95,15 @@ def test_validation_fills_defaults_and_explains_errors():
         validate_arguments(tool, {"min_confidence": "high"})
 
 
-def _context(env):
-    ep = env._episode
-    return ToolContext(ep.sample, ep.clip, ep.candidates, env.dataset.knowledge, env.backends)
+def _episode(env):
+    return env._episode
 
 
 def test_oracle_speaks_the_yolo_format():
     env = OVAREnv()
     env.reset(seed=0)
-    frames = OracleVision().pose(_context(env))
+    ep = _episode(env)
+    frames = OracleVision().pose(ep.clip, ep.sample)
     assert len(frames) == 16
     det = frames[0][0]
     x1, y1, x2, y2 = det.box
@@ -116,10 +117,10 @@ def test_oracle_speaks_the_yolo_format():
 def test_oracle_without_annotations_says_what_to_do():
     env = OVAREnv()
     env.reset(seed=0)
-    ctx = _context(env)
-    sample = type(ctx.sample)(**{**ctx.sample.__dict__, "meta": {}})
+    ep = _episode(env)
+    sample = type(ep.sample)(**{**ep.sample.__dict__, "meta": {}})
     with pytest.raises(ToolError, match="vision='yolo'"):
-        OracleVision().pose(ToolContext(sample, ctx.clip, ctx.candidates, ctx.knowledge, ctx.backends))
+        OracleVision().pose(ep.clip, sample)
 
 
 @pytest.mark.parametrize("name,args,text", [

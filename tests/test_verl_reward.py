@@ -17,9 +17,9 @@ def test_compute_score_equals_the_env_reward_of_the_same_episode():
         obs, reward, terminated, truncated, info = env.step(text)
         if terminated or truncated:
             break
-    entry = env.unwrapped.dataset.knowledge.get(info["label"])
+    entry = env.unwrapped.dataset.knowledge.get(info["ground_truth"]["label"])
     tool_log = [{"name": r["name"], "arguments": r["arguments"], "ok": r["ok"]} for r in info["tool_results"]]
-    result = compute_score("synthetic", text, info["label"],
+    result = compute_score("synthetic", text, info["ground_truth"]["label"],
                            {"definition": entry.explanation(), "tool_log": tool_log})
     assert result["score"] == reward == info["reward"]["total"]
     assert {k: result[k] for k in ("accuracy", "format", "tool", "submotion")} == \

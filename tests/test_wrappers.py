@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import videostar_env  # noqa: F401
 from videostar_env import WRAPPED_ENV_IDS, parse, vector_kwargs
 from videostar_env.actions import Answer, ToolCall
-from videostar_env.tools.kinematics import LIMB_JOINTS, analyze
+from videostar_env.perception.kinematics import LIMB_JOINTS, analyze
 from videostar_env.wrappers import (DiscreteToolActions, FeatureObservation, discrete_feature_env, hashed_embedding,
                                     max_candidates, motion_grid)
 from videostar_env.wrappers.feature_observation import POSE_FEATURES
@@ -55,8 +55,8 @@ def test_every_action_round_trips_through_its_text(action_format):
 def test_answers_carry_the_pose_evidence_ranked_by_the_explained_definition():
     env = DiscreteToolActions(gym.make("VideoSTAR-v0", **DATA))
     _, info = env.reset(seed=0)
-    truth = env.unwrapped.dataset.knowledge.names(info["label"])[0]
-    k = list(info["candidates"]).index(info["label"])
+    truth = env.unwrapped.dataset.knowledge.names(info["ground_truth"]["label"])[0]
+    k = list(info["candidates"]).index(info["ground_truth"]["label"])
     bare = parse(env.action_text(4 + k), "hermes")
     assert bare.submotions == (("Body", "no distinct movement observed"),)  # nothing observed, nothing claimed
     env.step(1)  # pose_estimation

@@ -66,8 +66,8 @@ def assert_oracle_format(frames, num_frames, size, keypoints: bool):
 def test_models_built_from_yaml_reload_through_the_backend(weights):
     ds = videostar_env.data.SyntheticDataset(per_class=1)
     ctx = context(ds[0].video, random_yolo(weights))
-    assert_oracle_format(ctx.backends.vision.detect(ctx), 8, (128, 128), keypoints=False)
-    poses = ctx.backends.vision.pose(ctx)
+    assert_oracle_format(ctx.backends.vision.detect(ctx.clip, ctx.sample), 8, (128, 128), keypoints=False)
+    poses = ctx.backends.vision.pose(ctx.clip, ctx.sample)
     assert_oracle_format(poses, 8, (128, 128), keypoints=True)
     assert sum(len(d) for d in poses) > 0
 
@@ -76,7 +76,7 @@ def test_batched_and_per_frame_calls_agree(weights):
     ds = videostar_env.data.SyntheticDataset(per_class=1)
     batched = context(ds[1].video, random_yolo(weights))
     single = context(ds[1].video, random_yolo(weights, batch_size=1))
-    a, b = batched.backends.vision.pose(batched), single.backends.vision.pose(single)
+    a, b = batched.backends.vision.pose(batched.clip, batched.sample), single.backends.vision.pose(single.clip, single.sample)
     assert [len(d) for d in a] == [len(d) for d in b]
     np.testing.assert_allclose([d.box for f in a for d in f], [d.box for f in b for d in f], atol=1.0)
 
@@ -108,7 +108,7 @@ def test_new_weights_miss_the_cache(weights, tmp_path):
                        tool_cache=CacheConfig(str(tmp_path / "cache")))
         env.reset(seed=0, options={"index": 0})
         _, _, _, _, info = env.step(tool_call("pose_estimation", min_confidence=0.0))
-        runs.append((env.unwrapped.backends.vision.id, info["tool_results"][0]["cached"]))
+        runs.append((env.unwrapped.toolbox.backends.vision.id, info["tool_results"][0]["cached"]))
     assert [cached for _, cached in runs] == [False, True, False]
     assert runs[0][0] == runs[1][0] != runs[2][0]
 
@@ -138,10 +138,10 @@ def test_corrupt_or_wrong_weights_become_tool_errors(weights, tmp_path):
     ds = videostar_env.data.SyntheticDataset(per_class=1)
     ctx = context(ds[0].video, YOLOVision(weights["detect"], str(bad), device="cpu"))
     with pytest.raises(ToolError, match="corrupt.pt"):
-        ctx.backends.vision.pose(ctx)
+        ctx.backends.vision.pose(ctx.clip, ctx.sample)
     swapped = context(ds[0].video, YOLOVision(weights["pose"], weights["detect"], device="cpu"))
     with pytest.raises(ToolError, match="'detect' model"):
-        swapped.backends.vision.pose(swapped)
+        swapped.backends.vision.pose(swapped.clip, swapped.sample)
     env = gym.make("VideoSTAR-v0", vision=YOLOVision(weights["detect"], str(bad), device="cpu"), tool_cache=None)
     env.reset(seed=0)
     obs, _, terminated, truncated, info = env.step(tool_call("pose_estimation"))
@@ -155,10 +155,10 @@ def test_real_int8_weights_find_people_with_keypoints_in_real_clips(clip):
     vision = YOLOVision(str(shared_file("weights/yolo11n_int8.tflite")),
                         str(shared_file("weights/yolo11n-pose_int8.tflite")), device="cpu")
     ctx = context(str(shared_file(f"clips/{clip}")), vision, size=(240, 320))
-    people = ctx.backends.vision.detect(ctx)
+    people = ctx.backends.vision.detect(ctx.clip, ctx.sample)
     assert_oracle_format(people, 8, (240, 320), keypoints=False)
     assert sum(bool(d) for d in people) >= 6, [len(d) for d in people]
-    poses = ctx.backends.vision.pose(ctx)
+    poses = ctx.backends.vision.pose(ctx.clip, ctx.sample)
     assert_oracle_format(poses, 8, (240, 320), keypoints=True)
     assert sum(bool(d) for d in poses) >= 6
     best = max((d for f in poses for d in f), key=lambda d: d.score)

@@ -27,18 +27,18 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
         _, info = env.reset(seed=seed + i, options={"index": int(index)})
         system, user = info["messages"][0], info["messages"][1]
         question = next(p["text"] for p in user["content"] if p["type"] == "text")
-        entry = base.dataset.knowledge.get(info["label"])
+        entry = base.dataset.knowledge.get(info["ground_truth"]["label"])
         rows.append({
             "data_source": f"videostar/{info['dataset']}",
             "prompt": [{"role": "system", "content": system["content"][0]["text"]},
                        {"role": "user", "content": "<video>" + question}],
             "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
             "ability": "action_recognition",
-            "reward_model": {"style": "rule", "ground_truth": info["label"]},
+            "reward_model": {"style": "rule", "ground_truth": info["ground_truth"]["label"]},
             "extra_info": {"index": i, "sample_index": int(index), "seed": seed + i, "sample_id": info["sample_id"],
                            "split": str(base.dataset[int(index)].split), "candidates": list(info["candidates"]),
                            "definition": entry.explanation() if entry else "",
-                           "aliases": list(base.dataset.knowledge.names(info["label"])[1:]),
+                           "aliases": list(base.dataset.knowledge.names(info["ground_truth"]["label"])[1:]),
                            "dataset": dataset, "dataset_kwargs": json.dumps(base.config.dataset_kwargs, default=str)},
             "agent_name": agent_name,
         })

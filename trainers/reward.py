@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from videostar_env.reward import RewardConfig, ToolRecord, score
+from videostar_env.tasks.action_recognition.reward import RewardConfig, score
+from videostar_env.tools.runner import ToolCallRecord
 
 TOOL_RESPONSE_END = "</tool_response>"
 
@@ -29,7 +30,7 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_
     knowledge-base text, for R_sub), "tool_log" and "reward" (RewardConfig fields, e.g. an ablation).
     """
     extra_info = extra_info or {}
-    tool_log = [ToolRecord(t["name"], dict(t.get("arguments") or {}), bool(t.get("ok", True)))
+    tool_log = [ToolCallRecord(t["name"], dict(t.get("arguments") or {}), bool(t.get("ok", True)))
                 for t in extra_info.get("tool_log") or ()]
     breakdown = score(final_turn(solution_str), ground_truth, aliases=tuple(extra_info.get("aliases") or ()),
                       definition=extra_info.get("definition") or "", tool_log=tool_log,

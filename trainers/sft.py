@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from agents.messages import chat_turns
-from videostar_env.backends.chat import OpenAIChat
+from videostar_env.clients.chat import OpenAIChat
 from videostar_env.rollout import play
 
 from .data import AGENT_NAME
@@ -105,7 +105,7 @@ def sft_row(info: dict[str, Any]) -> dict[str, Any]:
         messages.append({"role": role, "content": "".join(text)})
     return {"messages": messages, "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
             "images": images, "data_source": f"videostar/{info['dataset']}", "sample_id": info["sample_id"],
-            "label": info["label"], "agent_name": AGENT_NAME}
+            "label": info["ground_truth"]["label"], "agent_name": AGENT_NAME}
 
 
 def sft_rows(env: Any, teacher: Any, judge: OpenAIChat | None, indices: Iterable[int],
@@ -121,7 +121,7 @@ def sft_rows(env: Any, teacher: Any, judge: OpenAIChat | None, indices: Iterable
             report.reject(sample, "no_answer", f"no final answer within {info['max_turns']} turns")
             continue
         if info["reward"]["accuracy"] <= 0:
-            report.reject(sample, "wrong_answer", f"answered {info['answer']!r}, the video shows {info['label']!r}")
+            report.reject(sample, "wrong_answer", f"answered {info['answer']!r}, the video shows {info['ground_truth']['label']!r}")
             continue
         problem = stage_problem(final, info["answer"])
         if problem:

@@ -1,4 +1,4 @@
-"""videostar-env: open-vocabulary video action recognition with tools, as Gymnasium environments.
+"""videostar-env: video reasoning with tools, as Gymnasium environments.
 
     import gymnasium as gym
     import videostar_env  # registers the VideoSTAR-* ids
@@ -7,34 +7,47 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 
-from .actions import Action, Answer, Call, Invalid, ToolCall, answer, parse, tool_call, tool_decisions
-from .env import EnvConfig, OVAREnv, vector_kwargs
+from .actions import Action, Answer, Call, Invalid, ToolCall, parse, tool_call, tool_decisions
+from .env import EnvConfig, OVAREnv, VideoToolEnv, vector_kwargs
+from .info import EpisodeInfo
 from .knowledge import ActionEntry, KnowledgeBase
-from .reward import ABLATIONS, RewardBreakdown, RewardConfig, score
-from .tools import Tool, ToolContext, ToolError, ToolResult, register_tool, registered_tools
+from .registry import Registry
+from .tasks import TASKS, ActionRecognition, Task, make_task, register_task
+from .tasks.action_recognition import (ABLATIONS, ActionAnswer, RewardBreakdown, RewardConfig, answer, parse_answer,
+                                       score)
+from .tools import Tool, ToolCallRecord, ToolContext, Toolbox, ToolError, ToolResult, register_tool, registered_tools
 
 __version__ = "0.1.0"
 
-# id -> keyword arguments of OVAREnv (fields of EnvConfig).
-ENV_IDS: dict[str, dict] = {
-    "VideoSTAR-v0": {},  # hermes tool calls, all four tools, multi-turn
-    "VideoSTAR-TwoTurn-v0": {"action_format": "videostar", "max_turns": 3},  # the official two-turn protocol
-    "VideoSTAR-NoTools-v0": {"tools": ()},  # the paper's "w/o tools" setting: answer from the frames alone
-}
-
-for _id, _kwargs in ENV_IDS.items():
-    if _id not in gym.registry:
-        gym.register(id=_id, entry_point="videostar_env.env:OVAREnv", kwargs=_kwargs)
-
+ENV_ENTRY_POINT = "videostar_env.env:VideoToolEnv"
+# id -> keyword arguments of VideoToolEnv (fields of EnvConfig).
+ENV_IDS: dict[str, dict[str, Any]] = {}
 # For classic RL agents: Discrete(tools + candidates) actions, feature-vector observations (see wrappers/).
-WRAPPED_ENV_IDS: dict[str, str] = {"VideoSTAR-Discrete-v0": "videostar_env.wrappers:discrete_feature_env"}
-for _id, _entry in WRAPPED_ENV_IDS.items():
-    if _id not in gym.registry:
-        gym.register(id=_id, entry_point=_entry)
+WRAPPED_ENV_IDS: dict[str, str] = {}
 
-__all__ = ["ABLATIONS", "Action", "ActionEntry", "Answer", "Call", "ENV_IDS", "EnvConfig", "Invalid", "KnowledgeBase",
-           "OVAREnv", "RewardBreakdown", "RewardConfig", "Tool", "ToolCall", "ToolContext", "ToolError", "ToolResult",
-           "WRAPPED_ENV_IDS", "answer", "parse", "register_tool", "registered_tools", "score", "tool_call", "tool_decisions",
-           "vector_kwargs"]
+
+def register_env(env_id: str, entry_point: str = ENV_ENTRY_POINT, **kwargs: Any) -> None:
+    """Register a Gymnasium id: the core env with these EnvConfig fields, or another entry point (a wrapped env)."""
+    if entry_point == ENV_ENTRY_POINT:
+        ENV_IDS[env_id] = kwargs
+    else:
+        WRAPPED_ENV_IDS[env_id] = entry_point
+    if env_id not in gym.registry:
+        gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs)
+
+
+register_env("VideoSTAR-v0")  # hermes tool calls, all four tools, multi-turn
+register_env("VideoSTAR-TwoTurn-v0", action_format="videostar", max_turns=3)  # the official two-turn protocol
+register_env("VideoSTAR-NoTools-v0", tools=())  # the paper's "w/o tools" setting: answer from the frames alone
+register_env("VideoSTAR-Discrete-v0", entry_point="videostar_env.wrappers:discrete_feature_env")
+
+__all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognition", "Answer", "Call", "ENV_IDS",
+           "EnvConfig", "EpisodeInfo", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",
+           "RewardConfig", "TASKS", "Task", "Tool", "ToolCall", "ToolCallRecord", "ToolContext", "ToolError",
+           "ToolResult", "Toolbox", "VideoToolEnv", "WRAPPED_ENV_IDS", "answer", "make_task", "parse", "parse_answer",
+           "register_env", "register_task", "register_tool", "registered_tools", "score", "tool_call",
+           "tool_decisions", "vector_kwargs"]

@@ -6,8 +6,8 @@ Two action formats:
   videostar  the official two-turn protocol: turn 1 answers yes/no per tool,
              <pose_estimation>yes</pose_estimation><person_detection>no</person_detection>...
              and the environment runs the chosen tools; turn 2 answers.
-Both end with <think>...</think><answer>label</answer>, the reasoning holding the ranked
-sub-motions under "[1] Observed body parts and movement characteristics:".
+Both end with a final turn holding <answer>...</answer>; what the answer means (a label, a
+number, a graph) is the task's to read (tasks/).
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z_]+>")
-_SECTION_1 = re.compile(r"\[1\][^\n:]*:(.*?)(?=\[\d+\]|</think>|<answer>|$)", re.DOTALL)
-_SUBMOTION = re.compile(r"^\s*[-*\u2022]\s*\[?([A-Za-z][A-Za-z \-]{0,40}?)\]?\s*:\s*(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -52,10 +50,9 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Answer:
-    """A final turn. `labels` holds every <answer> block; a valid answer has exactly one."""
+    """A final turn. `labels` holds every distinct <answer> block; a valid answer has exactly one."""
 
     labels: tuple[str, ...]
-    submotions: tuple[tuple[str, str], ...]
     text: str
 
     @property
@@ -74,21 +71,13 @@ class Invalid:
 Action = Union[ToolCall, Answer, Invalid]
 
 
-def parse_submotions(text: str) -> tuple[tuple[str, str], ...]:
-    """Ranked (body part, movement) pairs from the reasoning's [1] section, in order."""
-    section = _SECTION_1.search(text)
-    if not section:
-        return ()
-    return tuple((m.group(1).strip(), m.group(2).strip()) for m in _SUBMOTION.finditer(section.group(1)))
-
-
 def _answer(text: str) -> Answer | None:
     blocks = _ANSWER.findall(text)
     if not blocks:
         return None
     # Nested or stray tags inside the block (<answer><answer>x</answer></answer>) are dropped.
     labels = tuple(dict.fromkeys(_TAG.sub("", b).strip() for b in blocks))
-    return Answer(labels, parse_submotions(text), text)
+    return Answer(labels, text)
 
 
 def _hermes_calls(text: str) -> ToolCall | Invalid | None:
@@ -166,18 +155,3 @@ def tool_decisions(tools: Sequence[str], reasoning: str = "") -> str:
         raise ValueError(f"the videostar format has no decision tag for {sorted(unknown)}")
     tags = "".join(f"<{tag}>{'yes' if tool in tools else 'no'}</{tag}>" for tag, tool in DECISION_TAGS.items())
     return f"<think>{reasoning or 'Choosing the tools that help identify the action.'}</think>\n{tags}"
-
-
-def answer(label: str, submotions: Sequence[tuple[str, str]] = (),
-           candidates: Sequence[tuple[str, float, str]] = ()) -> str:
-    """A final turn in the paper's reasoning format: ranked sub-motions, candidates with scores, answer."""
-    lines = ["<think>step-by-step reasoning process:", "[1] Observed body parts and movement characteristics:"]
-    lines += [f"- {part}: {move}" for part, move in submotions] or ["- Body: no distinct movement observed"]
-    ranked = list(candidates) or [(label, 1.0, "best match")]
-    lines.append("[2] Matching candidate actions:")
-    lines += [f"- {name}: {why}" for name, _, why in ranked]
-    lines.append("[3] Pattern comparison for each candidate:")
-    lines += [f"- {name}: {score:.2f} - {why}" for name, score, why in ranked]
-    lines.append("</think>")
-    lines.append(f"<answer>{label}</answer>")
-    return "\n".join(lines)

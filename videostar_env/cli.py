@@ -15,10 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import ENV_IDS
-from .backends import BACKENDS
+from .cli_options import add_env_args, env_spec, json_option
+from .env import EnvConfig
 from .precompute import precompute
 from .rollout import run_episode, summarize
-from .tools.cache import CacheConfig
 
 if TYPE_CHECKING:
     from .bench import BenchConfig
@@ -30,9 +30,10 @@ def _demo(args: argparse.Namespace) -> int:
     console = Console(width=120)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    env_kwargs = {"dataset_kwargs": {"split": args.split}}
-    summary = {"env_id": args.env_id, "split": args.split, "seed": args.seed, "agents": {}}
-    table = Table(title=f"{args.env_id}: {args.episodes} synthetic episodes per agent (split '{args.split}')")
+    env_kwargs = env_spec(args)
+    split = env_kwargs["dataset_kwargs"].get("split", "all")
+    summary = {"env_id": args.env_id, "split": split, "seed": args.seed, "agents": {}}
+    table = Table(title=f"{args.env_id}: {args.episodes} {args.dataset} episodes per agent (split '{split}')")
     for column in ("agent", "accuracy", "mean reward", "R_acc", "R_format", "R_tool", "R_sub", "tool calls/ep", "turns/ep"):
         table.add_column(column, justify="left" if column == "agent" else "right")
     for k, name in enumerate(args.agents.split(",")):
@@ -55,58 +56,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def json_option(text: str | None, what: str) -> dict[str, Any]:
-    """A command-line JSON object ({} when not given); anything else exits with a message naming the option."""
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"{what} must be a JSON object, e.g. '{{\"imgsz\": 320}}': {exc}") from exc
-    if not isinstance(value, dict):
-        raise SystemExit(f"{what} must be a JSON object, got {text!r}")
-    return value
-
-
-def backend_spec(name: str, options: str | None) -> Any:
-    """A backend name, or (name, options) from a JSON object string."""
-    return (name, json_option(options, "backend options")) if options else name
-
-
-def add_backend_args(parser: argparse.ArgumentParser) -> None:
-    """--vision/--explanation/--description NAME and their --*-options JSON, plus --cache-dir."""
-    for kind, default in (("vision", "oracle"), ("explanation", "knowledge"), ("description", "kinematic")):
-        names = "|".join(BACKENDS[kind])
-        parser.add_argument(f"--{kind}", default=default, choices=sorted(BACKENDS[kind]),
-                            help=f"{kind} backend ({names}; default {default})")
-        parser.add_argument(f"--{kind}-options", metavar="JSON",
-                            help=f"options of the {kind} backend as a JSON object (API keys: use the environment)")
-    parser.add_argument("--cache-dir", help="tool cache folder (default: $VIDEOSTAR_CACHE_DIR/tools)")
-
-
-def env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """gym.make keyword arguments for the backends and cache chosen on the command line."""
-    kwargs: dict[str, Any] = {kind: backend_spec(getattr(args, kind), getattr(args, f"{kind}_options"))
-                              for kind in ("vision", "explanation", "description")}
-    if args.cache_dir:
-        kwargs["tool_cache"] = CacheConfig(args.cache_dir)
-    return kwargs
-
-
 def _precompute(args: argparse.Namespace) -> int:
     console = Console(width=120)
-    kwargs = env_kwargs(args)
-    kwargs["dataset_kwargs"] = {"split": args.split}
-    env = gym.make(args.env_id, **kwargs).unwrapped
-    tools = [t.strip() for t in args.tools.split(",")] if args.tools else list(env.tools)
-    count = len(env.dataset) if args.limit is None else min(args.limit, len(env.dataset))
+    config = EnvConfig(**{**gym.spec(args.env_id).kwargs, **env_spec(args)})
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console) as progress:
-        task = progress.add_task(f"precompute {', '.join(tools)}", total=count)
-        report = precompute(env, tools, range(count), on_sample=lambda _: progress.advance(task))
-    env.close()
+        task = progress.add_task("precompute", total=args.limit)
+        indices = None if args.limit is None else range(args.limit)
+        report = precompute(config, None, indices, on_sample=lambda _: progress.advance(task))
     summary = report.as_dict()
-    table = Table(title=f"{summary['samples']} samples in {summary['seconds']:.1f}s; cache {env.tool_cache.directory}")
+    table = Table(title=f"{summary['samples']} samples in {summary['seconds']:.1f}s; cache {summary['cache']}")
     for column in ("tool", "computed", "reused", "failed"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for tool, counts in summary["tools"].items():
@@ -121,46 +80,20 @@ def _precompute(args: argparse.Namespace) -> int:
     return 1 if sum(report.failed.values()) and not sum(report.computed.values()) + sum(report.reused.values()) else 0
 
 
-VIDEOSTAR_DATASETS = ("hmdb51", "ucf101", "kinetics400", "kinetics600", "ssv2")
-
-
-
-def add_dataset_args(parser: argparse.ArgumentParser, split_help: str) -> None:
-    """--dataset, --protocol, --split, --video-root, --annotations and --dataset-options."""
-    parser.add_argument("--dataset", default="synthetic",
-                        help=f"synthetic, folder, manifest, or a Video-STAR dataset: {', '.join(VIDEOSTAR_DATASETS)}")
-    parser.add_argument("--protocol", default="base2novel", choices=("base2novel", "cross"),
-                        help="Video-STAR protocol (default base2novel)")
-    parser.add_argument("--split", help=split_help)
-    parser.add_argument("--video-root", help="folder of the dataset's videos (mmaction2 layout)")
-    parser.add_argument("--annotations", help="Video-STAR annotation folder (default $VIDEOSTAR_ANNOTATIONS)")
-    parser.add_argument("--dataset-options", metavar="JSON", help='more dataset arguments, e.g. {"root": "clips/"}')
-
-
-def dataset_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    """(registered dataset name, dataset kwargs) from the dataset options; a Video-STAR name means the annotations."""
-    dataset, dataset_kwargs = args.dataset, json_option(args.dataset_options, "--dataset-options")
-    if dataset in VIDEOSTAR_DATASETS:
-        dataset_kwargs = {"dataset": dataset, "protocol": args.protocol, **dataset_kwargs}
-        dataset = "videostar"
-    for key in ("video_root", "annotations"):
-        if getattr(args, key):
-            dataset_kwargs[key] = getattr(args, key)
-    return dataset, dataset_kwargs
-
-
 def bench_config(args: argparse.Namespace) -> "BenchConfig":
     """The BenchConfig a `videostar bench` command line describes."""
     from .bench import BenchConfig
 
-    dataset, dataset_kwargs = dataset_spec(args)
+    env_kwargs = env_spec(args)
+    dataset, dataset_kwargs = env_kwargs.pop("dataset"), env_kwargs.pop("dataset_kwargs")
+    dataset_kwargs.pop("split", None)  # the bench runs each split on its own
     splits = tuple(s.strip() for s in args.split.split(",")) if args.split else (None,)
     agent_kwargs = json_option(args.agent_options, "--agent-options")
     for key in ("model", "base_url"):
         if getattr(args, key):
             agent_kwargs[key] = getattr(args, key)
     return BenchConfig(agent=args.agent, agent_kwargs=agent_kwargs,
-                       env_id=args.env_id, env_kwargs=env_kwargs(args), dataset=dataset, dataset_kwargs=dataset_kwargs,
+                       env_id=args.env_id, env_kwargs=env_kwargs, dataset=dataset, dataset_kwargs=dataset_kwargs,
                        splits=splits, episodes=args.episodes, seed=args.seed, shuffle=not args.in_order,
                        num_envs=args.num_envs, vectorization=args.vectorization, ray=args.ray,
                        ray_workers=args.ray_workers)
@@ -224,20 +157,16 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def add_rows_args(parser: argparse.ArgumentParser, split_help: str) -> None:
-    """--out, --env-id, the dataset options, --limit and --seed of the commands that write one row per sample."""
+    """--out, the env options, --limit and --seed of the commands that write one row per sample."""
     parser.add_argument("--out", required=True, help="parquet file to write")
-    parser.add_argument("--env-id", default="VideoSTAR-v0", choices=sorted(ENV_IDS), help="environment id")
-    add_dataset_args(parser, split_help)
+    add_env_args(parser, sorted(ENV_IDS), split_help)
     parser.add_argument("--limit", type=int, help="only the first N samples")
     parser.add_argument("--seed", type=int, default=0, help="sample i's episode seed is seed+i (default 0)")
 
 
-def rows_env(args: argparse.Namespace, **kwargs: Any) -> tuple[gym.Env, int]:
+def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
     """The env over the chosen dataset split, and how many of its samples to write."""
-    dataset, dataset_kwargs = dataset_spec(args)
-    if args.split:
-        dataset_kwargs["split"] = args.split
-    env = gym.make(args.env_id, dataset=dataset, dataset_kwargs=dataset_kwargs, **kwargs)
+    env = gym.make(args.env_id, **env_spec(args))
     size = len(env.unwrapped.dataset)
     return env, size if args.limit is None else min(args.limit, size)
 
@@ -245,7 +174,7 @@ def rows_env(args: argparse.Namespace, **kwargs: Any) -> tuple[gym.Env, int]:
 def _verl_data(args: argparse.Namespace) -> int:
     from trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
 
-    env, count = rows_env(args, tool_cache=None)
+    env, count = rows_env(args)
     path = write_parquet(verl_rows(env, range(count), args.seed), args.out)
     env.close()
     Console(width=120).print(f"Wrote {count} rows to {path} (agent_name videostar_agent)")
@@ -257,10 +186,10 @@ def _sft_data(args: argparse.Namespace) -> int:
     from trainers.data import write_parquet
     from trainers.sft import sft_rows
 
-    from .backends.chat import OpenAIChat
+    from .clients.chat import OpenAIChat
 
     console = Console(width=120)
-    env, count = rows_env(args, **env_kwargs(args))
+    env, count = rows_env(args)
     teacher = make_agent("openai", base_url=args.teacher_url, model=args.teacher_model, api_key_env=args.key_env,
                          temperature=args.temperature)
     judge = None if args.no_judge else OpenAIChat(model=args.judge_model or args.teacher_model,
@@ -290,19 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run scripted agents on the synthetic dataset and compare them")
     demo.add_argument("--episodes", type=int, default=40, help="episodes per agent (default 40)")
     demo.add_argument("--agents", default="heuristic,no-tool", help="comma-separated agent names or import paths")
-    demo.add_argument("--env-id", default="VideoSTAR-v0", choices=sorted(ENV_IDS), help="environment id")
-    demo.add_argument("--split", default="all", choices=("all", "base", "novel"), help="synthetic class split")
+    add_env_args(demo, sorted(ENV_IDS), "dataset split (synthetic: all, base or novel; default all)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the first episode (episode i uses seed+i)")
     demo.add_argument("--out", default="runs/demo", help="folder for summary.json and episode.png")
     demo.set_defaults(func=_demo)
 
     pre = sub.add_parser("precompute", help="run tools over a whole dataset into the tool cache (resumable)")
-    pre.add_argument("--tools", help="comma-separated tool names (default: every tool of the env)")
-    pre.add_argument("--env-id", default="VideoSTAR-v0", choices=sorted(ENV_IDS), help="environment id")
-    pre.add_argument("--split", default="all", choices=("all", "base", "novel"), help="synthetic class split")
+    add_env_args(pre, sorted(ENV_IDS), "the split to precompute (dataset default if omitted)")
     pre.add_argument("--limit", type=int, help="only the first N samples")
     pre.add_argument("--out", help="write the summary as JSON to this file")
-    add_backend_args(pre)
     pre.set_defaults(func=_precompute)
 
     bench = sub.add_parser("bench", help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
@@ -310,8 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--agent-options", metavar="JSON", help="keyword arguments of the agent as a JSON object")
     bench.add_argument("--model", help="the agent's model: a Qwen2.5-VL folder or hub id (qwen-vl), a served name (openai)")
     bench.add_argument("--base-url", help="the openai agent's endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM)")
-    bench.add_argument("--env-id", default="VideoSTAR-v0", choices=sorted(ENV_IDS), help="environment id")
-    add_dataset_args(bench, "comma-separated splits, each evaluated on its own (e.g. val,test or 1,2,3)")
+    add_env_args(bench, sorted(ENV_IDS), "comma-separated splits, each evaluated on its own (e.g. val,test or 1,2,3)")
     bench.add_argument("--episodes", "--limit", dest="episodes", type=int,
                        help="episodes per split (default: every sample once)")
     bench.add_argument("--seed", type=int, default=0, help="run seed: episode k uses seed+k (default 0)")
@@ -325,7 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--overwrite", action="store_true", help="delete the output folder first instead of resuming")
     bench.add_argument("--reference", help="JSON list of extra published rows for the report")
     bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
-    add_backend_args(bench)
     bench.set_defaults(func=_bench)
 
     data = sub.add_parser("verl-data", help="write verl RL parquet (one row per sample) for the agent loop")
@@ -341,7 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
     sft.add_argument("--no-judge", action="store_true", help="keep rule-checked chains without asking a judge")
     sft.add_argument("--key-env", default="OPENAI_API_KEY", help="variable holding the API key (DASHSCOPE_API_KEY...)")
     sft.add_argument("--temperature", type=float, default=0.7, help="teacher sampling temperature (default 0.7)")
-    add_backend_args(sft)
     sft.set_defaults(func=_sft_data)
     return parser
 

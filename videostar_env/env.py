@@ -1,7 +1,8 @@
-"""OVAREnv: open-vocabulary action recognition with tools, as a Gymnasium environment.
+"""VideoToolEnv: the task-agnostic core of every video environment with tools, as a Gymnasium env.
 
-Thin by design: the episode state lives in episode.py, parsing in actions.py, tools in tools/,
-the reward in reward.py; this module wires them to reset/step/render.
+Thin by design: the episode state lives in episode.py, parsing in actions.py, tools in tools/
+(run through one Toolbox), and what differs per task (prompts, answers, reward) in tasks/;
+this module wires them to reset/step/render. OVAREnv is its action-recognition name.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from gymnasium import spaces
 
 from . import prompts
 from .actions import FORMATS, Answer, Invalid, ToolCall, parse
-from .backends import make_backends
 from .data import Clip, decode, make_dataset
 from .episode import CHARSET, Episode
+from .info import EpisodeInfo
 from .render import render_episode
-from .reward import ZERO, RewardConfig, ToolRecord, score
-from .tools import DEFAULT_TOOLS, ToolContext, make_tools, schema
-from .tools.cache import CacheConfig, ToolCache
-from .tools.runner import run_tool
+from .tasks import DEFAULT_TASK, Task, make_task
+from .tools import ToolContext, Toolbox
+from .tools.cache import CacheConfig
 
 
 SECRET_WORDS = ("key", "token", "secret", "password")  # option names whose values are never shown
@@ -54,13 +54,14 @@ def vector_kwargs(mode: str, **extra: Any) -> dict[str, Any]:
 class EnvConfig:
     """Everything that defines an environment; each default works offline on a fresh machine."""
 
+    task: Any = DEFAULT_TASK  # registered task name ("action_recognition"), or a Task object
     dataset: Any = "synthetic"  # registered dataset name, or a dataset object
     dataset_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {"split": "novel"} for synthetic
     num_frames: int = 16  # frames sampled uniformly from each video
     frame_size: tuple[int, int] = (128, 128)  # (height, width) of observed frames and tool images
     decoder: str = "auto"  # "auto" (decord, then PyAV), "decord" or "pyav"
     action_format: str = "hermes"  # "hermes" (multi-turn tool calls) or "videostar" (official two-turn)
-    tools: Sequence[Any] = DEFAULT_TOOLS  # tool names from the registry, or Tool objects
+    tools: Sequence[Any] | None = None  # tool names from the registry, or Tool objects; None: the task's tools
     max_turns: int = 6  # policy turns before the episode is truncated
     max_tool_frames: int = 8  # tool images kept in the observation (the latest ones)
     max_dialogue_chars: int = 16384  # the dialogue observation keeps this many latest characters
@@ -68,20 +69,34 @@ class EnvConfig:
     vision: Any = "oracle"  # vision backend: name, (name, options) or object
     explanation: Any = "knowledge"  # action-explanation backend
     description: Any = "kinematic"  # video-description backend
-    reward: RewardConfig = field(default_factory=RewardConfig)
+    reward: Any = None  # the task's reward config (or a dict of its fields); None: the task's default
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
     clip_memo: int = 0  # decoded clips kept in memory (LRU) for videos revisited by later episodes; 0: decode each reset
 
     def __post_init__(self) -> None:
+        for name, low in (("num_frames", 2), ("max_turns", 1), ("max_tool_frames", 0), ("max_dialogue_chars", 64),
+                          ("max_action_chars", 1), ("clip_memo", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"EnvConfig.{name} must be an integer, got {value!r} ({type(value).__name__})")
+            if value < low:
+                raise ValueError(f"EnvConfig.{name} must be at least {low}, got {value}")
+            setattr(self, name, int(value))
+        size = self.frame_size
+        if (isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2
+                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 8 for v in size)):
+            raise TypeError(f"EnvConfig.frame_size must be (height, width), two integers of at least 8, "
+                            f"got {size!r}; e.g. frame_size=(224, 224)")
+        self.frame_size = (int(size[0]), int(size[1]))
         if self.action_format not in FORMATS:
-            raise ValueError(f"action_format must be one of {FORMATS}, got {self.action_format!r}")
-        if self.num_frames < 2:
-            raise ValueError("num_frames must be at least 2")
-        if self.max_turns < 1:
-            raise ValueError("max_turns must be at least 1")
-        if self.clip_memo < 0:
-            raise ValueError("clip_memo must be 0 (off) or the number of decoded clips to keep")
-        self.frame_size = tuple(int(v) for v in self.frame_size)
+            raise ValueError(f"EnvConfig.action_format must be one of {FORMATS}, got {self.action_format!r}")
+        if isinstance(self.tools, (str, bytes)):
+            raise TypeError(f"EnvConfig.tools must be a list of tool names, got the string {self.tools!r}; "
+                            f"write tools=[{self.tools!r}]")
+        if not isinstance(self.dataset_kwargs, dict):
+            raise TypeError(f"EnvConfig.dataset_kwargs must be a dict, got {self.dataset_kwargs!r}")
+        if self.tool_cache is not None and not isinstance(self.tool_cache, CacheConfig):
+            raise TypeError(f"EnvConfig.tool_cache must be a CacheConfig or None, got {self.tool_cache!r}")
 
     def __repr__(self) -> str:
         # Backend options may hold API keys: a config is logged and saved, its keys must not be.
@@ -89,8 +104,8 @@ class EnvConfig:
         return f"EnvConfig({fields})"
 
 
-class OVAREnv(gym.Env[dict, str]):
-    """One episode = one video and its candidate labels; actions are the policy's text turns."""
+class VideoToolEnv(gym.Env[dict, str]):
+    """One episode = one video and the task's question; actions are the policy's text turns."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
 
@@ -99,18 +114,19 @@ class OVAREnv(gym.Env[dict, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         unknown = set(overrides) - {f.name for f in dataclasses.fields(EnvConfig)}
         if unknown:
-            raise TypeError(f"unknown OVAREnv options {sorted(unknown)}; see EnvConfig for the valid ones")
+            raise TypeError(f"unknown OVAREnv options {sorted(unknown)}; valid: {[f.name for f in dataclasses.fields(EnvConfig)]}")
         self.config = dataclasses.replace(config or EnvConfig(), **overrides)
         self.render_mode = render_mode
         cfg = self.config
+        self.task: Task = make_task(cfg.task)
+        self.reward_config = self.task.reward_config(cfg.reward)
         self.dataset = make_dataset(cfg.dataset, **cfg.dataset_kwargs)
         if len(self.dataset) == 0:
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
-        self.tools = {tool.name: tool for tool in make_tools(cfg.tools)}
-        self.tool_schemas = [schema(t) for t in self.tools.values()]
-        self._system_prompt = prompts.system_prompt(cfg.action_format, self.tool_schemas)  # the same every episode
-        self.backends = make_backends(cfg.vision, cfg.explanation, cfg.description)
-        self.tool_cache = ToolCache(cfg.tool_cache) if cfg.tool_cache is not None else None
+        tools = self.task.default_tools if cfg.tools is None else cfg.tools
+        self.toolbox = Toolbox.build(tools, cfg.vision, cfg.explanation, cfg.description, cfg.tool_cache)
+        self.tool_schemas = self.toolbox.schemas()
+        self._system_prompt = prompts.system_prompt(self.task.role, cfg.action_format, self.tool_schemas)
         h, w = cfg.frame_size
         self.observation_space = spaces.Dict({
             "frames": spaces.Box(0, 255, (cfg.num_frames, h, w, 3), np.uint8),
@@ -120,28 +136,40 @@ class OVAREnv(gym.Env[dict, str]):
         })
         self.action_space = spaces.Text(max_length=cfg.max_action_chars, charset=CHARSET)
         self._episode: Episode | None = None
+        self._ctx: ToolContext | None = None
+        self._static: dict[str, Any] = {}
         self._done = True
         self._clips: OrderedDict[tuple, Clip] = OrderedDict()
 
     # -- gymnasium API -------------------------------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
-        """Start an episode on options["index"] if given, else on a sample drawn with the env's RNG."""
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, EpisodeInfo]:
+        """Start an episode on options["index"] (a dataset position) if given, else on a sample drawn with the env's RNG."""
         super().reset(seed=seed)
         options = options or {}
         index = options.get("index")
         if index is None:
             index = int(self.np_random.integers(len(self.dataset)))
         sample = self.dataset[int(index)]
-        cfg = self.config
+        cfg, task = self.config, self.task
         clip = self._clip(sample.video)
-        ep = Episode(sample, clip, tuple(sample.label_space))
+        candidates = task.candidates(sample)
+        ep = Episode(sample, clip, candidates)
         ep.add_text("system", self._system_prompt)
-        ep.add_video_prompt(prompts.user_prompt(cfg.action_format, ep.candidates, cfg.num_frames, list(self.tools)))
+        question = task.question(sample, candidates, cfg.num_frames)
+        ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names))
         self._episode, self._done = ep, False
+        self._ctx = self.toolbox.context(sample, clip, candidates, self.dataset.knowledge)
+        self._static = {
+            "task": task.name, "sample_id": sample.id, "dataset": sample.dataset, "video": sample.video,
+            "candidates": list(candidates), "action_format": cfg.action_format, "max_turns": cfg.max_turns,
+            "num_frames": cfg.num_frames, "frame_size": cfg.frame_size, "fps": clip.fps,
+            "frame_indices": list(clip.indices), "timestamps": list(clip.timestamps),
+            "total_frames": clip.total_frames, "tools": self.tool_schemas, "ground_truth": task.ground_truth(sample),
+        }
         return self._observation(), self._info()
 
-    def step(self, action: str) -> tuple[dict, float, bool, bool, dict]:
+    def step(self, action: str) -> tuple[dict, float, bool, bool, EpisodeInfo]:
         """Run one policy turn: call tools, reject invalid text, or score the final answer."""
         ep = self._episode
         if ep is None or self._done:
@@ -155,18 +183,17 @@ class OVAREnv(gym.Env[dict, str]):
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
         reward, terminated, info_extra = 0.0, False, {}
         if isinstance(parsed, Answer):
-            entry = self.dataset.knowledge.get(ep.sample.label)
-            breakdown = score(text, ep.sample.label, aliases=self.dataset.knowledge.names(ep.sample.label)[1:],
-                              definition=entry.explanation() if entry else "", tool_log=ep.tool_log, config=cfg.reward)
+            answer = self.task.parse_answer(parsed)
+            breakdown = self.task.score(answer, ep.sample, self.dataset.knowledge, ep.calls, self.reward_config)
             reward, terminated = breakdown.total, True
-            info_extra = {"reward": breakdown.as_dict(), "answer": parsed.label}
+            info_extra = {"reward": breakdown.as_dict(), "answer": self.task.answer_value(answer)}
         elif isinstance(parsed, ToolCall):
             self._run_tools(ep, parsed)
         else:
             ep.add_text("user", prompts.invalid_turn(parsed.reason, cfg.max_turns - ep.turns))
         truncated = not terminated and ep.turns >= cfg.max_turns
         if truncated:
-            info_extra = {"reward": ZERO.as_dict(), "answer": None}
+            info_extra = {"reward": self.task.zero_reward(), "answer": None}
         self._done = terminated or truncated
         info = self._info()
         info.update(info_extra)
@@ -185,19 +212,11 @@ class OVAREnv(gym.Env[dict, str]):
         return render_episode(self._episode.clip.frames, self._episode.tool_images,
                               self._episode.dialogue(self.config.max_dialogue_chars))
 
-    # -- internals -----------------------------------------------------------------------------
-
-    def tool_context(self) -> ToolContext:
-        """What tools see in the current episode (for running tools outside step, e.g. precompute)."""
-        ep = self._episode
-        if ep is None:
-            raise RuntimeError("call reset() before tool_context()")
-        return ToolContext(ep.sample, ep.clip, ep.candidates, self.dataset.knowledge, self.backends)
-
     def close(self) -> None:
         """Release the tool cache's database handle."""
-        if self.tool_cache is not None:
-            self.tool_cache.close()
+        self.toolbox.close()
+
+    # -- internals -----------------------------------------------------------------------------
 
     def _clip(self, path: str) -> Clip:
         """The video's sampled frames: from the memo when it holds them (frames are read-only, so shareable)."""
@@ -213,18 +232,13 @@ class OVAREnv(gym.Env[dict, str]):
         return clip
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
-        ctx = self.tool_context()
         for c in call.calls:
-            out = run_tool(self.tools, c.name, c.arguments, ctx, self.tool_cache)
-            ep.add_tool(c.name, out.text, out.images)
-            ep.tool_log.append(ToolRecord(c.name, c.arguments, out.ok))
-            ep.tool_results.append({"name": c.name, "arguments": c.arguments, "ok": out.ok, "text": out.text,
-                                    "data": out.data, "cached": out.cached})
+            ep.add_call(self.toolbox.run(c.name, c.arguments, self._ctx))
         if self.config.action_format == "videostar":
             ep.tools_chosen = True
             if not call.calls:
                 ep.add_text("user", "No tools were chosen.")
-            ep.add_text("user", prompts.VIDEOSTAR_TURN_2)
+            ep.add_text("user", self.task.after_tools)
 
     def _observation(self) -> dict[str, Any]:
         ep, cfg = self._episode, self.config
@@ -236,16 +250,11 @@ class OVAREnv(gym.Env[dict, str]):
         return {"frames": ep.clip.frames.copy(), "tool_frames": tool_frames, "num_tool_frames": len(latest),
                 "dialogue": ep.dialogue(cfg.max_dialogue_chars)}
 
-    def _info(self) -> dict[str, Any]:
-        ep, cfg = self._episode, self.config
-        return {
-            "sample_id": ep.sample.id, "dataset": ep.sample.dataset, "video": ep.sample.video,
-            "label": ep.sample.label,  # ground truth: for logging and oracle baselines, not for policies
-            "group": ep.sample.meta.get("group"),  # base or novel class (open-vocabulary protocols), else None
-            "candidates": list(ep.candidates), "action_format": cfg.action_format,
-            "turn": ep.turns, "max_turns": cfg.max_turns,
-            "num_frames": cfg.num_frames, "frame_size": cfg.frame_size, "fps": ep.clip.fps,
-            "frame_indices": list(ep.clip.indices), "timestamps": list(ep.clip.timestamps),
-            "total_frames": ep.clip.total_frames, "tools": self.tool_schemas,
-            "messages": list(ep.messages), "tool_results": list(ep.tool_results),
-        }
+    def _info(self) -> EpisodeInfo:
+        ep = self._episode
+        calls = ep.calls
+        return {**self._static, "ground_truth": dict(self._static["ground_truth"]),  # a dict: fresh per call
+                "turn": ep.turns, "messages": ep.messages, "tool_results": [c.as_dict() for c in calls]}
+
+
+OVAREnv = VideoToolEnv  # the action-recognition env's historical name; the task is a config field now

@@ -1,22 +1,26 @@
-"""One episode's state: the sample, its frames, the chat messages, the tool log and the dialogue text."""
+"""One episode's state: the sample, its frames, and the conversation as one list of entries.
+
+A tool call is stored once, as its ToolCallRecord; the chat messages, the dialogue text, the tool
+images and the call list are views derived from the entries.
+"""
 
 from __future__ import annotations
 
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
 from .data.decode import Clip
 from .data.sample import VideoSample
-from .reward import ToolRecord
+from .tools.runner import ToolCallRecord
 
 # What prompts, tools and models write: printable ASCII plus common typographic characters.
 # Anything else is escaped as \uXXXX in the dialogue observation (the raw text stays in messages).
 CHARSET: str = string.printable + "°×÷±≤≥–—‘’“”…·•→←↑↓éèêàâüöäïçñß"
-_OUTSIDE_CHARSET = re.compile("[^" + re.escape(CHARSET) + "]")  # a regex scan: the dialogue is rebuilt every step
+_OUTSIDE_CHARSET = re.compile("[^" + re.escape(CHARSET) + "]")  # a regex scan: fast enough for every step
 
 
 def _escape_char(match: re.Match) -> str:
@@ -29,6 +33,24 @@ def escape(text: str) -> str:
     return _OUTSIDE_CHARSET.sub(_escape_char, text)
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A text-only message: the system prompt, a policy turn, or the env's reply."""
+
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class VideoPrompt:
+    """The first user message: the episode's clip as a video, then the question."""
+
+    text: str
+
+
+Entry = Union[Turn, VideoPrompt, ToolCallRecord]
+
+
 @dataclass
 class Episode:
     """Everything that happened in one episode so far."""
@@ -36,42 +58,61 @@ class Episode:
     sample: VideoSample
     clip: Clip
     candidates: tuple[str, ...]
-    messages: list[dict[str, Any]] = field(default_factory=list)  # OpenAI/Qwen chat format, images as arrays
-    tool_log: list[ToolRecord] = field(default_factory=list)
-    tool_results: list[dict[str, Any]] = field(default_factory=list)  # name, arguments, ok, text, data
-    tool_images: list[np.ndarray] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     turns: int = 0
     tools_chosen: bool = False  # videostar format: the tool-decision turn has happened
-    _dialogue: list[str] = field(default_factory=list)
 
     def add_text(self, role: str, text: str) -> None:
         """Append a text-only message."""
-        self.messages.append({"role": role, "content": [{"type": "text", "text": text}]})
-        self._dialogue.append(f"[{role}]\n{text}")
+        self.entries.append(Turn(role, text))
 
     def add_video_prompt(self, text: str) -> None:
         """Append the first user message: the sampled frames as a video, then the question."""
-        video = {
-            "type": "video", "video": self.clip.frames, "fps": self.clip.fps,
-            "frame_indices": list(self.clip.indices), "timestamps": list(self.clip.timestamps),
-            "total_num_frames": self.clip.total_frames,
-        }
-        self.messages.append({"role": "user", "content": [video, {"type": "text", "text": text}]})
-        t = self.clip.timestamps
-        self._dialogue.append(f"[user]\n<video: {len(t)} frames, {t[0]:.1f}s-{t[-1]:.1f}s>\n{text}")
+        self.entries.append(VideoPrompt(text))
 
-    def add_tool(self, name: str, text: str, images: list[np.ndarray]) -> None:
-        """Append a tool message with its images first, as Qwen2.5-VL reads them."""
-        content = [{"type": "image", "image": img} for img in images] + [{"type": "text", "text": text}]
-        self.messages.append({"role": "tool", "name": name, "content": content})
-        self.tool_images.extend(images)
-        marks = "<image>" * len(images)
-        self._dialogue.append(f"[tool {name}]\n{marks}{chr(10) if marks else ''}{text}")
+    def add_call(self, record: ToolCallRecord) -> None:
+        """Append one tool call and its result."""
+        self.entries.append(record)
+
+    @property
+    def calls(self) -> list[ToolCallRecord]:
+        """Every tool call so far, in order."""
+        return [e for e in self.entries if isinstance(e, ToolCallRecord)]
+
+    @property
+    def tool_images(self) -> list[np.ndarray]:
+        """Every image the tools returned, in order."""
+        return [image for call in self.calls for image in call.images]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation in OpenAI/Qwen chat format, images as arrays; tool images come before their text."""
+        return [self._message(e) for e in self.entries]
 
     def dialogue(self, max_chars: int) -> str:
         """The conversation as role-tagged text in CHARSET, keeping the most recent max_chars characters."""
-        text = escape("\n\n".join(self._dialogue))
+        text = escape("\n\n".join(self._tagged(e) for e in self.entries))
         if len(text) <= max_chars:
             return text
         marker = "[... earlier dialogue omitted ...]\n"
         return marker + text[len(text) - max_chars + len(marker):]
+
+    def _message(self, entry: Entry) -> dict[str, Any]:
+        if isinstance(entry, Turn):
+            return {"role": entry.role, "content": [{"type": "text", "text": entry.text}]}
+        if isinstance(entry, VideoPrompt):
+            clip = self.clip
+            video = {"type": "video", "video": clip.frames, "fps": clip.fps, "frame_indices": list(clip.indices),
+                     "timestamps": list(clip.timestamps), "total_num_frames": clip.total_frames}
+            return {"role": "user", "content": [video, {"type": "text", "text": entry.text}]}
+        content = [{"type": "image", "image": img} for img in entry.images] + [{"type": "text", "text": entry.text}]
+        return {"role": "tool", "name": entry.name, "content": content}
+
+    def _tagged(self, entry: Entry) -> str:
+        if isinstance(entry, Turn):
+            return f"[{entry.role}]\n{entry.text}"
+        if isinstance(entry, VideoPrompt):
+            t = self.clip.timestamps
+            return f"[user]\n<video: {len(t)} frames, {t[0]:.1f}s-{t[-1]:.1f}s>\n{entry.text}"
+        marks = "<image>" * len(entry.images)
+        return f"[tool {entry.name}]\n{marks}{chr(10) if marks else ''}{entry.text}"

@@ -11,8 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .env import OVAREnv
-from .tools.runner import run_tool
+from .data import decode, make_dataset
+from .env import EnvConfig
+from .tasks import make_task
+from .tools import Toolbox
 
 MAX_EXAMPLES = 20  # failure messages kept in the report
 
@@ -27,11 +29,12 @@ class PrecomputeReport:
     failed: Counter = field(default_factory=Counter)
     failures: list[dict[str, str]] = field(default_factory=list)  # the first MAX_EXAMPLES: sample, tool, message
     seconds: float = 0.0
+    cache_directory: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         tools = sorted(set(self.computed) | set(self.reused) | set(self.failed))
-        return {"samples": self.samples, "seconds": round(self.seconds, 2),
+        return {"samples": self.samples, "seconds": round(self.seconds, 2), "cache": self.cache_directory,
                 "tools": {t: {"computed": self.computed[t], "reused": self.reused[t], "failed": self.failed[t]}
                           for t in tools},
                 "failures": self.failures}
@@ -42,35 +45,48 @@ class PrecomputeReport:
             self.failures.append({"sample": sample, "tool": tool, "message": message})
 
 
-def precompute(env: OVAREnv, tools: Sequence[str], indices: Iterable[int] | None = None,
+def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: Iterable[int] | None = None,
                on_sample: Callable[[int], None] | None = None) -> PrecomputeReport:
-    """Run each tool (default arguments) on each sample of env's dataset into env's tool cache."""
-    if env.tool_cache is None:
-        raise ValueError("precompute fills the tool cache, but this env has tool_cache=None; give it a CacheConfig")
-    unknown = [t for t in tools if t not in env.tools]
-    if unknown:
-        raise KeyError(f"tools {unknown} are not in this env; its tools are {sorted(env.tools)}")
-    report = PrecomputeReport()
-    start = time.perf_counter()
-    for index in range(len(env.dataset)) if indices is None else indices:
-        report.samples += 1
-        try:
-            env.reset(options={"index": index})
-        except Exception as exc:  # a corrupt or missing video fails its tools, not the run
-            sample_id = getattr(env.dataset[index], "id", str(index))
-            for tool in tools:
-                report._fail(sample_id, tool, f"{type(exc).__name__}: {exc}")
-        else:
-            ctx = env.tool_context()
-            for tool in tools:
-                out = run_tool(env.tools, tool, {}, ctx, env.tool_cache)
-                if not out.ok:
-                    report._fail(ctx.sample.id, tool, out.text)
-                elif out.cached:
-                    report.reused[tool] += 1
-                else:
-                    report.computed[tool] += 1
-        if on_sample is not None:
-            on_sample(index)
-    report.seconds = time.perf_counter() - start
+    """Run each tool (default arguments) on each sample of the config's dataset into its tool cache.
+
+    tools: names among the config's tools (None: all of them). The frames are decoded as the env
+    decodes them, so the env's later calls find the same cache keys.
+    """
+    if config.tool_cache is None:
+        raise ValueError("precompute fills the tool cache, but this config has tool_cache=None; give it a CacheConfig")
+    task = make_task(config.task)
+    dataset = make_dataset(config.dataset, **config.dataset_kwargs)
+    toolbox = Toolbox.build(task.default_tools if config.tools is None else config.tools, config.vision,
+                            config.explanation, config.description, config.tool_cache)
+    try:
+        tools = list(toolbox.tools) if tools is None else list(tools)
+        unknown = [t for t in tools if t not in toolbox.tools]
+        if unknown:
+            raise KeyError(f"tools {unknown} are not in this env; its tools are {sorted(toolbox.tools)}")
+        report = PrecomputeReport()
+        start = time.perf_counter()
+        for index in range(len(dataset)) if indices is None else indices:
+            report.samples += 1
+            sample = dataset[index]
+            try:
+                clip = decode(sample.video, config.num_frames, config.frame_size, config.decoder)
+            except Exception as exc:  # a corrupt or missing video fails its tools, not the run
+                for tool in tools:
+                    report._fail(sample.id, tool, f"{type(exc).__name__}: {exc}")
+            else:
+                ctx = toolbox.context(sample, clip, task.candidates(sample), dataset.knowledge)
+                for tool in tools:
+                    record = toolbox.run(tool, {}, ctx)
+                    if not record.ok:
+                        report._fail(sample.id, tool, record.text)
+                    elif record.cached:
+                        report.reused[tool] += 1
+                    else:
+                        report.computed[tool] += 1
+            if on_sample is not None:
+                on_sample(index)
+        report.seconds = time.perf_counter() - start
+        report.cache_directory = toolbox.cache.directory
+    finally:
+        toolbox.close()
     return report

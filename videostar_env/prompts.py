@@ -1,4 +1,8 @@
-"""Prompt templates: the paper's reasoning format, in our own words, for both action formats."""
+"""Prompt pieces every task shares: the tool signatures (hermes), the tool decisions (videostar), errors.
+
+What differs per task (the role, the question, the answer format) comes from the task (tasks/);
+system_prompt and user_prompt put the pieces together.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,6 @@ import json
 from typing import Sequence
 
 from .actions import DECISION_TAGS
-
-QUESTION = "What kind of human action is shown in the video?"
-
-REASONING_FORMAT = """Reason in three stages, then answer:
-<think>step-by-step reasoning process:
-[1] Observed body parts and movement characteristics:
-- [Body part]: [direction of movement, contact with objects]
-(list the body parts that move, the most distinctive first; at most 5)
-[2] Matching candidate actions:
-- [Candidate]: [which observed movements it explains]
-(2-3 candidates)
-[3] Pattern comparison for each candidate:
-- [Candidate]: [score 0-1] - [how well its movement pattern matches the video]
-</think>
-<answer>exactly one candidate label</answer>"""
 
 HERMES_TOOLS = """# Tools
 
@@ -34,6 +23,8 @@ To call a tool, write one JSON object per call inside <tool_call></tool_call> ta
 {{"name": "<tool name>", "arguments": {{<arguments>}}}}
 </tool_call>
 Tool results come back in the next message. Do not call the same tool with the same arguments twice."""
+
+HERMES_TOOLS_HINT = "You may call the tools described in the system message first.\n"
 
 VIDEOSTAR_TOOLS = {
     "pose_estimation": "Pose estimation: skeleton keypoints and joint movements of each person",
@@ -52,35 +43,23 @@ Think step by step about what the video shows and what each tool would add, then
 <video_explanation>yes or no</video_explanation>
 <noun_explanation>yes or no</noun_explanation>"""
 
-VIDEOSTAR_TURN_2 = """The tools you chose have run; their outputs are above. Now identify the action.
-""" + REASONING_FORMAT
 
-
-def candidates_block(labels: Sequence[str]) -> str:
-    """The candidate labels, one per line."""
-    return "\n".join(f"- {label}" for label in labels)
-
-
-def system_prompt(fmt: str, tool_schemas: Sequence[dict]) -> str:
-    """The system message: the role, and for hermes the tool signatures."""
-    text = ("You are an expert in human action recognition. You watch a video, reason about the "
-            "body movements you see, and name the action from a given list of candidates.")
+def system_prompt(role: str, fmt: str, tool_schemas: Sequence[dict]) -> str:
+    """The system message: the task's role, and for hermes the tool signatures."""
     if fmt == "hermes" and tool_schemas:
         schemas = "\n".join(json.dumps(s, sort_keys=True) for s in tool_schemas)
-        text += "\n\n" + HERMES_TOOLS.format(schemas=schemas)
-    return text
+        return role + "\n\n" + HERMES_TOOLS.format(schemas=schemas)
+    return role
 
 
-def user_prompt(fmt: str, labels: Sequence[str], num_frames: int, tool_names: Sequence[str]) -> str:
-    """The first user message, which follows the video."""
-    head = (f"The video above is shown as {num_frames} frames sampled uniformly in time.\n"
-            f"{QUESTION}\nCandidate actions:\n{candidates_block(labels)}\n\n")
+def user_prompt(question: str, answer_format: str, fmt: str, tool_names: Sequence[str]) -> str:
+    """The first user message, which follows the video: the task's question, then tools or the answer format."""
     if fmt == "videostar" and tool_names:
         offered = [tag for tag, tool in DECISION_TAGS.items() if tool in tool_names]
-        return head + VIDEOSTAR_TURN_1.format(tools="\n".join(f"- {VIDEOSTAR_TOOLS[t]}" for t in offered))
+        return question + VIDEOSTAR_TURN_1.format(tools="\n".join(f"- {VIDEOSTAR_TOOLS[t]}" for t in offered))
     if fmt == "hermes" and tool_names:
-        head += "You may call the tools described in the system message first.\n"
-    return head + REASONING_FORMAT
+        question += HERMES_TOOLS_HINT
+    return question + answer_format
 
 
 def invalid_turn(reason: str, turns_left: int) -> str:

@@ -56,7 +56,7 @@ def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | N
     end = play(env, agent, observation, info, seed)
     info = end.info
     calls = Counter(r["name"] for r in info["tool_results"])
-    return EpisodeResult(info["sample_id"], info["label"], info.get("answer"), info["reward"], info["turn"],
+    return EpisodeResult(info["sample_id"], info["ground_truth"]["label"], info.get("answer"), info["reward"], info["turn"],
                          dict(calls), end.invalid_turns, end.truncated)
 
 

@@ -42,7 +42,7 @@ def episodes_per_second(mode: str, num_envs: int, episodes: int, cache: str, see
         done = 0
         while done < episodes:
             # SAME_STEP autoreset: a finished sub-env's info is already its next episode's first one.
-            actions = [tool_call("pose_estimation") if infos["turn"][i] == 0 else answer(infos["label"][i])
+            actions = [tool_call("pose_estimation") if infos["turn"][i] == 0 else answer(infos["ground_truth"]["label"][i])
                        for i in range(num_envs)]
             _, _, terminated, truncated, infos = envs.step(actions)
             done += int((terminated | truncated).sum())

@@ -18,7 +18,8 @@ import numpy as np
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env import answer, tool_call
 from videostar_env.backends import Backends
-from videostar_env.tools import validate_arguments
+from videostar_env.data import decode
+from videostar_env.tools import ToolContext, validate_arguments
 from videostar_env.tools.cache import CacheConfig, ToolCache, tool_key
 
 
@@ -60,8 +61,10 @@ def grpo_workload(policy: str = "same_tools", videos: int = 8, group: int = 4, e
     with tempfile.TemporaryDirectory(prefix="videostar-perf-") as cache:
         for mode, cache_config in (("cached", CacheConfig(cache)), ("uncached", None)):
             env = gym.make("VideoSTAR-v0", tool_cache=cache_config).unwrapped
-            counted = [CountedBackend(getattr(env.backends, kind)) for kind in ("vision", "explanation", "description")]
-            env.backends = Backends(*counted)
+            toolbox, cfg = env.toolbox, env.config
+            counted = [CountedBackend(getattr(toolbox.backends, kind)) for kind in ("vision", "explanation", "description")]
+            toolbox.backends = Backends(*counted)
+            contexts: dict[int, ToolContext] = {}  # what the tools saw of each video, for its cache keys
             seen: set[str] = set()
             per_epoch = []
             for epoch in range(epochs):
@@ -70,7 +73,11 @@ def grpo_workload(policy: str = "same_tools", videos: int = 8, group: int = 4, e
                 for video in range(videos):
                     for rollout in range(group):
                         _, info = env.reset(seed=rollout, options={"index": video})
-                        names = rollout_calls(policy, list(env.tools), video, rollout, epoch)
+                        names = rollout_calls(policy, toolbox.names, video, rollout, epoch)
+                        if video not in contexts:
+                            sample = env.dataset[video]
+                            clip = decode(sample.video, cfg.num_frames, cfg.frame_size, cfg.decoder)
+                            contexts[video] = toolbox.context(sample, clip, info["candidates"], env.dataset.knowledge)
                         for name in names:
                             _, _, _, _, info = env.step(tool_call(name))
                             outcome = info["tool_results"][-1]
@@ -78,9 +85,9 @@ def grpo_workload(policy: str = "same_tools", videos: int = 8, group: int = 4, e
                             calls += 1
                             # What the tool reads decides what is unique: a tool that does not read the video
                             # (explanations of the candidates) is one key for every video with those candidates.
-                            tool = env.tools[name]
+                            tool = toolbox.tools[name]
                             key = ToolCache.hash(tool_key(tool, validate_arguments(tool, outcome["arguments"]),
-                                                          env.tool_context()))
+                                                          contexts[video]))
                             unique_new += key not in seen
                             seen.add(key)
                         env.step(answer(info["candidates"][0]))

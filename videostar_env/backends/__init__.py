@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from .base import DescriptionBackend, Detection, ExplanationBackend, VisionBackend, main_track
+from ..registry import Registry
+from .base import Description, DescriptionBackend, ExplanationBackend, VisionBackend
 from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
 from .oracle import OracleVision
@@ -13,14 +14,20 @@ from .qwen import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_e
 from .replay import ReplayDescriber, ReplayExplainer
 from .yolo import YOLOVision
 
-# kind -> name -> factory(**options); gym.make(..., explanation=("openai", {"base_url": ...})) picks one.
-BACKENDS: dict[str, dict[str, Callable[..., Any]]] = {
+# One registry per kind; gym.make(..., explanation=("openai", {"base_url": ...})) picks one. Other packages add
+# backends with entry points in the groups "videostar_env.backends.vision" (".explanation", ".description").
+KINDS = ("vision", "explanation", "description")
+BACKENDS: dict[str, Registry[Any]] = {kind: Registry(f"{kind} backend", f"videostar_env.backends.{kind}")
+                                      for kind in KINDS}
+for _kind, _factories in {
     "vision": {"oracle": OracleVision, "yolo": YOLOVision},
     "explanation": {"knowledge": KnowledgeExplainer, "replay": ReplayExplainer, "dashscope": dashscope_explainer,
                     "openai": openai_explainer},
     "description": {"kinematic": KinematicDescriber, "replay": ReplayDescriber, "dashscope": dashscope_describer,
                     "openai": openai_describer},
-}
+}.items():
+    for _name, _factory in _factories.items():
+        BACKENDS[_kind].register(_name, _factory)
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,7 @@ def make_backend(kind: str, spec: Any) -> Any:
     if not isinstance(spec, (str, tuple)):
         return spec
     name, options = (spec, {}) if isinstance(spec, str) else spec
-    if name not in BACKENDS[kind]:
-        raise KeyError(f"unknown {kind} backend {name!r}; available: {sorted(BACKENDS[kind])}")
-    return BACKENDS[kind][name](**options)
+    return BACKENDS[kind].make(name, **options)
 
 
 def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", description: Any = "kinematic") -> Backends:
@@ -48,5 +53,5 @@ def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", descri
                     make_backend("description", description))
 
 
-__all__ = ["BACKENDS", "Backends", "ChatDescriber", "ChatExplainer", "DescriptionBackend", "Detection", "ExplanationBackend", "KinematicDescriber",
-           "KnowledgeExplainer", "OracleVision", "ReplayDescriber", "ReplayExplainer", "VisionBackend", "YOLOVision", "main_track", "make_backend", "make_backends"]
+__all__ = ["BACKENDS", "Backends", "KINDS", "ChatDescriber", "ChatExplainer", "Description", "DescriptionBackend", "ExplanationBackend", "KinematicDescriber",
+           "KnowledgeExplainer", "OracleVision", "ReplayDescriber", "ReplayExplainer", "VisionBackend", "YOLOVision", "make_backend", "make_backends"]

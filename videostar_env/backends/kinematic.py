@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ..tools.base import ToolContext, ToolError
-from ..tools.kinematics import analyze
-from .base import Description, main_track
+from typing import Sequence
+
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..errors import ToolError
+from ..perception.detections import FrameDetections, main_track
+from ..perception.kinematics import analyze
+from .base import Description
 
 
 class KinematicDescriber:
@@ -12,12 +17,13 @@ class KinematicDescriber:
 
     id = "kinematic-v1"
 
-    def describe(self, num_keyframes: int, ctx: ToolContext) -> Description:
+    def describe(self, clip: Clip, sample: VideoSample, keyframes: Sequence[int],
+                 poses: Sequence[FrameDetections] | None) -> Description:
         """A short paragraph about the person's movement; its keyframes are the frames of largest displacement."""
-        track = main_track(ctx.backends.vision.pose(ctx))
+        track = main_track(poses) if poses is not None else None
         if track is None:
             raise ToolError("no person was found in the video, so there is no movement to describe.")
-        kin = analyze(track, num_keyframes)
-        times = ", ".join(f"{ctx.clip.timestamps[k]:.1f}s" for k in kin.peak_frames)
-        text = f"One person is visible. Keyframes at {times}.\n" + kin.summary(ctx.clip.indices)
+        kin = analyze(track, len(keyframes))
+        times = ", ".join(f"{clip.timestamps[k]:.1f}s" for k in kin.peak_frames)
+        text = f"One person is visible. Keyframes at {times}.\n" + kin.summary(clip.indices)
         return Description(text, kin.peak_frames)

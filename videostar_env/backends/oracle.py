@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tools.base import ToolContext, ToolError
-from .base import Detection, FrameDetections
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..errors import ToolError
+from ..perception.detections import Detection, FrameDetections
 
 
 class OracleVision:
@@ -13,31 +15,31 @@ class OracleVision:
 
     id = "oracle-v1"
 
-    def _load(self, ctx: ToolContext) -> tuple[np.ndarray, np.ndarray]:
-        path = ctx.sample.meta.get("annotations")
+    def _load(self, clip: Clip, sample: VideoSample) -> tuple[np.ndarray, np.ndarray]:
+        path = sample.meta.get("annotations")
         if not path:
-            raise ToolError(f"the oracle backend has no ground-truth annotations for video {ctx.sample.id}; "
+            raise ToolError(f"the oracle backend has no ground-truth annotations for video {sample.id}; "
                             "use a model backend (vision='yolo') for datasets without keypoint files.")
         try:
             with np.load(path) as ann:
                 keypoints, boxes = ann["keypoints"], ann["boxes"]
         except (OSError, KeyError, ValueError) as exc:
             raise ToolError(f"cannot read annotations {path}: {exc}") from exc
-        idx = np.clip(np.asarray(ctx.clip.indices), 0, len(keypoints) - 1)
-        src_h, src_w = ctx.clip.source_size
-        h, w = ctx.clip.frames.shape[1:3]
+        idx = np.clip(np.asarray(clip.indices), 0, len(keypoints) - 1)
+        src_h, src_w = clip.source_size
+        h, w = clip.frames.shape[1:3]
         scale = np.array([w / src_w, h / src_h], dtype=np.float32)
         kp = keypoints[idx].copy()
         kp[..., :2] *= scale
         bx = boxes[idx] * np.tile(scale, 2)
         return kp, bx
 
-    def detect(self, ctx: ToolContext) -> list[FrameDetections]:
+    def detect(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:
         """One detection per frame: the person's ground-truth box."""
-        _, boxes = self._load(ctx)
+        _, boxes = self._load(clip, sample)
         return [[Detection(tuple(float(v) for v in b), 1.0)] for b in boxes]
 
-    def pose(self, ctx: ToolContext) -> list[FrameDetections]:
+    def pose(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:
         """One detection per frame with its ground-truth COCO-17 keypoints."""
-        keypoints, boxes = self._load(ctx)
+        keypoints, boxes = self._load(clip, sample)
         return [[Detection(tuple(float(v) for v in b), 1.0, k)] for b, k in zip(boxes, keypoints)]

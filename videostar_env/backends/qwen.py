@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from ..knowledge import normalize_label
-from ..tools.base import ToolContext
-from .base import Description, salient_keyframes
-from .chat import ChatClient, DashScopeChat, OpenAIChat
+from ..clients.chat import ChatClient, DashScopeChat, OpenAIChat
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..knowledge import KnowledgeBase, normalize_label
+from ..perception.detections import FrameDetections
+from .base import Description
 
 EXPLAIN_SYSTEM = ("You are an expert in human movement. You explain action categories so that they can be "
                   "recognised in video from body motion alone.")
@@ -33,7 +35,7 @@ class ChatExplainer:
         self.client = client
         self.id = f"explain-v{PROMPT_VERSION}:{client.id}"
 
-    def explain(self, labels: Sequence[str], ctx: ToolContext) -> dict[str, str]:
+    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str]:
         """label -> 'Label: explanation' (labels the reply skipped say so)."""
         reply = self.client.complete(EXPLAIN_SYSTEM, EXPLAIN_USER.format(labels="\n".join(labels)))
         found: dict[str, str] = {}
@@ -53,12 +55,12 @@ class ChatDescriber:
         self.max_words = max_words
         self.id = f"describe-v{PROMPT_VERSION}:w={max_words}:{client.id}"
 
-    def describe(self, num_keyframes: int, ctx: ToolContext) -> Description:
+    def describe(self, clip: Clip, sample: VideoSample, keyframes: Sequence[int],
+                 poses: Sequence[FrameDetections] | None = None) -> Description:
         """The model's description of the movement in the keyframes."""
-        keyframes = salient_keyframes(ctx, num_keyframes)
-        times = ", ".join(f"{ctx.clip.timestamps[k]:.1f}s" for k in keyframes)
+        times = ", ".join(f"{clip.timestamps[k]:.1f}s" for k in keyframes)
         prompt = DESCRIBE_USER.format(count=len(keyframes), times=times, words=self.max_words)
-        text = self.client.complete(DESCRIBE_SYSTEM, prompt, [ctx.clip.frames[k] for k in keyframes])
+        text = self.client.complete(DESCRIBE_SYSTEM, prompt, [clip.frames[k] for k in keyframes])
         return Description(text, tuple(keyframes))
 
 

@@ -14,10 +14,14 @@ import os
 from pathlib import Path, PurePath
 from typing import Sequence
 
+from ..data.decode import Clip
+from ..data.sample import VideoSample
 from ..data.videostar import load_explanations
+from ..errors import ToolError
+from ..knowledge import KnowledgeBase
 from ..knowledge import normalize_label
 from ..paths import annotations_root
-from ..tools.base import ToolContext, ToolError
+from ..perception.detections import FrameDetections
 from .base import Description
 
 def _files(root: Path, pattern: str) -> list[Path]:
@@ -52,7 +56,7 @@ class ReplayExplainer:
         """Every label (normalised) that has a released explanation."""
         return sorted(self._index())
 
-    def explain(self, labels: Sequence[str], ctx: ToolContext | None = None) -> dict[str, str]:
+    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str]:
         """label -> the released 'Label: explanation' (labels without one say so)."""
         index = self._index()
         return {label: index.get(normalize_label(label), f"{label}: no released explanation for this label.")
@@ -93,12 +97,13 @@ class ReplayDescriber:
                 return found.get(preferred) or found[sorted(found)[0]]
         return None
 
-    def describe(self, num_keyframes: int, ctx: ToolContext) -> Description:
+    def describe(self, clip: Clip, sample: VideoSample, keyframes: Sequence[int],
+                 poses: Sequence[FrameDetections] | None = None) -> Description:
         """The paper's description of this video (made from its own three keyframes, whatever num_keyframes is)."""
-        meta = ctx.sample.meta
-        text = self.lookup(ctx.sample.video, meta.get("path"), meta.get("annotation_file"))
+        meta = sample.meta
+        text = self.lookup(sample.video, meta.get("path"), meta.get("annotation_file"))
         if text is None:
-            raise ToolError(f"no released description for video {ctx.sample.video!r} in {len(self.files)} description "
+            raise ToolError(f"no released description for video {sample.video!r} in {len(self.files)} description "
                             "files; the replay backend covers the paper's evaluation videos only. Use "
                             "description='kinematic' or a Qwen backend (dashscope, openai) for other videos.")
         return Description(text, ())

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..tools.base import ToolContext, ToolError
-from ..tools.cache import file_digest
-from .base import Detection, FrameDetections
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..errors import ToolError
+from ..data.digest import file_digest
+from ..perception.detections import Detection, FrameDetections
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"
@@ -112,12 +114,12 @@ class YOLOVision:
             self._models[task] = model
         return self._models[task]
 
-    def _predict(self, task: str, ctx: ToolContext) -> list[FrameDetections]:
+    def _predict(self, task: str, clip: Clip) -> list[FrameDetections]:
         last = self._last.get(task)
-        if last is not None and last[0] is ctx.clip:
+        if last is not None and last[0] is clip:
             return last[1]
         model = self._model(task)
-        bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in ctx.clip.frames]  # ultralytics reads BGR
+        bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]  # ultralytics reads BGR
         step = self.batch_size or len(bgr)
         results = [r for k in range(0, len(bgr), step) for r in model.predict(bgr[k:k + step], **self.predict_args)]
         person = next((k for k, v in model.names.items() if v == "person"), 0)
@@ -131,13 +133,13 @@ class YOLOVision:
             frames.append([Detection(tuple(float(v) for v in xyxy[i]), float(scores[i]),
                                      None if kps is None else kps[i].astype(np.float32))
                            for i in range(len(xyxy)) if classes[i] == person])
-        self._last[task] = (ctx.clip, frames)
+        self._last[task] = (clip, frames)
         return frames
 
-    def detect(self, ctx: ToolContext) -> list[FrameDetections]:
+    def detect(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:
         """People per sampled frame from the detection model (other COCO classes dropped)."""
-        return self._predict("detect", ctx)
+        return self._predict("detect", clip)
 
-    def pose(self, ctx: ToolContext) -> list[FrameDetections]:
+    def pose(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:
         """People with COCO-17 keypoints per sampled frame from the pose model."""
-        return self._predict("pose", ctx)
+        return self._predict("pose", clip)

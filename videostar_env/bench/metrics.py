@@ -1,4 +1,5 @@
-"""Benchmark metrics from results rows: accuracy, base/novel/HM, mean ± std over splits, tools, turns, reward.
+"""Benchmark metrics from results rows: accuracy, mean ± std over splits, tools, turns, reward, and the task's own
+(for action recognition: base/novel/HM, per class, confusions).
 
 Accuracy counts every played episode (a truncated one is wrong); episodes whose video could not
 be read are not played: they are counted under "failed" with examples and left out of accuracy.
@@ -6,15 +7,11 @@ be read are not played: they are counted under "failed" with examples and left o
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from typing import Any, Iterable
 
 import numpy as np
 
-
-def harmonic_mean(a: float, b: float) -> float:
-    """2ab / (a + b), 0 when both are 0: the base-to-novel summary."""
-    return 0.0 if a + b == 0 else 2 * a * b / (a + b)
+from ..tasks import Task
 
 
 def episode_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -44,21 +41,6 @@ def episode_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def per_class(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """label -> episodes, correct and accuracy."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in rows:
-        counts[r["label"]][0] += 1
-        counts[r["label"]][1] += bool(r["correct"])
-    return {label: {"episodes": n, "correct": c, "accuracy": c / n} for label, (n, c) in sorted(counts.items())}
-
-
-def confusions(rows: list[dict[str, Any]], limit: int = 20) -> list[dict[str, Any]]:
-    """The most frequent (true label, answer) mistakes; answer None when the episode ended without one."""
-    pairs = Counter((r["label"], r["answer"]) for r in rows if not r["correct"])
-    return [{"label": t, "answer": a, "count": c} for (t, a), c in pairs.most_common(limit)]
-
-
 def mean_std(values: Iterable[float]) -> dict[str, float]:
     """Mean and sample standard deviation (ddof=1; 0 for a single value), as papers report over splits."""
     values = list(values)
@@ -66,8 +48,8 @@ def mean_std(values: Iterable[float]) -> dict[str, float]:
             "n": len(values)}
 
 
-def compute_metrics(rows: list[dict[str, Any]], parts: list[str] | None = None) -> dict[str, Any]:
-    """Everything metrics.json holds, from the rows of one run (`parts`: split names in run order)."""
+def compute_metrics(rows: list[dict[str, Any]], parts: list[str] | None = None, task: Task | None = None) -> dict[str, Any]:
+    """Everything metrics.json holds, from the rows of one run (`parts`: split names in run order; `task`: its sections)."""
     played = [r for r in rows if "error" not in r]
     failed = [r for r in rows if "error" in r]
     parts = parts or sorted({r["part"] for r in rows})
@@ -76,15 +58,7 @@ def compute_metrics(rows: list[dict[str, Any]], parts: list[str] | None = None) 
     split_acc = [m["accuracy"] for m in out["splits"].values() if m["episodes"]]
     if len(split_acc) > 1:
         out["over_splits"] = mean_std(split_acc)
-    groups = {g: [r for r in played if r.get("group") == g] for g in ("base", "novel")}
-    if any(groups.values()):
-        base_novel: dict[str, Any] = {g: (float(np.mean([r["correct"] for r in rs])) if rs else None)
-                                      for g, rs in groups.items()}
-        base_novel["episodes"] = {g: len(rs) for g, rs in groups.items()}
-        base_novel["harmonic_mean"] = (harmonic_mean(base_novel["base"], base_novel["novel"])
-                                       if groups["base"] and groups["novel"] else None)
-        out["base_novel"] = base_novel
-    out["per_class"] = per_class(played)
-    out["confusions"] = confusions(played)
+    if task is not None:
+        out.update(task.bench_metrics(played))
     out["failed"] = {"episodes": len(failed), "examples": [{"key": r["key"], "error": r["error"]} for r in failed[:5]]}
     return out

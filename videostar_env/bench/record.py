@@ -61,8 +61,9 @@ def _message_text(message: dict[str, Any]) -> tuple[str, list[np.ndarray]]:
 
 
 def episode_record(key: str, part: str, episode: int, seed: int, index: int, info: dict[str, Any],
-                   invalid_turns: int, truncated: bool, seconds: float) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The results row of a finished episode (from its last info) and its media files by name."""
+                   invalid_turns: int, truncated: bool, seconds: float,
+                   task_fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The results row of a finished episode (from its last info and the task's fields) and its media by name."""
     stem = key.replace("/", "-")
     media: dict[str, bytes] = {}
     trajectory = []
@@ -86,8 +87,7 @@ def episode_record(key: str, part: str, episode: int, seed: int, index: int, inf
     row = {
         "key": key, "part": part, "episode": episode, "seed": seed, "index": index,
         "sample_id": info["sample_id"], "dataset": info["dataset"], "video": info["video"],
-        "label": info["label"], "group": info.get("group"), "num_candidates": len(info["candidates"]),
-        "answer": info.get("answer"), "correct": reward.get("accuracy", 0.0) > 0, "reward": reward,
+        **task_fields, "reward": reward,
         "turns": int(info["turn"]), "tool_calls": dict(Counter(r["name"] for r in results)),
         "tool_errors": dict(Counter(r["name"] for r in results if not r["ok"])),
         "tool_cached": sum(bool(r.get("cached")) for r in results),

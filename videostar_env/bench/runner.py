@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 from ..data import make_dataset
 from ..env import redact_secrets, vector_kwargs
 from ..rollout import play
+from ..tasks import DEFAULT_TASK, Task, make_task
 from .plan import EpisodePlan, PlannedEpisodes
 from .record import episode_record, plain, unbatch
 from .reference import matching
@@ -69,6 +70,10 @@ class BenchConfig:
         fields = {name: redact_secrets(getattr(self, name)) for name in keep}
         fields["env_kwargs"] = {k: v for k, v in fields["env_kwargs"].items() if k != "tool_cache"}
         return json.loads(json.dumps(fields, sort_keys=True, default=repr))
+
+    def task(self) -> Task:
+        """The task the env id (or env_kwargs["task"]) plays: it decides the rows' task columns and metrics."""
+        return make_task(self.env_kwargs.get("task") or gym.spec(self.env_id).kwargs.get("task", DEFAULT_TASK))
 
     def part_name(self, split: str | None) -> str:
         """The name a split's rows carry."""
@@ -155,6 +160,7 @@ class EpisodeWorker:
         env = gym.make(config.env_id, **config.part_kwargs(part.split))
         self.env = PlannedEpisodes(env, config.seed, config.shuffle)
         self.agent = _make_agent(config)
+        self.task = config.task()
 
     def run(self, episode: int) -> tuple[dict[str, Any], dict[str, bytes]]:
         """Episode `episode` of the split to its end: its row and media."""
@@ -166,7 +172,7 @@ class EpisodeWorker:
             return _failed_record(key, part, episode, info), {}
         end = play(self.env, self.agent, obs, info, seed)
         return episode_record(key, part.name, episode, seed, part.plan.index_of(episode), end.info, end.invalid_turns,
-                              end.truncated, time.perf_counter() - start)
+                              end.truncated, time.perf_counter() - start, self.task.bench_fields(end.info))
 
     def close(self) -> None:
         """Close the env."""
@@ -185,6 +191,7 @@ def run_vector(config: BenchConfig, part: Part, todo: Iterable[int], log: Result
                        wrappers=[partial(PlannedEpisodes, seed=config.seed, shuffle=config.shuffle)],
                        **config.part_kwargs(part.split))
     first = _make_agent(config)
+    task = config.task()
     # A batch-capable agent (one model) answers every sub-env in one call; others get one instance per sub-env.
     batched = n > 1 and callable(getattr(first, "act_batch", None))
     agents = [first] * n if batched else [first] + [_make_agent(config) for _ in range(n - 1)]
@@ -228,7 +235,7 @@ def run_vector(config: BenchConfig, part: Part, todo: Iterable[int], log: Result
                 if k is not None:
                     row, media = episode_record(f"{part.name}/{k}", part.name, k, part.plan.seed_of(k),
                                                 part.plan.index_of(k), info[i], invalid[i], bool(truncated[i]),
-                                                time.perf_counter() - started[i])
+                                                time.perf_counter() - started[i], task.bench_fields(info[i]))
                     _finish(log, on_episode, row, media)
                 slot_episode[i] = None
                 pending.append(i)
@@ -346,7 +353,7 @@ def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, refer
     from .report import write_report
 
     rows = planned_rows(parts, log)
-    metrics = compute_metrics(rows, [p.name for p in parts])
+    metrics = compute_metrics(rows, [p.name for p in parts], config.task())
     dataset, protocol = dataset_label(config)
     metrics["run"] = {"agent": config.agent, "env_id": config.env_id, "dataset_label": dataset, "protocol": protocol,
                       "seed": config.seed, "splits": {p.name: {"dataset": p.dataset_name, "planned": p.episodes,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..knowledge import KnowledgeBase
+from ..registry import Registry
 from .decode import Clip, VideoDecodeError, decode, uniform_indices
 from .sample import VideoSample
 from .local import FolderDataset, ManifestDataset
@@ -25,17 +26,18 @@ class Dataset(Protocol):
 
 
 # name -> factory(**kwargs): gym.make(..., dataset="videostar", dataset_kwargs={"dataset": "hmdb51", ...}).
-DATASETS: dict[str, Callable[..., Dataset]] = {"synthetic": SyntheticDataset, "videostar": VideoStarDataset,
-                                               "folder": FolderDataset, "manifest": ManifestDataset}
+# Other packages add datasets with entry points in the group "videostar_env.datasets".
+DATASETS: Registry[Dataset] = Registry("dataset", "videostar_env.datasets")
+for _name, _factory in {"synthetic": SyntheticDataset, "videostar": VideoStarDataset, "folder": FolderDataset,
+                        "manifest": ManifestDataset}.items():
+    DATASETS.register(_name, _factory)
 
 
 def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     """A dataset from a registered name (with kwargs), or a dataset object passed through."""
     if not isinstance(spec, str):
         return spec
-    if spec not in DATASETS:
-        raise KeyError(f"unknown dataset {spec!r}; available: {sorted(DATASETS)}")
-    return DATASETS[spec](**kwargs)
+    return DATASETS.make(spec, **kwargs)
 
 
 __all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",

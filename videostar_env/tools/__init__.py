@@ -2,7 +2,9 @@
 
 from .base import Tool, ToolContext, ToolError, ToolResult, schema, validate_arguments
 from .builtin import BUILTIN_TOOLS, ActionExplanation, HumanDetection, PoseEstimation, VideoDescription
-from .registry import ENTRY_POINT_GROUP, make_tools, register_tool, registered_tools
+from .registry import ENTRY_POINT_GROUP, TOOLS, make_tools, register_tool, registered_tools
+from .runner import ToolCallRecord, run_tool
+from .toolbox import Toolbox
 
 for _cls in BUILTIN_TOOLS:
     register_tool(_cls, name=_cls.name, overwrite=True)
@@ -10,5 +12,5 @@ for _cls in BUILTIN_TOOLS:
 DEFAULT_TOOLS: tuple[str, ...] = tuple(cls.name for cls in BUILTIN_TOOLS)
 
 __all__ = ["ActionExplanation", "BUILTIN_TOOLS", "DEFAULT_TOOLS", "ENTRY_POINT_GROUP", "HumanDetection",
-           "PoseEstimation", "Tool", "ToolContext", "ToolError", "ToolResult", "VideoDescription", "make_tools",
-           "register_tool", "registered_tools", "schema", "validate_arguments"]
+           "PoseEstimation", "TOOLS", "Tool", "ToolCallRecord", "ToolContext", "ToolError", "ToolResult", "Toolbox",
+           "VideoDescription", "make_tools", "register_tool", "registered_tools", "run_tool", "schema", "validate_arguments"]

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
 import numpy as np
 
-if TYPE_CHECKING:
-    from ..backends import Backends
-    from ..data.decode import Clip
-    from ..data.sample import VideoSample
-    from ..knowledge import KnowledgeBase
-
-
-class ToolError(Exception):
-    """A tool could not do what was asked; the message goes to the agent, so say how to fix it."""
+from ..backends import Backends
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..errors import ToolError
+from ..knowledge import KnowledgeBase
 
 
 @dataclass
@@ -32,11 +28,11 @@ class ToolResult:
 class ToolContext:
     """What a tool may look at: the episode's video, its candidates, knowledge and model backends."""
 
-    sample: "VideoSample"
-    clip: "Clip"
+    sample: VideoSample
+    clip: Clip
     candidates: tuple[str, ...]
-    knowledge: "KnowledgeBase"
-    backends: "Backends"
+    knowledge: KnowledgeBase
+    backends: Backends
 
 
 @runtime_checkable

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.base import main_track
-from .base import ToolContext, ToolError, ToolResult
-from .kinematics import analyze
-from .overlay import draw_boxes, draw_skeletons, spread
+from ..errors import ToolError
+from ..perception.detections import main_track, salient_keyframes, spread
+from ..perception.kinematics import analyze
+from ..perception.overlay import draw_boxes, draw_skeletons
+from .base import ToolContext, ToolResult
 
 _MAX_IMAGES = {"type": "integer", "minimum": 0, "maximum": 8, "default": 4,
                "description": "How many annotated frames to return as images."}
@@ -30,7 +31,7 @@ class HumanDetection:
     version = "1"  # bump when the output for the same inputs changes
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
-        frames = _filter(ctx.backends.vision.detect(ctx), min_confidence)
+        frames = _filter(ctx.backends.vision.detect(ctx.clip, ctx.sample), min_confidence)
         counts = [len(d) for d in frames]
         shown = spread(len(frames), max_images)
         images = [draw_boxes(ctx.clip.frames[i], frames[i]) for i in shown]
@@ -56,7 +57,7 @@ class PoseEstimation:
     version = "1"
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
-        frames = _filter(ctx.backends.vision.pose(ctx), min_confidence)
+        frames = _filter(ctx.backends.vision.pose(ctx.clip, ctx.sample), min_confidence)
         track = main_track(frames)
         if track is None:
             raise ToolError("no person with keypoints was found; try a lower min_confidence or human_detection.")
@@ -92,7 +93,7 @@ class ActionExplanation:
 
     def __call__(self, ctx: ToolContext, labels: list[str] | None = None) -> ToolResult:
         labels = list(dict.fromkeys(labels or ctx.candidates))
-        explanations = ctx.backends.explanation.explain(labels, ctx)
+        explanations = ctx.backends.explanation.explain(labels, ctx.knowledge)
         # Structured knowledge for programs (scripted agents), where the knowledge base has it.
         signatures, submotions = {}, {}
         for label in labels:
@@ -117,7 +118,15 @@ class VideoDescription:
     version = "1"
 
     def __call__(self, ctx: ToolContext, num_keyframes: int = 3) -> ToolResult:
-        desc = ctx.backends.description.describe(num_keyframes, ctx)
+        try:  # the keyframes are the frames of largest joint displacement, as in the paper
+            poses, pose_error = ctx.backends.vision.pose(ctx.clip, ctx.sample), None
+        except ToolError as exc:
+            poses, pose_error = None, exc
+        keyframes = salient_keyframes(len(ctx.clip.frames), poses, num_keyframes)
+        try:
+            desc = ctx.backends.description.describe(ctx.clip, ctx.sample, keyframes, poses)
+        except ToolError as exc:
+            raise ToolError(f"{exc} (pose estimation: {pose_error})" if pose_error else str(exc)) from exc
         return ToolResult(desc.text, [], {"keyframes": [ctx.clip.indices[k] for k in desc.keyframes],
                                           "description": desc.text})
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import diskcache
 
+from ..data.digest import file_digest
 from ..paths import cache_dir
 from .base import Tool, ToolResult
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .base import ToolContext
 
 BACKEND_KINDS = ("vision", "explanation", "description")
-_DIGESTS: dict[tuple[str, int, int], str] = {}  # (real path, size, mtime_ns) -> digest, per process
 
 
 @dataclass(frozen=True)
@@ -33,20 +32,6 @@ class CacheConfig:
 
     directory: str | None = None  # None: the tools/ folder of paths.cache_dir() ($VIDEOSTAR_CACHE_DIR)
     size_limit_gb: float = 4.0  # least recently stored entries are evicted beyond this size
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """BLAKE2b of a file's bytes, remembered per (path, size, mtime) within the process."""
-    real = os.path.realpath(path)
-    stat = os.stat(real)
-    memo = (real, stat.st_size, stat.st_mtime_ns)
-    if memo not in _DIGESTS:
-        h = hashlib.blake2b(digest_size=20)
-        with open(real, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[memo] = h.hexdigest()
-    return _DIGESTS[memo]
 
 
 def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[str, Any]:

@@ -1,7 +1,13 @@
-"""Running one tool call: look it up, check its arguments, use the cache, turn failures into messages."""
+"""Running one tool call: look it up, check its arguments, use the cache, turn failures into a record.
+
+A ToolCallRecord is the one record of a call. The episode keeps a list of them; the chat
+messages, the dialogue, the tool images, the reward's tool log and info["tool_results"] are
+all derived from that list.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -12,21 +18,31 @@ from .cache import ToolCache, cacheable, tool_key
 
 
 @dataclass
-class ToolOutcome:
-    """What one call produced: the message text (an error message if not ok), images and data."""
+class ToolCallRecord:
+    """One tool call: what was asked and what came back (the text is an error message when not ok)."""
 
     name: str
     arguments: dict[str, Any]
     ok: bool
-    text: str
+    text: str = ""
     images: list[np.ndarray] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     cached: bool = False  # served from the cache without running the tool
 
+    @property
+    def key(self) -> str:
+        """Tool and canonical arguments: two calls with the same key are redundant."""
+        return self.name + json.dumps(self.arguments, sort_keys=True, separators=(",", ":"), default=str)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as info["tool_results"] shows it (images are in the messages and the observation)."""
+        return {"name": self.name, "arguments": self.arguments, "ok": self.ok, "text": self.text,
+                "data": self.data, "cached": self.cached}
+
 
 def run_tool(tools: Mapping[str, Tool], name: str, arguments: dict[str, Any], ctx: ToolContext,
-             cache: ToolCache | None = None) -> ToolOutcome:
-    """Run a tool by name; never raises for a bad call or a failing tool, the outcome says what went wrong."""
+             cache: ToolCache | None = None) -> ToolCallRecord:
+    """Run a tool by name; never raises for a bad call or a failing tool, the record says what went wrong."""
     tool = tools.get(name)
     try:
         if tool is None:
@@ -39,8 +55,8 @@ def run_tool(tools: Mapping[str, Tool], name: str, arguments: dict[str, Any], ct
             result = tool(ctx, **args)
             if key is not None:
                 cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
-        return ToolOutcome(name, arguments, True, result.text, list(result.images), result.data, cached)
+        return ToolCallRecord(name, arguments, True, result.text, list(result.images), result.data, cached)
     except ToolError as exc:
-        return ToolOutcome(name, arguments, False, f"Error: {exc}")
+        return ToolCallRecord(name, arguments, False, f"Error: {exc}")
     except Exception as exc:  # a broken tool must not end the episode; report it instead
-        return ToolOutcome(name, arguments, False, f"Error: tool {name!r} failed with {type(exc).__name__}: {exc}")
+        return ToolCallRecord(name, arguments, False, f"Error: tool {name!r} failed with {type(exc).__name__}: {exc}")

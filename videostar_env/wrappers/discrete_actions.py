@@ -7,8 +7,9 @@ from typing import Any
 import gymnasium as gym
 from gymnasium import spaces
 
-from ..actions import Answer, ToolCall, answer, parse, tool_call, tool_decisions
-from ..tools.kinematics import observed_submotions
+from ..actions import Answer, ToolCall, parse, tool_call, tool_decisions
+from ..tasks.action_recognition import answer
+from ..perception.kinematics import observed_submotions
 
 
 def max_candidates(dataset: Any) -> int:
@@ -30,7 +31,7 @@ class DiscreteToolActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self, num_candidates=num_candidates)  # so gym.make(env.spec) rebuilds it
         gym.Wrapper.__init__(self, env)
         base = env.unwrapped
-        self.tool_names: tuple[str, ...] = tuple(base.tools)
+        self.tool_names: tuple[str, ...] = tuple(base.toolbox.names)
         self.num_candidates = num_candidates or max_candidates(base.dataset)  # default: the dataset's label space
         self.action_space = spaces.Discrete(len(self.tool_names) + self.num_candidates)
         self._info: dict[str, Any] | None = None

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..tools.kinematics import LIMB_JOINTS
+from ..perception.kinematics import LIMB_JOINTS
 
 # The pose tool's kinematic features (tools/kinematics.analyze), in a fixed order.
 POSE_FEATURES = ("centre_vertical_range", "centre_vertical_trend", "centre_horizontal_travel", "wrist_motion",
@@ -59,7 +59,7 @@ class FeatureObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
                  grid: int = 4):
         gym.utils.RecordConstructorArgs.__init__(self, embed=embed, embed_dim=embed_dim, grid=grid)
         gym.Wrapper.__init__(self, env)
-        self.tool_names: tuple[str, ...] = tuple(env.unwrapped.tools)
+        self.tool_names: tuple[str, ...] = tuple(env.unwrapped.toolbox.tools)
         self.embed_dim = embed_dim
         self.embed = embed or (lambda text: hashed_embedding(text, embed_dim))
         self.grid = grid

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from ..tools.base import ToolError
+from ..errors import ToolError
 
 T = TypeVar("T")
 

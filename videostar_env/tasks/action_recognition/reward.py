@@ -14,13 +14,14 @@ R_tool = 1 for any tool use when correct.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
-from .actions import Answer, parse
-from .knowledge import normalize_label
+from ...actions import Answer, parse
+from ...knowledge import normalize_label
+from ...tools.runner import ToolCallRecord
+from .answer import ActionAnswer, parse_answer
 
 RANK_WEIGHTINGS = ("linear", "exponential")
 MODES = ("videostar", "official")
@@ -71,20 +72,6 @@ ABLATIONS: dict[str, RewardConfig] = {
 
 
 @dataclass(frozen=True)
-class ToolRecord:
-    """One tool call of an episode, as the reward sees it."""
-
-    name: str
-    arguments: dict[str, Any]
-    ok: bool
-
-    @property
-    def key(self) -> str:
-        """Tool and canonical arguments: two calls with the same key are redundant."""
-        return self.name + json.dumps(self.arguments, sort_keys=True, separators=(",", ":"), default=str)
-
-
-@dataclass(frozen=True)
 class RewardBreakdown:
     """Every term of the reward and the weighted total."""
 
@@ -103,7 +90,7 @@ class RewardBreakdown:
 ZERO = RewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def accuracy(answer: Answer, label: str, aliases: Sequence[str] = ()) -> float:
+def accuracy(answer: ActionAnswer, label: str, aliases: Sequence[str] = ()) -> float:
     """1.0 if the answer gives exactly one label and it names the ground truth or an alias."""
     if answer.label is None:
         return 0.0
@@ -115,7 +102,7 @@ def format_ok(text: str) -> float:
     return float(bool(_FORMAT.match(text)) and text.count("<answer>") == 1 and "<tool_call>" not in text)
 
 
-def tool_use(tool_log: Sequence[ToolRecord]) -> float:
+def tool_use(tool_log: Sequence[ToolCallRecord]) -> float:
     """1.0 if some tool call succeeded and no two calls share tool and arguments."""
     keys = [record.key for record in tool_log]
     return float(any(r.ok for r in tool_log) and len(keys) == len(set(keys)))
@@ -172,16 +159,14 @@ def _own_description(text: str, label: str) -> str:
     return ""
 
 
-def score(response: str, label: str, *, aliases: Sequence[str] = (), definition: str = "",
-          tool_log: Sequence[ToolRecord] = (), config: RewardConfig = RewardConfig()) -> RewardBreakdown:
-    """The reward of a final turn.
+def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (), definition: str = "",
+                 tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig()) -> RewardBreakdown:
+    """The reward of a parsed final turn.
 
-    response: the policy's final turn only (never tool output); definition: the ground-truth
-    class's knowledge-base text; tool_log: every tool call of the episode.
+    definition: the ground-truth class's knowledge-base text; tool_log: every tool call of the episode.
     """
-    action = parse(response, "hermes")
-    ans = action if isinstance(action, Answer) else Answer((), (), response)
-    r_acc = accuracy(ans, label, aliases)
+    response = answer.text
+    r_acc = accuracy(answer, label, aliases)
     r_format = format_ok(response)
     if config.mode == "official":
         r_tool = float(any(r.ok for r in tool_log))
@@ -189,7 +174,7 @@ def score(response: str, label: str, *, aliases: Sequence[str] = (), definition:
     else:
         r_tool = tool_use(tool_log)
         reference = definition
-    r_sub = submotion_score(ans.submotions, reference, config.rank_weighting, config.max_submotions)
+    r_sub = submotion_score(answer.submotions, reference, config.rank_weighting, config.max_submotions)
     gate = 1.0 if r_acc > 0 else 0.0
     sub_gate = 1.0 if config.mode == "official" else gate
     cost = config.tool_call_cost * len(tool_log)
@@ -197,3 +182,14 @@ def score(response: str, label: str, *, aliases: Sequence[str] = (), definition:
              + sub_gate * config.w_sub * r_sub - cost)
     return RewardBreakdown(r_acc, r_format, r_tool, r_sub, cost, total)
 
+
+def score(response: str, label: str, *, aliases: Sequence[str] = (), definition: str = "",
+          tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig()) -> RewardBreakdown:
+    """The reward of a final turn given as text (for verl's compute_score); the env scores the parsed answer.
+
+    response: the policy's final turn only (never tool output); a turn that is not an answer scores as one
+    without a label.
+    """
+    action = parse(response, "hermes")
+    parsed = parse_answer(action) if isinstance(action, Answer) else ActionAnswer((), (), response)
+    return score_answer(parsed, label, aliases=aliases, definition=definition, tool_log=tool_log, config=config)

@@ -7,8 +7,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..backends.base import Detection
 from ..data.skeleton import EDGES
+from .detections import Detection
 
 BOX_COLOUR = (40, 90, 255)
 BONE_COLOUR = (255, 60, 60)
@@ -43,10 +43,3 @@ def draw_skeletons(frame: np.ndarray, detections: Sequence[Detection], min_confi
             if c >= min_confidence:
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=JOINT_COLOUR)
     return np.asarray(img)
-
-
-def spread(n: int, k: int) -> list[int]:
-    """k positions spread evenly over range(n) (all of them if k >= n)."""
-    if k >= n:
-        return list(range(n))
-    return sorted({int(round(i * (n - 1) / max(k - 1, 1))) for i in range(k)})

@@ -1,0 +1,7 @@
+"""Errors every layer may raise; the bottom layer, so that lower layers need not import the tools."""
+
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; the message goes to the agent, so say how to fix it."""

@@ -1,0 +1,71 @@
+"""One registry convention for every pluggable kind: tools, tasks, datasets, backends, agents, env ids.
+
+A registry maps a name to a factory. Names come from code (`register`), from other packages
+(an entry-point group, loaded on first lookup), or from an import path "module:attribute"
+given where a name is expected. Unknown names raise KeyError listing what is registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Named factories of one kind (`kind` names it in messages: "tool", "dataset", ...)."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None, plural: str | None = None,
+                 as_factory: Callable[[Any], Callable[..., T]] | None = None):
+        """as_factory turns what is registered (e.g. a ready object) into a factory; default: used as it is."""
+        self.kind = kind
+        self.as_factory = as_factory or (lambda obj: obj)
+        self.plural = plural or f"{kind}s"
+        self.entry_point_group = entry_point_group
+        self._factories: dict[str, Callable[..., T]] = {}
+        self._entry_points_loaded = entry_point_group is None
+
+    def register(self, name: str, factory: Callable[..., T], overwrite: bool = False) -> None:
+        """Make `factory` available as `name`; ValueError if the name is taken and overwrite is False."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+        if name in self._factories and not overwrite:
+            raise ValueError(f"a {self.kind} named {name!r} is already registered; pass overwrite=True to replace it")
+        self._factories[name] = self.as_factory(factory)
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        self._load_entry_points()
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        self._load_entry_points()
+        return name in self._factories
+
+    def factory(self, name: str) -> Callable[..., T]:
+        """The factory registered as `name`, or the object an import path "module:attribute" names."""
+        self._load_entry_points()
+        if name in self._factories:
+            return self._factories[name]
+        if ":" in name:
+            module, _, attr = name.partition(":")
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise KeyError(f"cannot import {self.kind} {name!r}: {exc}") from exc
+        raise KeyError(f"unknown {self.kind} {name!r}; available: the registered {self.plural} "
+                       f"{sorted(self._factories)}, or an import path 'module:attribute'")
+
+    def make(self, name: str, **kwargs: Any) -> T:
+        """factory(name)(**kwargs)."""
+        return self.factory(name)(**kwargs)
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in entry_points(group=self.entry_point_group):
+            if ep.name not in self._factories:
+                self.register(ep.name, ep.load())

@@ -1,0 +1,89 @@
+"""Open-vocabulary action recognition (Video-STAR): name the action from candidate labels, with ranked sub-motions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+from ...actions import Answer
+from ...data.sample import VideoSample
+from ...knowledge import KnowledgeBase
+from ...tools.runner import ToolCallRecord
+from . import prompts
+from .answer import ActionAnswer, answer, parse_answer, parse_submotions
+from .metrics import action_metrics
+from .reward import ABLATIONS, ZERO, RewardBreakdown, RewardConfig, score, score_answer
+
+TOOLS = ("human_detection", "pose_estimation", "action_explanation", "video_description")
+
+
+class ActionRecognition:
+    """The first task: one video, its candidate labels, an answer scored by the hierarchical reward."""
+
+    name = "action_recognition"
+    default_tools = TOOLS
+    role = prompts.ROLE
+    answer_format = prompts.REASONING_FORMAT
+    after_tools = prompts.VIDEOSTAR_TURN_2
+
+    def reward_config(self, spec: Any) -> RewardConfig:
+        """RewardConfig from None (the paper's full reward), a dict of its fields, an ablation name, or itself."""
+        if spec is None:
+            return RewardConfig()
+        if isinstance(spec, RewardConfig):
+            return spec
+        if isinstance(spec, str) and spec in ABLATIONS:
+            return ABLATIONS[spec]
+        if isinstance(spec, dict):
+            known = {f.name for f in dataclasses.fields(RewardConfig)}
+            unknown = sorted(set(spec) - known)
+            if unknown:
+                raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
+            return RewardConfig(**spec)
+        raise TypeError(f"reward must be a RewardConfig, a dict of its fields or one of {sorted(ABLATIONS)}, "
+                        f"got {spec!r}")
+
+    def candidates(self, sample: VideoSample) -> tuple[str, ...]:
+        """The sample's label space."""
+        return tuple(sample.label_space)
+
+    def question(self, sample: VideoSample, candidates: Sequence[str], num_frames: int) -> str:
+        """How the frames are shown, the question and the candidate labels."""
+        return prompts.question(candidates, num_frames)
+
+    def parse_answer(self, answer: Answer) -> ActionAnswer:
+        """The label and the ranked sub-motions."""
+        return parse_answer(answer)
+
+    def score(self, answer: ActionAnswer, sample: VideoSample, knowledge: KnowledgeBase,
+              calls: Sequence[ToolCallRecord], config: RewardConfig) -> RewardBreakdown:
+        """The hierarchical reward, sub-motions matched against the true class's knowledge-base entry."""
+        entry = knowledge.get(sample.label)
+        return score_answer(answer, sample.label, aliases=knowledge.names(sample.label)[1:],
+                            definition=entry.explanation() if entry else "", tool_log=calls, config=config)
+
+    def zero_reward(self) -> dict[str, float]:
+        """Every term at 0."""
+        return ZERO.as_dict()
+
+    def answer_value(self, answer: ActionAnswer) -> str | None:
+        """The answered label (None when the turn gave several)."""
+        return answer.label
+
+    def ground_truth(self, sample: VideoSample) -> dict[str, Any]:
+        """The true label and whether its class is base or novel (open-vocabulary protocols; else None)."""
+        return {"label": sample.label, "group": sample.meta.get("group")}
+
+    def bench_fields(self, info: dict[str, Any]) -> dict[str, Any]:
+        """label, group, candidates, answer and whether it was right."""
+        truth, reward = info["ground_truth"], info["reward"]
+        return {"label": truth["label"], "group": truth["group"], "num_candidates": len(info["candidates"]),
+                "answer": info.get("answer"), "correct": reward.get("accuracy", 0.0) > 0}
+
+    def bench_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Base/novel/HM, per-class accuracy, the top confusions."""
+        return action_metrics(rows)
+
+
+__all__ = ["ABLATIONS", "ActionAnswer", "ActionRecognition", "RewardBreakdown", "RewardConfig", "answer",
+           "parse_answer", "parse_submotions", "score", "score_answer"]

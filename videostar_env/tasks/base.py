@@ -1,0 +1,66 @@
+"""The Task protocol: everything that differs between kinds of episode, as data the env core reads.
+
+The core (env.py) owns the loop: reset/step, the turn budget, tool-call formats, running tools
+through the toolbox, the observation, render and info. A task says what a sample asks, how
+the final answer reads, what it earns, and what `videostar bench` measures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from ..actions import Answer
+from ..data.sample import VideoSample
+from ..knowledge import KnowledgeBase
+from ..tools.runner import ToolCallRecord
+
+
+@runtime_checkable
+class Breakdown(Protocol):
+    """A task's reward: the total and every term."""
+
+    total: float
+
+    def as_dict(self) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """One kind of episode. Register it with tasks.register_task; choose it with gym.make(..., task=name)."""
+
+    name: str
+    default_tools: tuple[str, ...]  # the tools an env of this task offers unless told otherwise
+    role: str  # the system prompt's first paragraph
+    answer_format: str  # how to write the final turn (ends the first user message)
+    after_tools: str  # the videostar format's second user turn, after the chosen tools ran
+
+    def reward_config(self, spec: Any) -> Any:
+        """The task's validated reward config from None (defaults), a dict of fields, or a config object."""
+
+    def candidates(self, sample: VideoSample) -> tuple[str, ...]:
+        """The options the policy chooses from (empty for open answers); tools see them too."""
+
+    def question(self, sample: VideoSample, candidates: Sequence[str], num_frames: int) -> str:
+        """The user message after the video, before the tool or answer instructions."""
+
+    def parse_answer(self, answer: Answer) -> Any:
+        """The task's reading of a final turn the core parser found."""
+
+    def score(self, answer: Any, sample: VideoSample, knowledge: KnowledgeBase, calls: Sequence[ToolCallRecord],
+              config: Any) -> Breakdown:
+        """The reward of a parsed final answer given the episode's tool calls."""
+
+    def zero_reward(self) -> dict[str, float]:
+        """Every reward term at 0 (a truncated episode)."""
+
+    def answer_value(self, answer: Any) -> Any:
+        """The answer as JSON for info["answer"] and the bench's results."""
+
+    def ground_truth(self, sample: VideoSample) -> dict[str, Any]:
+        """What is true of the sample, for logs and oracle baselines (info["ground_truth"], never the policy)."""
+
+    def bench_fields(self, info: dict[str, Any]) -> dict[str, Any]:
+        """The task's columns of a bench results row from a finished episode's info; must include "correct"."""
+
+    def bench_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The task's sections of metrics.json from the played episodes' rows."""

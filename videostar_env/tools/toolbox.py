@@ -1,0 +1,58 @@
+"""The toolbox: an env's tools with their backends and cache, the one object that runs tool calls.
+
+The env runs every call through it; precompute, the bench, the verl data writer and the
+benchmarks use it directly, without reaching into an env.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..backends import Backends, make_backends
+from ..data.decode import Clip
+from ..data.sample import VideoSample
+from ..knowledge import KnowledgeBase
+from .base import Tool, ToolContext, schema
+from .cache import CacheConfig, ToolCache
+from .registry import make_tools
+from .runner import ToolCallRecord, run_tool
+
+
+@dataclass
+class Toolbox:
+    """Tools by name, the backends they call, and the cache their results go through (None: no cache)."""
+
+    tools: dict[str, Tool]
+    backends: Backends
+    cache: ToolCache | None = None
+
+    @classmethod
+    def build(cls, tools: Sequence[Any], vision: Any = "oracle", explanation: Any = "knowledge",
+              description: Any = "kinematic", tool_cache: CacheConfig | None = CacheConfig()) -> "Toolbox":
+        """A toolbox from tool names (or Tool objects), backend specs and a cache config."""
+        return cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description),
+                   ToolCache(tool_cache) if tool_cache is not None else None)
+
+    @property
+    def names(self) -> list[str]:
+        """The tool names, in the order they were given."""
+        return list(self.tools)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        """Every tool in OpenAI function format."""
+        return [schema(t) for t in self.tools.values()]
+
+    def context(self, sample: VideoSample, clip: Clip, candidates: Sequence[str],
+                knowledge: KnowledgeBase) -> ToolContext:
+        """What the tools see for one video."""
+        return ToolContext(sample, clip, tuple(candidates), knowledge, self.backends)
+
+    def run(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> ToolCallRecord:
+        """Run one call through the cache; never raises for a bad call, the record says what went wrong."""
+        return run_tool(self.tools, name, arguments, ctx, self.cache)
+
+    def close(self) -> None:
+        """Release the cache's database handle."""
+        if self.cache is not None:
+            self.cache.close()
