@@ -6,7 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import videostar_env  # noqa: F401
-from videostar_env import WRAPPED_ENV_IDS, parse, vector_kwargs
+from videostar_env import WRAPPED_ENV_IDS, parse, parse_answer, vector_kwargs
 from videostar_env.actions import Answer, ToolCall
 from videostar_env.perception.kinematics import LIMB_JOINTS, analyze
 from videostar_env.wrappers import (DiscreteToolActions, FeatureObservation, discrete_feature_env, hashed_embedding,
@@ -57,7 +57,7 @@ def test_answers_carry_the_pose_evidence_ranked_by_the_explained_definition():
     _, info = env.reset(seed=0)
     truth = env.unwrapped.dataset.knowledge.names(info["ground_truth"]["label"])[0]
     k = list(info["candidates"]).index(info["ground_truth"]["label"])
-    bare = parse(env.action_text(4 + k), "hermes")
+    bare = parse_answer(parse(env.action_text(4 + k), "hermes"))
     assert bare.submotions == (("Body", "no distinct movement observed"),)  # nothing observed, nothing claimed
     env.step(1)  # pose_estimation
     _, _, _, _, info = env.step(2)  # action_explanation
