@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+from typing import Any
+
+from videostar_env.registry import Registry
 
 from .base import Agent, BatchAgent
 from .scripted import HeuristicAgent, NoToolAgent, OracleAgent, RandomAgent
@@ -22,28 +23,22 @@ def _openai(**kwargs: Any) -> Agent:
     return OpenAIChatAgent(**kwargs)
 
 
-AGENTS: dict[str, Callable[..., Agent]] = {
+# Other packages add agents with entry points in the group "videostar_env.agents".
+AGENTS: Registry[Agent] = Registry("agent", "videostar_env.agents")
+for _name, _factory in {
     "random": RandomAgent,
     "no-tool": NoToolAgent,
     "heuristic": HeuristicAgent,
     "oracle": OracleAgent,
     "qwen-vl": _qwen_vl,  # model=<folder or hub id>
     "openai": _openai,  # base_url=..., model=...
-}
+}.items():
+    AGENTS.register(_name, _factory)
 
 
 def make_agent(spec: str, **kwargs: Any) -> Agent:
     """An agent from a registered name or a "module:attribute" import path, built with kwargs."""
-    if spec in AGENTS:
-        return AGENTS[spec](**kwargs)
-    if ":" not in spec:
-        raise KeyError(f"unknown agent {spec!r}; registered: {sorted(AGENTS)}, or give an import path 'module:Class'")
-    module, _, attr = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise KeyError(f"cannot import agent {spec!r}: {exc}") from exc
-    return factory(**kwargs)
+    return AGENTS.make(spec, **kwargs)
 
 
 __all__ = ["AGENTS", "Agent", "BatchAgent", "HeuristicAgent", "NoToolAgent", "OracleAgent", "RandomAgent", "make_agent"]

@@ -113,7 +113,7 @@ def train(algorithm: str, ablation: str, timesteps: int, seed: int = 0) -> tuple
 
 def baselines(episodes: int) -> dict[str, dict[str, float]]:
     """The random and no-tool agents (text env) and uniform random discrete actions, on the held-out episodes."""
-    from agents import NoToolAgent, RandomAgent
+    from videostar_agents import NoToolAgent, RandomAgent
 
     text_env = gym.make("VideoSTAR-v0", **HELD_OUT)
     wrapped = gym.make("VideoSTAR-Discrete-v0", **HELD_OUT)

@@ -2,7 +2,7 @@
 
 import time
 
-from agents import HeuristicAgent
+from videostar_agents import HeuristicAgent
 
 
 class SlowHeuristic(HeuristicAgent):

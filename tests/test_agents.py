@@ -4,21 +4,21 @@ import gymnasium as gym
 import pytest
 
 import videostar_env  # noqa: F401  (registers the env ids)
-from agents import AGENTS, Agent, HeuristicAgent, make_agent
-from agents.scripted import signature_match
+from videostar_agents import AGENTS, Agent, HeuristicAgent, make_agent
+from videostar_agents.scripted import signature_match
 from videostar_env.rollout import run_episode, summarize
 
 
 def test_agents_by_name_and_import_path():
     for name in ("random", "no-tool", "heuristic", "oracle"):
         assert isinstance(make_agent(name), Agent)
-    assert {"qwen-vl", "openai"} <= set(AGENTS)  # model policies: built in test_policies.py
+    assert {"qwen-vl", "openai"} <= set(AGENTS.names())  # model policies: built in test_policies.py
     assert isinstance(make_agent("openai", base_url="http://127.0.0.1:9/v1"), Agent)
-    assert isinstance(make_agent("agents.scripted:HeuristicAgent"), HeuristicAgent)
+    assert isinstance(make_agent("videostar_agents.scripted:HeuristicAgent"), HeuristicAgent)
     with pytest.raises(KeyError, match="registered"):
         make_agent("gpt-7")
     with pytest.raises(KeyError, match="cannot import"):
-        make_agent("agents.scripted:Nope")
+        make_agent("videostar_agents.scripted:Nope")
 
 
 @pytest.mark.parametrize("env_id", ["VideoSTAR-v0", "VideoSTAR-TwoTurn-v0"])

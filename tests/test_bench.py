@@ -278,7 +278,7 @@ class BatchRecorder:
     batches: list = []
 
     def __init__(self, seed=0):
-        from agents import OracleAgent
+        from videostar_agents import OracleAgent
 
         self.inner = OracleAgent(seed)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import videostar_env  # noqa: F401
-from agents import make_agent
-from agents.messages import openai_messages, qwen_chat
+from videostar_agents import make_agent
+from videostar_agents.messages import openai_messages, qwen_chat
 from videostar_env import tool_call
 from videostar_env.cli import main
 from videostar_env.rollout import run_episode

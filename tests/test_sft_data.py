@@ -8,7 +8,7 @@ from servers import Reply, StubServer
 from videostar_env import answer, tool_call
 from videostar_env.cli import main
 from videostar_env.data import SyntheticDataset
-from trainers.sft import stage_problem
+from videostar_trainers.sft import stage_problem
 
 
 def completion(text):
@@ -67,8 +67,8 @@ def test_stage_rules():
 def test_sft_rows_render_tool_results_as_the_policies_see_them():
     import gymnasium as gym
 
-    from agents.messages import openai_messages
-    from trainers.sft import sft_row
+    from videostar_agents.messages import openai_messages
+    from videostar_trainers.sft import sft_row
 
     env = gym.make("VideoSTAR-v0")
     env.reset(seed=0)

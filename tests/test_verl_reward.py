@@ -3,8 +3,8 @@
 import gymnasium as gym
 
 import videostar_env  # noqa: F401
-from agents import HeuristicAgent
-from trainers.reward import compute_score, final_turn
+from videostar_agents import HeuristicAgent
+from videostar_trainers.reward import compute_score, final_turn
 from videostar_env import answer
 
 

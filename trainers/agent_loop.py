@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
 
 import videostar_env  # noqa: F401  (registers the env ids)
-from agents.messages import qwen_chat
+from videostar_agents.messages import qwen_chat
 
 
 class VideoStarAgentLoop(AgentLoopBase):

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from agents.messages import chat_turns
+from videostar_agents.messages import chat_turns
 from videostar_env.clients.chat import OpenAIChat
 from videostar_env.rollout import play
 
@@ -89,7 +89,7 @@ def _png(image: np.ndarray) -> dict[str, bytes]:
 
 
 def sft_row(info: dict[str, Any]) -> dict[str, Any]:
-    """A finished episode as a verl multi-turn SFT row: the policy's chat (agents.messages.chat_turns) with
+    """A finished episode as a verl multi-turn SFT row: the policy's chat (videostar_agents.messages.chat_turns) with
     <video>/<image> placeholders for its media."""
     messages, images = [], []
     for role, parts in chat_turns(info["messages"]):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from agents import make_agent  # the agents package sits beside the env package
+    from videostar_agents import make_agent  # the agents package sits beside the env package
 
     console = Console(width=120)
     out = Path(args.out)
@@ -172,7 +172,7 @@ def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
 
 
 def _verl_data(args: argparse.Namespace) -> int:
-    from trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
+    from videostar_trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
 
     env, count = rows_env(args)
     path = write_parquet(verl_rows(env, range(count), args.seed), args.out)
@@ -182,9 +182,9 @@ def _verl_data(args: argparse.Namespace) -> int:
 
 
 def _sft_data(args: argparse.Namespace) -> int:
-    from agents import make_agent
-    from trainers.data import write_parquet
-    from trainers.sft import sft_rows
+    from videostar_agents import make_agent
+    from videostar_trainers.data import write_parquet
+    from videostar_trainers.sft import sft_rows
 
     from .clients.chat import OpenAIChat
 

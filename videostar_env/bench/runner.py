@@ -140,7 +140,7 @@ def open_run(out: str | os.PathLike, config: BenchConfig) -> ResultsLog:
 
 
 def _make_agent(config: BenchConfig) -> Any:
-    from agents import make_agent  # the agents package sits beside the env package
+    from videostar_agents import make_agent  # the agents package sits beside the env package
 
     return make_agent(config.agent, **{"seed": config.seed, **config.agent_kwargs})
 

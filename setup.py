@@ -1,0 +1,11 @@
+"""Packages and where their folders are; everything else is in setup.cfg."""
+
+from setuptools import find_packages, setup
+
+# Folder -> installed name: every top-level name this project installs starts with "videostar_".
+RENAMED = {"videostar_agents": "agents", "videostar_trainers": "trainers"}
+
+setup(
+    packages=find_packages(include=["videostar_env", "videostar_env.*"]) + list(RENAMED),
+    package_dir=RENAMED,
+)

@@ -1,0 +1,92 @@
+"""Users' own videos: a folder dataset of real clips, precomputed with the real YOLO11n weights, then benched from the cache."""
+
+import json
+from collections import Counter
+
+import pytest
+
+import videostar_env  # noqa: F401
+from videostar_env.backends import BACKENDS, YOLOVision
+from videostar_env.cli import main
+
+from conftest import shared_file
+
+pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
+pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
+
+CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrestling.mp4",
+         "flipping_pancake": "flipping_pancake.mkv"}
+VISION_TOOLS = ("human_detection", "pose_estimation", "video_description")
+# The heuristic agent calls pose_estimation and action_explanation: precompute both, so the bench needs no tool run.
+TOOLS = ("human_detection", "pose_estimation", "action_explanation", "video_description")
+COUNTED = "counted-yolo"
+CALLS: Counter = Counter()  # backend calls of every CountedVision, by method
+
+
+class CountedVision:
+    """YOLOVision that counts its detect/pose calls; the same id, so the cache keys are the real backend's."""
+
+    def __init__(self, **options):
+        self.inner = YOLOVision(**options)
+        self.id = self.inner.id
+
+    def detect(self, clip, sample):
+        CALLS["detect"] += 1
+        return self.inner.detect(clip, sample)
+
+    def pose(self, clip, sample):
+        CALLS["pose"] += 1
+        return self.inner.pose(clip, sample)
+
+
+@pytest.fixture
+def counted_vision():
+    BACKENDS["vision"].register(COUNTED, CountedVision, overwrite=True)
+    CALLS.clear()
+    yield CALLS
+    BACKENDS["vision"]._factories.pop(COUNTED, None)
+    CALLS.clear()
+
+
+@pytest.fixture
+def clip_folder(tmp_path):
+    """root/<class>/<clip>: the three real clips as a folder dataset (symlinks)."""
+    root = tmp_path / "clips"
+    for label, name in CLIPS.items():
+        (root / label).mkdir(parents=True)
+        (root / label / name).symlink_to(shared_file(f"clips/{name}"))
+    return root
+
+
+def test_precompute_fills_the_cache_and_the_bench_runs_no_backend_call(clip_folder, counted_vision, tmp_path):
+    vision = {"detect_weights": str(shared_file("weights/yolo11n_int8.tflite")),
+              "pose_weights": str(shared_file("weights/yolo11n-pose_int8.tflite")), "imgsz": 256, "device": "cpu"}
+    common = ["--dataset", "folder", "--video-root", str(clip_folder), "--vision", COUNTED,
+              "--vision-options", json.dumps(vision), "--frame-size", "224", "--num-frames", "8",
+              "--tools", ",".join(TOOLS), "--cache-dir", str(tmp_path / "cache")]
+
+    summary_file = tmp_path / "precompute.json"
+    assert main(["precompute", *common, "--out", str(summary_file)]) == 0
+    summary = json.loads(summary_file.read_text())
+    assert summary["samples"] == 3
+    assert not summary["failures"], summary["failures"]
+    tools = summary["tools"]
+    assert set(tools) == set(TOOLS)
+    for tool in VISION_TOOLS:  # each reads the video: one result per clip
+        assert tools[tool] == {"computed": 3, "reused": 0, "failed": 0}, (tool, tools)
+    # action_explanation reads only the labels and the knowledge, the same for every clip of a folder dataset.
+    assert tools["action_explanation"] == {"computed": 1, "reused": 2, "failed": 0}, tools
+    assert counted_vision["detect"] > 0 and counted_vision["pose"] > 0  # the counter sees the real backend's calls
+
+    counted_vision.clear()
+    out = tmp_path / "bench"
+    assert main(["bench", "--agent", "heuristic", *common, "--episodes", "3", "--in-order", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    assert len(rows) == 3
+    assert sorted(r["sample_id"] for r in rows) == sorted(f"{label}/{name}" for label, name in CLIPS.items())
+    for row in rows:
+        calls = sum(row["tool_calls"].values())
+        assert row["tool_calls"] == {"pose_estimation": 1, "action_explanation": 1}, row["tool_calls"]
+        assert not row["tool_errors"], row["tool_errors"]
+        assert row["tool_cached"] == calls, row
+    assert sum(counted_vision.values()) == 0, dict(counted_vision)
