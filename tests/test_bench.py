@@ -190,9 +190,11 @@ def test_an_unreadable_video_is_reported_and_the_run_goes_on(tmp_path):
     manifest = tmp_path / "manifest.jsonl"
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
-    rows = [{"video": s.video, "label": s.label} for s in list(synthetic)[:5]] + [{"video": str(broken), "label": "wave"}]
+    rows = [{"video": s.video, "label": s.label, "annotations": s.meta["annotations"]} for s in list(synthetic)[:5]]
+    rows.append({"video": str(broken), "label": "wave"})
     manifest.write_text("\n".join(json.dumps(r) for r in rows))
     config = BenchConfig(agent="heuristic", dataset="manifest", dataset_kwargs={"path": str(manifest)},
+                         env_kwargs={"tools": ["pose_estimation"]},  # the manifest has no label explanations
                          num_envs=2, vectorization="async", shuffle=False)
     parts, log = run_bench(config, tmp_path / "run")
     metrics = write_outputs(config, parts, log, load_references())
@@ -204,7 +206,7 @@ def test_an_unreadable_video_is_reported_and_the_run_goes_on(tmp_path):
 def test_missing_videos_of_an_annotation_file_are_counted(tmp_path):
     shared_file("video-star/json/hmdb51/test.json")
     annotations = shared_file("video-star")
-    config = BenchConfig(agent="no-tool", dataset="videostar", episodes=3, splits=("test",),
+    config = BenchConfig(agent="no-tool", env_id="VideoSTAR-NoTools-v0", dataset="videostar", episodes=3, splits=("test",),
                          dataset_kwargs={"dataset": "hmdb51", "annotations": str(annotations),
                                          "video_root": str(tmp_path / "none"), "missing": "keep"})
     with pytest.warns(UserWarning, match="750 of 750"):

@@ -22,9 +22,14 @@ def test_folder_per_class(synthetic, tmp_path):
     (tmp_path / synthetic[0].label / "notes.txt").write_text("not a video")
     ds = FolderDataset(tmp_path)
     assert len(ds) == 3 and ds.label_space == tuple(sorted(s.label for s in list(synthetic)[:3]))
-    env = gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)})
+    env = gym.make("VideoSTAR-NoTools-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)})
     obs, info = env.reset(seed=0)
     assert obs["frames"].shape[0] == 16 and info["candidates"] == list(ds.label_space)
+    # The default tools' offline backends cannot serve a folder: refused when the env is made, saying what to do.
+    with pytest.raises(ValueError, match=r"'oracle' vision backend .* --vision yolo"):
+        gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)})
+    with pytest.raises(ValueError, match=r"'knowledge' explanation backend .* explanations"):
+        gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)}, tools=["action_explanation"])
 
 
 def test_folder_errors_say_what_is_wrong(tmp_path):

@@ -16,6 +16,10 @@ pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the a
 
 CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrestling.mp4",
          "flipping_pancake": "flipping_pancake.mkv"}
+# A user's label explanations in the paper's format: what the knowledge explainer and R_sub read.
+EXPLANATIONS = {"0": "apply_eye_makeup: one hand holds a brush close to the eye while the head stays still.",
+                "1": "arm_wrestling: two people grip hands over a table and each forearm pushes against the other.",
+                "2": "flipping_pancake: the wrist tilts a pan up quickly so the pancake turns in the air."}
 VISION_TOOLS = ("human_detection", "pose_estimation", "video_description")
 # The heuristic agent calls pose_estimation and action_explanation: precompute both, so the bench needs no tool run.
 TOOLS = ("human_detection", "pose_estimation", "action_explanation", "video_description")
@@ -61,7 +65,10 @@ def clip_folder(tmp_path):
 def test_precompute_fills_the_cache_and_the_bench_runs_no_backend_call(clip_folder, counted_vision, tmp_path):
     vision = {"detect_weights": str(shared_file("weights/yolo11n_int8.tflite")),
               "pose_weights": str(shared_file("weights/yolo11n-pose_int8.tflite")), "imgsz": 256, "device": "cpu"}
-    common = ["--dataset", "folder", "--video-root", str(clip_folder), "--vision", COUNTED,
+    explanations = tmp_path / "explanations.json"
+    explanations.write_text(json.dumps(EXPLANATIONS))
+    common = ["--dataset", "folder", "--video-root", str(clip_folder),
+              "--dataset-options", json.dumps({"explanations": str(explanations)}), "--vision", COUNTED,
               "--vision-options", json.dumps(vision), "--frame-size", "224", "--num-frames", "8",
               "--tools", ",".join(TOOLS), "--cache-dir", str(tmp_path / "cache")]
 

@@ -1,6 +1,7 @@
 """Replay: the paper's released explanations and descriptions, served by the tools."""
 
 import json
+import shutil
 
 import gymnasium as gym
 import numpy as np
@@ -9,9 +10,9 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import Backends, OracleVision, ReplayDescriber, ReplayExplainer
-from videostar_env.data import Clip, VideoSample
+from videostar_env.data import Clip, SyntheticDataset, VideoSample
 from videostar_env.knowledge import KnowledgeBase, normalize_label
-from videostar_env.tools import ActionExplanation, ToolContext, VideoDescription
+from videostar_env.tools import ActionExplanation, ToolContext, ToolError, VideoDescription
 
 from conftest import shared_file
 
@@ -69,15 +70,30 @@ def test_the_protocol_file_decides_between_split_descriptions(root):
 
 
 def test_replay_in_an_episode_reports_videos_outside_the_release(root):
-    env = gym.make("VideoSTAR-v0", explanation=("replay", {"root": str(root)}),
-                   description=("replay", {"root": str(root)}), tool_cache=None)
+    env = gym.make("VideoSTAR-v0", description=("replay", {"root": str(root)}), tool_cache=None)
     env.reset(seed=0)
-    _, _, terminated, _, info = env.step(tool_call("video_description") + tool_call("action_explanation"))
-    described, explained = info["tool_results"]
+    _, _, terminated, _, info = env.step(tool_call("video_description"))
+    (described,) = info["tool_results"]
     assert not terminated and not described["ok"]
     assert "no released description" in described["text"] and "description='kinematic'" in described["text"]
-    assert explained["ok"]  # synthetic labels have no released explanation, and the tool says so per label
-    assert "no released explanation for this label" in explained["text"]
+
+
+def test_replay_explanations_refuse_a_dataset_outside_the_release(root, tmp_path):
+    # No label of this folder has a released explanation: every call would carry nothing, so the env is refused.
+    (tmp_path / "moonwalk_backwards").mkdir()
+    shutil.copy(SyntheticDataset(per_class=1)[0].video, tmp_path / "moonwalk_backwards" / "a.mp4")
+    with pytest.raises(ValueError, match="'replay' explanation backend has no released explanation"):
+        gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)},
+                 explanation=("replay", {"root": str(root)}), tools=["action_explanation"])
+
+
+def test_labels_the_release_does_not_explain_are_named_and_none_explained_is_an_error(root):
+    classes = label_map("hmdb51_label_map.txt")
+    ctx = context("x.avi", classes[:2] + ["moonwalk_backwards"], explainer=ReplayExplainer(root))
+    result = ActionExplanation()(ctx, labels=None)
+    assert result.data["missing"] == ["moonwalk_backwards"] and "moonwalk_backwards: no explanation" in result.text
+    with pytest.raises(ToolError, match="no explanation is available for moonwalk_backwards"):
+        ActionExplanation()(ctx, labels=["moonwalk_backwards"])
 
 
 def test_replay_without_a_folder_says_how_to_give_one(monkeypatch, tmp_path):

@@ -126,7 +126,7 @@ def test_oracle_without_annotations_says_what_to_do():
 @pytest.mark.parametrize("name,args,text", [
     ("human_detection", {}, "People per sampled frame"),
     ("pose_estimation", {}, "Joints that move most"),
-    ("action_explanation", {"labels": ["wave", "unknown thing"]}, "no definition is available"),
+    ("action_explanation", {"labels": ["wave", "unknown thing"]}, "unknown thing: no explanation is available"),
     ("video_description", {"num_keyframes": 2}, "Keyframes at"),
 ])
 def test_builtin_tools_answer_offline(name, args, text):

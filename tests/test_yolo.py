@@ -117,8 +117,9 @@ def test_missing_weights_fail_fast_with_a_clear_message(tmp_path):
     start = time.monotonic()
     with pytest.raises(FileNotFoundError, match=r"yolo11n-pose\.pt.*pose_weights"):
         resolve_weights("yolo11n-pose.pt")  # YOLO_OFFLINE=1 in the tests: no download
-    with pytest.raises(FileNotFoundError, match="not an official name"):
-        YOLOVision(detect_weights=str(tmp_path / "missing" / "best.pt"))
+    missing_detector = YOLOVision(detect_weights=str(tmp_path / "missing" / "best.pt"))  # loads nothing yet
+    with pytest.raises(FileNotFoundError, match=r"detect_weights .*best\.pt.*not an official name"):
+        missing_detector.prepare(["detect"])
     with pytest.raises(FileNotFoundError, match="yolo11n-pose"):
         gym.make("VideoSTAR-v0", vision="yolo")
     assert time.monotonic() - start < 5

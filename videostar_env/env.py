@@ -125,6 +125,9 @@ class VideoToolEnv(gym.Env[dict, str]):
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
         tools = self.task.default_tools if cfg.tools is None else cfg.tools
         self.toolbox = Toolbox.build(tools, cfg.vision, cfg.explanation, cfg.description, cfg.tool_cache)
+        self.toolbox.check(self.dataset)
+        for warning in getattr(self.task, "check", lambda *_: [])(self.dataset, self.reward_config):
+            gym.logger.warn(warning)
         self.tool_schemas = self.toolbox.schemas()
         self._system_prompt = prompts.system_prompt(self.task.role, cfg.action_format, self.tool_schemas)
         h, w = cfg.frame_size

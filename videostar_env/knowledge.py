@@ -29,6 +29,11 @@ class ActionEntry:
     submotions: tuple[tuple[str, str], ...] = ()  # (body part, movement), most distinctive first
     signature: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
+    @property
+    def defined(self) -> bool:
+        """Whether the entry says anything about the action (a folder class without explanations does not)."""
+        return bool(self.definition.strip() or self.phases or self.submotions)
+
     def explanation(self) -> str:
         """The entry as one paragraph, the way the action-explanation tool states it."""
         text = f"{self.label}: {self.definition}"
@@ -70,6 +75,10 @@ class KnowledgeBase:
     def digest(self) -> str:
         """A hash of every entry, so caches of knowledge-based tool results notice edits."""
         return hashlib.sha256(repr(sorted(self.entries.items())).encode()).hexdigest()[:16]
+
+    def defined_labels(self) -> list[str]:
+        """The labels whose entries define them."""
+        return [label for label, entry in self.entries.items() if entry.defined]
 
     def subset(self, labels: Iterable[str]) -> "KnowledgeBase":
         """A knowledge base of only these labels (those it knows)."""

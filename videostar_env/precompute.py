@@ -59,6 +59,7 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
     toolbox = Toolbox.build(task.default_tools if config.tools is None else config.tools, config.vision,
                             config.explanation, config.description, config.tool_cache)
     try:
+        toolbox.check(dataset)
         tools = list(toolbox.tools) if tools is None else list(tools)
         unknown = [t for t in tools if t not in toolbox.tools]
         if unknown:

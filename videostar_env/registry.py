@@ -8,10 +8,26 @@ given where a name is expected. Unknown names raise KeyError listing what is reg
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def check_options(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
+    """TypeError naming the unknown options and the valid ones, when factory takes named options only."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let the call itself complain
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} for {what}; "
+                        f"valid options: {', '.join(valid) or 'none'}")
 
 
 class Registry(Generic[T]):
@@ -59,8 +75,10 @@ class Registry(Generic[T]):
                        f"{sorted(self._factories)}, or an import path 'module:attribute'")
 
     def make(self, name: str, **kwargs: Any) -> T:
-        """factory(name)(**kwargs)."""
-        return self.factory(name)(**kwargs)
+        """factory(name)(**kwargs); a misspelt option is a TypeError listing the valid ones."""
+        factory = self.factory(name)
+        check_options(factory, kwargs, f"{self.kind} {name!r}")
+        return factory(**kwargs)
 
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded:

@@ -30,7 +30,9 @@ class ExplanationBackend(Protocol):
 
     id: str
 
-    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase) -> dict[str, str]: ...
+    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase) -> dict[str, str | None]: ...
+    # None: no explanation for that label. A backend may also define check(dataset), raising ValueError when it
+    # cannot serve the dataset (the env calls it when it is made).
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..data.decode import Clip
@@ -14,6 +16,16 @@ class OracleVision:
     """Reads `sample.meta["annotations"]`: an .npz with keypoints (N, 17, 3) and boxes (N, 4) per source frame."""
 
     id = "oracle-v1"
+
+    def check(self, dataset: Any) -> None:
+        """Refuse a dataset without ground-truth keypoint files: every detection or pose call would fail."""
+        if not dataset[0].meta.get("annotations"):
+            raise ValueError(
+                f"the 'oracle' vision backend reads ground-truth keypoints, which only the synthetic dataset has; "
+                f"dataset {getattr(dataset, 'name', dataset)!r} has none. Use the yolo backend with weights, e.g. "
+                f"vision=('yolo', {{'pose_weights': 'yolo11n-pose.pt', 'detect_weights': 'yolo11n.pt'}}) (on the "
+                f"command line --vision yolo --vision-options '{{\"pose_weights\": \"PATH\", \"detect_weights\": "
+                f"\"PATH\"}}'), or leave the vision tools out (tools=[...])")
 
     def _load(self, clip: Clip, sample: VideoSample) -> tuple[np.ndarray, np.ndarray]:
         path = sample.meta.get("annotations")

@@ -35,16 +35,16 @@ class ChatExplainer:
         self.client = client
         self.id = f"explain-v{PROMPT_VERSION}:{client.id}"
 
-    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str]:
-        """label -> 'Label: explanation' (labels the reply skipped say so)."""
+    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str | None]:
+        """label -> 'Label: explanation', or None for a label the reply skipped."""
         reply = self.client.complete(EXPLAIN_SYSTEM, EXPLAIN_USER.format(labels="\n".join(labels)))
         found: dict[str, str] = {}
         for line in reply.splitlines():
             match = re.match(r"^\s*(?:[-*\d.)\s]+)?\**([^:*]+?)\**\s*:\s*(.+)$", line)
             if match:
                 found.setdefault(normalize_label(match.group(1)), match.group(2).strip())
-        return {label: f"{label}: {found[normalize_label(label)]}" if normalize_label(label) in found
-                else f"{label}: the model gave no explanation for this label." for label in labels}
+        return {label: f"{label}: {found[normalize_label(label)]}" if normalize_label(label) in found else None
+                for label in labels}
 
 
 class ChatDescriber:

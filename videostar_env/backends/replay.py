@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path, PurePath
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..data.decode import Clip
 from ..data.sample import VideoSample
@@ -56,11 +56,18 @@ class ReplayExplainer:
         """Every label (normalised) that has a released explanation."""
         return sorted(self._index())
 
-    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str]:
-        """label -> the released 'Label: explanation' (labels without one say so)."""
+    def check(self, dataset: Any) -> None:
+        """Refuse a dataset none of whose labels has a released explanation."""
+        labels = {label for sample in (dataset[0],) for label in sample.label_space}
+        if not any(normalize_label(label) in self._index() for label in labels):
+            raise ValueError(f"the 'replay' explanation backend has no released explanation for any label of dataset "
+                             f"{getattr(dataset, 'name', dataset)!r} ({len(self.files)} files under the annotation "
+                             f"folder); use explanation='knowledge' with explanations, dashscope or openai")
+
+    def explain(self, labels: Sequence[str], knowledge: KnowledgeBase | None = None) -> dict[str, str | None]:
+        """label -> the released 'Label: explanation', or None where the release has none."""
         index = self._index()
-        return {label: index.get(normalize_label(label), f"{label}: no released explanation for this label.")
-                for label in labels}
+        return {label: index.get(normalize_label(label)) for label in labels}
 
 
 class ReplayDescriber:

@@ -11,7 +11,7 @@ import hashlib
 import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -43,12 +43,15 @@ def _ultralytics_version() -> str:
         return "missing"
 
 
-def resolve_weights(name: str, download: bool = True) -> tuple[str, str]:
+SLOTS = {"detect": "detect_weights", "pose": "pose_weights"}  # model task -> the option naming its weights
+
+
+def resolve_weights(name: str, download: bool = True, option: str = "pose_weights") -> tuple[str, str]:
     """(what to pass to ultralytics.YOLO, a tag naming exactly those weights) for a path or an official name.
 
     Looks at the path as given, then in $VIDEOSTAR_WEIGHTS_DIR. A bare official name such as
     "yolo11n-pose.pt" that is not on disk is left for ultralytics to download, unless downloads
-    are off (download=False or YOLO_OFFLINE=1): then FileNotFoundError says how to provide it.
+    are off (download=False or YOLO_OFFLINE=1): then FileNotFoundError names `option` and how to provide it.
     """
     candidates = [Path(name).expanduser()]
     if os.environ.get(WEIGHTS_DIR_ENV):
@@ -62,10 +65,11 @@ def resolve_weights(name: str, download: bool = True) -> tuple[str, str]:
         # Official release assets are fixed per ultralytics version.
         return name, f"{name}@ultralytics-{_ultralytics_version()}"
     raise FileNotFoundError(
-        f"YOLO weights {name!r} were not found (looked in: {', '.join(str(c) for c in candidates)}) and "
+        f"YOLO {option} {name!r} were not found (looked in: {', '.join(str(c) for c in candidates)}) and "
         f"{'downloads are off' if bare else 'it is not an official name ultralytics can download'}. "
         f"Download the file where there is internet ({_RELEASES}) or export one with `yolo export`, then pass its "
-        f"path, e.g. vision=('yolo', {{'pose_weights': '/path/to/yolo11n-pose.pt'}}), or put it in ${WEIGHTS_DIR_ENV}.")
+        f"path, e.g. vision=('yolo', {{'{option}': '/path/to/{Path(name).name}'}}) (on the command line "
+        f"--vision-options '{{\"{option}\": \"PATH\"}}'), or put it in ${WEIGHTS_DIR_ENV}.")
 
 
 class YOLOVision:
@@ -80,7 +84,15 @@ class YOLOVision:
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1 or None, got {batch_size}")
         self.batch_size = batch_size
-        self.weights = {"detect": resolve_weights(detect_weights, download), "pose": resolve_weights(pose_weights, download)}
+        # Weights load only for the tools that need them (prepare); a missing file is reported by its option.
+        given = {"detect": detect_weights, "pose": pose_weights}
+        self.weights: dict[str, tuple[str, str]] = {}
+        self._missing: dict[str, FileNotFoundError] = {}
+        for task, name in given.items():
+            try:
+                self.weights[task] = resolve_weights(name, download, SLOTS[task])
+            except FileNotFoundError as exc:
+                self._missing[task] = exc
         self.predict_args: dict[str, Any] = {"conf": conf, "iou": iou, "max_det": max_det, "verbose": False}
         if half:
             self.predict_args["quantize"] = 16  # ultralytics >= 8.4 spelling of fp16 inference
@@ -88,13 +100,23 @@ class YOLOVision:
             self.predict_args["device"] = device
         if imgsz is not None:
             self.predict_args["imgsz"] = imgsz
-        tags = ",".join(tag for _, tag in self.weights.values())
+        tags = ",".join(self.weights[t][1] if t in self.weights else f"{given[t]}(missing)" for t in SLOTS)
         self.id = f"yolo[{tags}]imgsz={imgsz},conf={conf},iou={iou},max_det={max_det},half={half}"
         self._models: dict[str, Any] = {}
         # pose_estimation and video_description both need the pose of the same clip: run the model once.
         self._last: dict[str, tuple[Any, list[FrameDetections]]] = {}
 
+    def prepare(self, tasks: Iterable[str]) -> None:
+        """Fail now, naming the file and its option, when weights that the chosen tools need are missing."""
+        missing = [self._missing[task] for task in tasks if task in self._missing]
+        if len(missing) == 1:
+            raise missing[0]
+        if missing:
+            raise FileNotFoundError("\n".join(str(exc) for exc in missing))
+
     def _model(self, task: str) -> Any:
+        if task in self._missing:
+            raise ToolError(str(self._missing[task]))
         if task not in self._models:
             source, _ = self.weights[task]
             try:

@@ -15,9 +15,12 @@ from typing import Any, Iterator
 class ResultsLog:
     """Append-only episode rows keyed by row["key"], with the episode images stored beside them."""
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, identity: dict[str, Any] | None = None):
+        """identity: the run's settings, written to run.json with the first row (a run that failed to start
+        leaves nothing that would refuse the corrected command)."""
         self.folder = Path(folder)
         self.path = self.folder / "results.jsonl"
+        self.identity = identity
         self.folder.mkdir(parents=True, exist_ok=True)
         self.dropped = self._truncate_partial_line()
         self.rows: dict[str, dict[str, Any]] = {row["key"]: row for row in self._read()}
@@ -32,6 +35,9 @@ class ResultsLog:
         """Write the episode's media, then its row as one synced line; a key already logged is an error."""
         if row["key"] in self.rows:
             raise ValueError(f"episode {row['key']} is already in {self.path}")
+        run_file = self.folder / "run.json"
+        if self.identity is not None and not run_file.exists():
+            run_file.write_text(json.dumps({"identity": self.identity}, indent=2))
         for name, data in (media or {}).items():
             target = self.folder / name
             target.parent.mkdir(parents=True, exist_ok=True)

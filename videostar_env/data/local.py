@@ -50,8 +50,17 @@ class FolderDataset:
         return self.samples[index]
 
 
+def _meta(row: dict, folder: Path) -> dict:
+    """A manifest line's sample meta: its video path, and its ground-truth keypoint file if it names one."""
+    meta = {"path": row["video"]}
+    if row.get("annotations"):  # an .npz of keypoints (N, 17, 3) and boxes (N, 4) per source frame, for the oracle
+        meta["annotations"] = str(folder / row["annotations"])
+    return meta
+
+
 class ManifestDataset:
-    """A JSONL file, one video per line: {"video": path, "label": str} plus optional "id", "label_space", "split".
+    """A JSONL file, one video per line: {"video": path, "label": str} plus optional "id", "label_space", "split",
+    "annotations" (ground-truth keypoints for the oracle vision backend).
 
     Relative video paths are read from the manifest's folder; the label space of a line
     defaults to every label in the manifest.
@@ -77,7 +86,7 @@ class ManifestDataset:
         self.knowledge = _knowledge(labels, explanations)
         samples = [VideoSample(str(row.get("id", i)), str(self.path.parent / row["video"]), row["label"],
                                tuple(row.get("label_space", labels)), self.name, str(row.get("split", "all")),
-                               {"path": row["video"]}) for i, row in enumerate(rows)]
+                               _meta(row, self.path.parent)) for i, row in enumerate(rows)]
         self.annotated = len(samples)
         self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
 

@@ -26,7 +26,11 @@ class Breakdown(Protocol):
 
 @runtime_checkable
 class Task(Protocol):
-    """One kind of episode. Register it with tasks.register_task; choose it with gym.make(..., task=name)."""
+    """One kind of episode. Register it with tasks.register_task; choose it with gym.make(..., task=name).
+
+    Optional: check(dataset, reward_config) -> list[str], warnings the env logs when it is made
+    (a dataset the task can play but not fully score).
+    """
 
     name: str
     default_tools: tuple[str, ...]  # the tools an env of this task offers unless told otherwise

@@ -28,6 +28,7 @@ class HumanDetection:
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
     uses = ("video", "vision")  # what the result depends on (the tool cache keys on it)
+    vision_tasks = ("detect",)  # the vision models it needs loaded (a missing one fails when the env is made)
     version = "1"  # bump when the output for the same inputs changes
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
@@ -54,6 +55,7 @@ class PoseEstimation:
     parameters = {"type": "object", "properties": {"min_confidence": _MIN_CONF, "max_images": _MAX_IMAGES},
                   "additionalProperties": False}
     uses = ("video", "vision")
+    vision_tasks = ("pose",)
     version = "1"
 
     def __call__(self, ctx: ToolContext, min_confidence: float = 0.25, max_images: int = 4) -> ToolResult:
@@ -89,11 +91,17 @@ class ActionExplanation:
                    "description": "Labels to explain (default: all candidates)."}},
         "additionalProperties": False}
     uses = ("explanation", "knowledge")
-    version = "1"
+    version = "2"  # 2: labels without an explanation are listed under "missing"; none explained is an error
 
     def __call__(self, ctx: ToolContext, labels: list[str] | None = None) -> ToolResult:
         labels = list(dict.fromkeys(labels or ctx.candidates))
-        explanations = ctx.backends.explanation.explain(labels, ctx.knowledge)
+        found = ctx.backends.explanation.explain(labels, ctx.knowledge)
+        missing = [label for label in labels if not found.get(label)]
+        if len(missing) == len(labels):
+            raise ToolError(f"no explanation is available for {', '.join(missing)} from the "
+                            f"{ctx.backends.explanation.id} backend; try other labels, or answer without it.")
+        explanations = {label: found.get(label) or f"{label}: no explanation is available for this label."
+                        for label in labels}
         # Structured knowledge for programs (scripted agents), where the knowledge base has it.
         signatures, submotions = {}, {}
         for label in labels:
@@ -102,7 +110,8 @@ class ActionExplanation:
                 signatures[label] = {k: list(v) for k, v in entry.signature.items()}
                 submotions[label] = [list(s) for s in entry.submotions]
         text = "\n".join(explanations[label] for label in labels)
-        return ToolResult(text, [], {"explanations": explanations, "signatures": signatures, "submotions": submotions})
+        return ToolResult(text, [], {"explanations": explanations, "missing": missing, "signatures": signatures,
+                                     "submotions": submotions})
 
 
 class VideoDescription:
@@ -115,6 +124,7 @@ class VideoDescription:
                           "description": "How many keyframes to describe."}},
         "additionalProperties": False}
     uses = ("video", "vision", "description")
+    vision_tasks = ("pose",)
     version = "1"
 
     def __call__(self, ctx: ToolContext, num_keyframes: int = 3) -> ToolResult:

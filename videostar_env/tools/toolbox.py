@@ -14,7 +14,7 @@ from ..data.decode import Clip
 from ..data.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from .base import Tool, ToolContext, schema
-from .cache import CacheConfig, ToolCache
+from .cache import BACKEND_KINDS, CacheConfig, ToolCache
 from .registry import make_tools
 from .runner import ToolCallRecord, run_tool
 
@@ -31,8 +31,20 @@ class Toolbox:
     def build(cls, tools: Sequence[Any], vision: Any = "oracle", explanation: Any = "knowledge",
               description: Any = "kinematic", tool_cache: CacheConfig | None = CacheConfig()) -> "Toolbox":
         """A toolbox from tool names (or Tool objects), backend specs and a cache config."""
-        return cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description),
-                   ToolCache(tool_cache) if tool_cache is not None else None)
+        box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description))
+        prepare = getattr(box.backends.vision, "prepare", None)
+        if prepare is not None:  # load only the vision models the chosen tools need
+            prepare(sorted({task for t in box.tools.values() for task in getattr(t, "vision_tasks", ())}))
+        box.cache = ToolCache(tool_cache) if tool_cache is not None else None
+        return box
+
+    def check(self, dataset: Any) -> None:
+        """ValueError, saying what to use instead, when a backend the tools call cannot serve this dataset."""
+        kinds = {kind for tool in self.tools.values() for kind in getattr(tool, "uses", BACKEND_KINDS)}
+        for kind in BACKEND_KINDS:
+            check = getattr(getattr(self.backends, kind), "check", None)
+            if kind in kinds and check is not None:
+                check(dataset)
 
     @property
     def names(self) -> list[str]:

@@ -43,6 +43,15 @@ class ActionRecognition:
         raise TypeError(f"reward must be a RewardConfig, a dict of its fields or one of {sorted(ABLATIONS)}, "
                         f"got {spec!r}")
 
+    def check(self, dataset: Any, config: RewardConfig) -> list[str]:
+        """Warnings about a dataset this task can play but not fully score."""
+        if config.w_sub and config.mode != "official" and not dataset.knowledge.defined_labels():
+            return [f"R_sub will always be 0 on dataset {getattr(dataset, 'name', dataset)!r}: its knowledge base "
+                    "defines none of its labels, so no sub-motion can match a definition. Give the dataset label "
+                    "explanations (explanations=FILE; --dataset-options '{\"explanations\": \"FILE\"}') or "
+                    "use reward=ABLATIONS['no_sub']."]
+        return []
+
     def candidates(self, sample: VideoSample) -> tuple[str, ...]:
         """The sample's label space."""
         return tuple(sample.label_space)
