@@ -97,3 +97,49 @@ def test_precompute_fills_the_cache_and_the_bench_runs_no_backend_call(clip_fold
         assert not row["tool_errors"], row["tool_errors"]
         assert row["tool_cached"] == calls, row
     assert sum(counted_vision.values()) == 0, dict(counted_vision)
+
+
+def test_the_folder_path_end_to_end_with_a_corrupt_first_video(clip_folder, tmp_path, capsys):
+    """precompute, bench and verl-data on the real clips plus a corrupt file that sorts first: all finish."""
+    (clip_folder / "aaa_corrupt").mkdir()
+    (clip_folder / "aaa_corrupt" / "broken.mp4").write_bytes(b"\x00 this is not a video" * 50)
+    explanations = tmp_path / "explanations.json"
+    explanations.write_text(json.dumps(EXPLANATIONS))
+    vision = {"detect_weights": str(shared_file("weights/yolo11n_int8.tflite")),
+              "pose_weights": str(shared_file("weights/yolo11n-pose_int8.tflite")), "imgsz": 256, "device": "cpu"}
+    common = ["--dataset", "folder", "--video-root", str(clip_folder),
+              "--dataset-options", json.dumps({"explanations": str(explanations)}),
+              "--vision", "yolo", "--vision-options", json.dumps(vision), "--frame-size", "224", "--num-frames", "8",
+              "--tools", "pose_estimation,action_explanation", "--cache-dir", str(tmp_path / "cache")]
+
+    summary_file = tmp_path / "precompute.json"
+    assert main(["precompute", *common, "--out", str(summary_file)]) == 0
+    summary = json.loads(summary_file.read_text())
+    assert summary["samples"] == 4 and summary["tools"]["pose_estimation"] == {"computed": 3, "reused": 0, "failed": 1}
+    assert "broken.mp4" in summary["failures"][0]["message"]
+    capsys.readouterr()
+
+    out = tmp_path / "bench"
+    assert main(["bench", "--agent", "heuristic", *common, "--in-order", "--out", str(out)]) == 0
+    console = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["overall"]["episodes"] == 3 and metrics["failed"]["episodes"] == 1
+    assert "broken.mp4" in metrics["failed"]["examples"][0]["error"]
+    assert "unreadable videos (not played)" in console
+    assert "tool calls served from the cache" in console and "6 of 6" in console
+
+    # A detector that finds nobody: every pose call fails, and the console says so.
+    blind = ["--vision-options", json.dumps({**vision, "conf": 0.999})]
+    assert main(["bench", "--agent", "heuristic", *common, *blind, "--no-cache", "--in-order", "--episodes", "2",
+                 "--out", str(tmp_path / "blind")]) == 0
+    assert "pose_estimation errors" in capsys.readouterr().out
+
+    parquet = tmp_path / "verl.parquet"
+    assert main(["verl-data", *common, "--out", str(parquet)]) == 0
+    console = capsys.readouterr().out
+    assert "Wrote 3 rows" in console and "1 unreadable video(s) left out" in console and "broken.mp4" in console
+    import pandas as pd
+
+    rows = pd.read_parquet(parquet)
+    assert len(rows) == 3 and all(r["nframes"] == 8 for r in rows["videos"].map(lambda v: v[0]))
+    assert all(info["definition"] for info in rows["extra_info"])

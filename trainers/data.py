@@ -14,17 +14,30 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from videostar_env.data import VideoDecodeError
+
 AGENT_NAME = "videostar_agent"
 
 
-def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str = AGENT_NAME) -> list[dict[str, Any]]:
-    """One verl row per dataset index of a made env (gym.make(...)); episode i is seeded seed + i."""
+def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str = AGENT_NAME,
+              failures: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One verl row per dataset index of a made env (gym.make(...)); episode i is seeded seed + i.
+
+    A video that cannot be read raises, unless `failures` is given: then it is left out and recorded there
+    ({"sample_id", "error"}).
+    """
     base = env.unwrapped
     # The row names its dataset, so the agent loop replays the sample from the same one.
     dataset = base.config.dataset if isinstance(base.config.dataset, str) else None
     rows = []
     for i, index in enumerate(indices):
-        _, info = env.reset(seed=seed + i, options={"index": int(index)})
+        try:
+            _, info = env.reset(seed=seed + i, options={"index": int(index)})
+        except (VideoDecodeError, FileNotFoundError) as exc:
+            if failures is None:
+                raise
+            failures.append({"sample_id": base.dataset[int(index)].id, "error": f"{type(exc).__name__}: {exc}"})
+            continue
         system, user = info["messages"][0], info["messages"][1]
         question = next(p["text"] for p in user["content"] if p["type"] == "text")
         entry = base.dataset.knowledge.get(info["ground_truth"]["label"])
@@ -37,7 +50,7 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
             "reward_model": {"style": "rule", "ground_truth": info["ground_truth"]["label"]},
             "extra_info": {"index": i, "sample_index": int(index), "seed": seed + i, "sample_id": info["sample_id"],
                            "split": str(base.dataset[int(index)].split), "candidates": list(info["candidates"]),
-                           "definition": entry.explanation() if entry else "",
+                           "definition": entry.explanation() if entry and entry.defined else "",
                            "aliases": list(base.dataset.knowledge.names(info["ground_truth"]["label"])[1:]),
                            "dataset": dataset, "dataset_kwargs": json.dumps(base.config.dataset_kwargs, default=str)},
             "agent_name": agent_name,

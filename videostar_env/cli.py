@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from .bench import BenchConfig
 
 
+# Errors that mean the command line asked for something that cannot be (the messages say what to fix).
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from videostar_agents import make_agent  # the agents package sits beside the env package
 
@@ -60,7 +64,7 @@ def _precompute(args: argparse.Namespace) -> int:
     console = Console(width=120)
     config = EnvConfig(**{**gym.spec(args.env_id).kwargs, **env_spec(args)})
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as progress:
+                  console=console, transient=True) as progress:
         task = progress.add_task("precompute", total=args.limit)
         indices = None if args.limit is None else range(args.limit)
         report = precompute(config, None, indices, on_sample=lambda _: progress.advance(task))
@@ -112,7 +116,7 @@ def _bench(args: argparse.Namespace) -> int:
     references = load_references(args.reference)
     score = {"done": 0, "correct": 0}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console) as progress:
+                  console=console, transient=True) as progress:
         task = progress.add_task(f"{config.agent} on {config.dataset}", total=None)
 
         def on_start(total: int, done: int) -> None:
@@ -148,6 +152,12 @@ def _bench(args: argparse.Namespace) -> int:
             table.add_row(key.replace("_", " "), "–" if bn[key] is None else f"{bn[key]:.3f}")
     table.add_row("mean reward", f"{overall.get('reward', {}).get('total', 0):.3f}")
     table.add_row("tool calls / episode", f"{overall.get('tool_calls_per_episode', 0):.2f}")
+    if overall.get("tool_calls"):
+        table.add_row("tool calls served from the cache", f"{overall['tool_calls_cached']} of {overall['tool_calls']}")
+    for name, tool in overall.get("tools", {}).items():
+        if tool["errors"]:
+            calls = round(tool["calls_per_episode"] * overall["episodes"])
+            table.add_row(f"[red]{name} errors[/red]", f"{tool['errors']} of {calls} calls")
     table.add_row("invalid-action rate", f"{overall.get('invalid_action_rate', 0):.3f}")
     if metrics["failed"]["episodes"]:
         table.add_row("[red]unreadable videos (not played)[/red]", str(metrics["failed"]["episodes"]))
@@ -174,11 +184,22 @@ def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
 def _verl_data(args: argparse.Namespace) -> int:
     from videostar_trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
 
+    console = Console(width=120)
     env, count = rows_env(args)
-    path = write_parquet(verl_rows(env, range(count), args.seed), args.out)
+    failures: list[dict[str, str]] = []
+    rows = verl_rows(env, range(count), args.seed, failures=failures)
     env.close()
-    Console(width=120).print(f"Wrote {count} rows to {path} (agent_name videostar_agent)")
-    return 0
+    path = write_parquet(rows, args.out)
+    console.print(f"Wrote {len(rows)} rows to {path} (agent_name videostar_agent)")
+    if failures:
+        console.print(f"[red]{len(failures)} unreadable video(s) left out[/red], e.g. {failures[0]['sample_id']}: "
+                      f"{failures[0]['error']}", markup=True)
+    undefined = sum(not row["extra_info"]["definition"] for row in rows)
+    if undefined:
+        console.print(f"[yellow]{undefined} of {len(rows)} rows have no class definition[/yellow]: their R_sub is "
+                      "always 0. Give the dataset label explanations (--dataset-options '{\"explanations\": \"FILE\"}').",
+                      markup=True)
+    return 0 if rows else 1
 
 
 def _sft_data(args: argparse.Namespace) -> int:
@@ -216,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `videostar`."""
     parser = argparse.ArgumentParser(prog="videostar", description="Video-STAR action-recognition environments.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run scripted agents on the synthetic dataset and compare them")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    demo = sub.add_parser("demo", parents=[common], help="run scripted agents on the synthetic dataset and compare them")
     demo.add_argument("--episodes", type=int, default=40, help="episodes per agent (default 40)")
     demo.add_argument("--agents", default="heuristic,no-tool", help="comma-separated agent names or import paths")
     add_env_args(demo, sorted(ENV_IDS), "dataset split (synthetic: all, base or novel; default all)")
@@ -224,13 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="folder for summary.json and episode.png")
     demo.set_defaults(func=_demo)
 
-    pre = sub.add_parser("precompute", help="run tools over a whole dataset into the tool cache (resumable)")
+    pre = sub.add_parser("precompute", parents=[common], help="run tools over a whole dataset into the tool cache (resumable)")
     add_env_args(pre, sorted(ENV_IDS), "the split to precompute (dataset default if omitted)")
     pre.add_argument("--limit", type=int, help="only the first N samples")
     pre.add_argument("--out", help="write the summary as JSON to this file")
     pre.set_defaults(func=_precompute)
 
-    bench = sub.add_parser("bench", help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
+    bench = sub.add_parser("bench", parents=[common], help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
     bench.add_argument("--agent", default="heuristic", help="agent name or import path 'module:Class' (default heuristic)")
     bench.add_argument("--agent-options", metavar="JSON", help="keyword arguments of the agent as a JSON object")
     bench.add_argument("--model", help="the agent's model: a Qwen2.5-VL folder or hub id (qwen-vl), a served name (openai)")
@@ -251,11 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
     bench.set_defaults(func=_bench)
 
-    data = sub.add_parser("verl-data", help="write verl RL parquet (one row per sample) for the agent loop")
+    data = sub.add_parser("verl-data", parents=[common], help="write verl RL parquet (one row per sample) for the agent loop")
     add_rows_args(data, "the split to write (dataset default if omitted)")
     data.set_defaults(func=_verl_data)
 
-    sft = sub.add_parser("sft-data", help="cold-start SFT parquet: teacher chains through the env, judged and filtered")
+    sft = sub.add_parser("sft-data", parents=[common], help="cold-start SFT parquet: teacher chains through the env, judged and filtered")
     add_rows_args(sft, "the split to draw samples from (dataset default if omitted); the report goes to OUT.report.json")
     sft.add_argument("--teacher-url", required=True, help="OpenAI-compatible endpoint of the teacher, e.g. vLLM's /v1")
     sft.add_argument("--teacher-model", default="Qwen/Qwen2.5-VL-72B-Instruct", help="the teacher's served name")
@@ -271,7 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `videostar` command."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        # A user's mistake (a path, a name, an option, a dataset the backends cannot serve): one line, no traceback.
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"videostar {args.command}: error: {' '.join(str(message).split())} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

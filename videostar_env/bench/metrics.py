@@ -28,6 +28,8 @@ def episode_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "reward": {k: float(np.mean([r["reward"].get(k, 0.0) for r in rows])) for k in components},
         "turns_per_episode": turns / n,
         "tool_calls_per_episode": sum(sum(r["tool_calls"].values()) for r in rows) / n,
+        "tool_calls": sum(sum(r["tool_calls"].values()) for r in rows),
+        "tool_calls_cached": sum(r.get("tool_cached", 0) for r in rows),  # served from the tool cache
         "tools": {name: {
             "rate": float(np.mean([name in r["tool_calls"] for r in rows])),  # episodes that called it
             "calls_per_episode": sum(r["tool_calls"].get(name, 0) for r in rows) / n,

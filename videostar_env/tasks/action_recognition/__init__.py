@@ -69,7 +69,8 @@ class ActionRecognition:
         """The hierarchical reward, sub-motions matched against the true class's knowledge-base entry."""
         entry = knowledge.get(sample.label)
         return score_answer(answer, sample.label, aliases=knowledge.names(sample.label)[1:],
-                            definition=entry.explanation() if entry else "", tool_log=calls, config=config)
+                            definition=entry.explanation() if entry and entry.defined else "", tool_log=calls,
+                            config=config)
 
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""
