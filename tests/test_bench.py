@@ -20,6 +20,7 @@ from videostar_env.bench.metrics import mean_std
 from videostar_env.tasks import ActionRecognition
 from videostar_env.tasks.action_recognition.metrics import harmonic_mean
 from videostar_env.bench.runner import planned_rows
+from videostar_env.cli_options import OptionError
 from videostar_env.cli import main
 from videostar_env.data import SyntheticDataset
 
@@ -29,10 +30,11 @@ TESTS = Path(__file__).resolve().parent
 
 
 def comparable(metrics):
-    """Metrics without wall-clock figures, which differ from run to run."""
+    """Metrics without wall-clock figures and cache hits, which differ from run to run (the cache is shared)."""
     out = json.loads(json.dumps(metrics))
     for block in [out["overall"], *out["splits"].values()]:
         block.pop("seconds_per_episode", None)
+        block.pop("tool_calls_cached", None)
     out.pop("run", None)
     return out
 
@@ -191,7 +193,7 @@ def test_an_unreadable_video_is_reported_and_the_run_goes_on(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
     rows = [{"video": s.video, "label": s.label, "annotations": s.meta["annotations"]} for s in list(synthetic)[:5]]
-    rows.append({"video": str(broken), "label": "wave"})
+    rows.append({"video": str(broken), "label": "wave", "annotations": synthetic[0].meta["annotations"]})
     manifest.write_text("\n".join(json.dumps(r) for r in rows))
     config = BenchConfig(agent="heuristic", dataset="manifest", dataset_kwargs={"path": str(manifest)},
                          env_kwargs={"tools": ["pose_estimation"]},  # the manifest has no label explanations
@@ -269,7 +271,7 @@ def test_command_line_names_video_star_datasets_and_rejects_bad_json():
     assert config.dataset_kwargs == {"dataset": "ucf101", "protocol": "cross", "video_root": "/data/ucf"}
     assert config.ray == "local"
     bad = build_parser().parse_args(["bench", "--agent-options", "[1]"])
-    with pytest.raises(SystemExit, match="--agent-options must be a JSON object"):
+    with pytest.raises(OptionError, match="--agent-options must be a JSON object"):
         bench_config(bad)
 
 

@@ -73,6 +73,6 @@ def test_cli_writes_a_summary(tmp_path, capsys):
     assert "pose_estimation" in capsys.readouterr().out
 
 
-def test_cli_rejects_bad_backend_options(tmp_path):
-    with pytest.raises(SystemExit, match="JSON object"):
-        main(["precompute", "--limit", "1", "--vision-options", "{not json", "--cache-dir", str(tmp_path)])
+def test_cli_rejects_bad_backend_options(tmp_path, capsys):
+    assert main(["precompute", "--limit", "1", "--vision-options", "{not json", "--cache-dir", str(tmp_path)]) == 2
+    assert "--vision-options must be a JSON object" in capsys.readouterr().err

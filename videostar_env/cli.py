@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -301,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # A user's mistake (a path, a name, an option, a dataset the backends cannot serve): one line, no traceback.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        # Gymnasium appends the env kwargs to a TypeError from the env's constructor; they may hold API keys.
+        message = re.sub(r"\s*was raised from the environment creator for .*", "", str(message), flags=re.DOTALL)
         print(f"videostar {args.command}: error: {' '.join(str(message).split())} (--debug shows the traceback)",
               file=sys.stderr)
         return 2

@@ -16,6 +16,10 @@ from .backends import BACKENDS, KINDS
 from .env import EnvConfig
 from .tools.cache import CacheConfig
 
+class OptionError(ValueError):
+    """A command-line option that cannot be used as given; the message says which and how to fix it."""
+
+
 VIDEOSTAR_DATASETS = ("hmdb51", "ucf101", "kinetics400", "kinetics600", "ssv2")
 BACKEND_DEFAULTS = {"vision": "oracle", "explanation": "knowledge", "description": "kinematic"}
 
@@ -27,9 +31,9 @@ def json_option(text: str | None, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"{what} must be a JSON object, e.g. '{{\"imgsz\": 320}}': {exc}") from exc
+        raise OptionError(f"{what} must be a JSON object, e.g. '{{\"imgsz\": 320}}': {exc}") from exc
     if not isinstance(value, dict):
-        raise SystemExit(f"{what} must be a JSON object, got {text!r}")
+        raise OptionError(f"{what} must be a JSON object, got {text!r}")
     return value
 
 
@@ -89,7 +93,7 @@ def dataset_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         value = getattr(args, option)
         if value and key is None:
             flag = "--" + option.replace("_", "-")
-            raise SystemExit(f"{flag} does not apply to --dataset {dataset}: "
+            raise OptionError(f"{flag} does not apply to --dataset {dataset}: "
                              + ("a folder dataset is found with --video-root DIR (one sub-folder per class)"
                                 if dataset == "folder" else "a manifest is given with --annotations FILE.jsonl, its "
                                 "video paths relative to the file"))
@@ -106,11 +110,11 @@ def env_spec(args: argparse.Namespace, with_dataset: bool = True) -> dict[str, A
     kwargs = json_option(getattr(args, "env_options", None), "--env-options")
     unknown = sorted(set(kwargs) - fields)
     if unknown:
-        raise SystemExit(f"--env-options has unknown fields {unknown}; valid: {sorted(fields)}")
+        raise OptionError(f"--env-options has unknown fields {unknown}; valid: {sorted(fields)}")
     for kind in KINDS:
         name = getattr(args, kind)
         if name not in BACKENDS[kind]:
-            raise SystemExit(f"--{kind} {name!r} is not a {kind} backend; choose one of {BACKENDS[kind].names()}")
+            raise OptionError(f"--{kind} {name!r} is not a {kind} backend; choose one of {BACKENDS[kind].names()}")
         options = getattr(args, f"{kind}_options")
         kwargs[kind] = (name, json_option(options, f"--{kind}-options")) if options else name
     for name in ("num_frames", "frame_size"):

@@ -19,10 +19,12 @@ class OracleVision:
 
     def check(self, dataset: Any) -> None:
         """Refuse a dataset without ground-truth keypoint files: every detection or pose call would fail."""
-        if not dataset[0].meta.get("annotations"):
+        without = sum(not dataset[i].meta.get("annotations") for i in range(len(dataset)))
+        if without:
             raise ValueError(
-                f"the 'oracle' vision backend reads ground-truth keypoints, which only the synthetic dataset has; "
-                f"dataset {getattr(dataset, 'name', dataset)!r} has none. Use the yolo backend with weights, e.g. "
+                f"the 'oracle' vision backend reads ground-truth keypoints, which only the synthetic dataset (or a "
+                f"manifest with \"annotations\") has; {without} of the {len(dataset)} samples of dataset "
+                f"{getattr(dataset, 'name', dataset)!r} have none. Use the yolo backend with weights, e.g. "
                 f"vision=('yolo', {{'pose_weights': 'yolo11n-pose.pt', 'detect_weights': 'yolo11n.pt'}}) (on the "
                 f"command line --vision yolo --vision-options '{{\"pose_weights\": \"PATH\", \"detect_weights\": "
                 f"\"PATH\"}}'), or leave the vision tools out (tools=[...])")
