@@ -8,6 +8,7 @@ from videostar_env.registry import Registry
 
 from .base import Agent, BatchAgent
 from .scripted import HeuristicAgent, NoToolAgent, OracleAgent, RandomAgent
+from .spatial import GraphReaderAgent, GuessAgent
 
 
 
@@ -30,6 +31,8 @@ for _name, _factory in {
     "no-tool": NoToolAgent,
     "heuristic": HeuristicAgent,
     "oracle": OracleAgent,
+    "graph-reader": GraphReaderAgent,  # spatio-temporal questions: reads the relation_graph tool
+    "guess": GuessAgent,  # spatio-temporal questions: answers without tools (chance)
     "qwen-vl": _qwen_vl,  # model=<folder or hub id>
     "openai": _openai,  # base_url=..., model=...
 }.items():
@@ -41,4 +44,4 @@ def make_agent(spec: str, **kwargs: Any) -> Agent:
     return AGENTS.make(spec, **kwargs)
 
 
-__all__ = ["AGENTS", "Agent", "BatchAgent", "HeuristicAgent", "NoToolAgent", "OracleAgent", "RandomAgent", "make_agent"]
+__all__ = ["AGENTS", "Agent", "BatchAgent", "GraphReaderAgent", "GuessAgent", "HeuristicAgent", "NoToolAgent", "OracleAgent", "RandomAgent", "make_agent"]

@@ -19,6 +19,8 @@ from .registry import Registry
 from .tasks import TASKS, ActionRecognition, Task, make_task, register_task
 from .tasks.action_recognition import (ABLATIONS, ActionAnswer, RewardBreakdown, RewardConfig, answer, parse_answer,
                                        score)
+from .perception.relation_graph import RelationGraph, build_graph, graph_score
+from .tasks.scoring import mean_relative_accuracy
 from .tools import Tool, ToolCallRecord, ToolContext, Toolbox, ToolError, ToolResult, register_tool, registered_tools
 
 __version__ = "0.1.0"
@@ -44,9 +46,14 @@ register_env("VideoSTAR-v0")  # hermes tool calls, all four tools, multi-turn
 register_env("VideoSTAR-TwoTurn-v0", action_format="videostar", max_turns=3)  # the official two-turn protocol
 register_env("VideoSTAR-NoTools-v0", tools=())  # the paper's "w/o tools" setting: answer from the frames alone
 register_env("VideoSTAR-Discrete-v0", entry_point="videostar_env.wrappers:discrete_feature_env")
+# Video-STR: the paper's protocol (no tools, one answer turn with the graph in the reasoning; a turn that cannot
+# be read at all gets one retry), and the same questions with the object tools, multi-turn.
+STR = {"task": "spatiotemporal", "dataset": "scenes", "frame_size": (192, 256)}
+register_env("VideoSTR-v0", **STR, tools=(), max_turns=2)
+register_env("VideoSTR-Tools-v0", **STR)
 
 __all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognition", "Answer", "Call", "ENV_IDS",
-           "EnvConfig", "EpisodeInfo", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",
+           "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",
            "RewardConfig", "TASKS", "Task", "Tool", "ToolCall", "ToolCallRecord", "ToolContext", "ToolError",
            "ToolResult", "Toolbox", "VideoToolEnv", "WRAPPED_ENV_IDS", "answer", "make_task", "parse", "parse_answer",
            "register_env", "register_task", "register_tool", "registered_tools", "score", "tool_call",

@@ -21,7 +21,7 @@ class OptionError(ValueError):
 
 
 VIDEOSTAR_DATASETS = ("hmdb51", "ucf101", "kinetics400", "kinetics600", "ssv2")
-BACKEND_DEFAULTS = {"vision": "oracle", "explanation": "knowledge", "description": "kinematic"}
+BACKEND_DEFAULTS = {"vision": "oracle", "explanation": "knowledge", "description": "kinematic", "objects": "oracle"}
 
 
 def json_option(text: str | None, what: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ this module wires them to reset/step/render. OVAREnv is its action-recognition n
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections import OrderedDict
@@ -54,7 +55,8 @@ def vector_kwargs(mode: str, **extra: Any) -> dict[str, Any]:
 class EnvConfig:
     """Everything that defines an environment; each default works offline on a fresh machine."""
 
-    task: Any = DEFAULT_TASK  # registered task name ("action_recognition"), or a Task object
+    task: Any = DEFAULT_TASK  # registered task name ("action_recognition", "spatiotemporal"), or a Task object
+    task_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of a task named by `task`
     dataset: Any = "synthetic"  # registered dataset name, or a dataset object
     dataset_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {"split": "novel"} for synthetic
     num_frames: int = 16  # frames sampled uniformly from each video
@@ -69,6 +71,7 @@ class EnvConfig:
     vision: Any = "oracle"  # vision backend: name, (name, options) or object
     explanation: Any = "knowledge"  # action-explanation backend
     description: Any = "kinematic"  # video-description backend
+    objects: Any = "oracle"  # objects backend (object_detection, object_tracking, relation_graph)
     reward: Any = None  # the task's reward config (or a dict of its fields); None: the task's default
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
     clip_memo: int = 0  # decoded clips kept in memory (LRU) for videos revisited by later episodes; 0: decode each reset
@@ -93,8 +96,9 @@ class EnvConfig:
         if isinstance(self.tools, (str, bytes)):
             raise TypeError(f"EnvConfig.tools must be a list of tool names, got the string {self.tools!r}; "
                             f"write tools=[{self.tools!r}]")
-        if not isinstance(self.dataset_kwargs, dict):
-            raise TypeError(f"EnvConfig.dataset_kwargs must be a dict, got {self.dataset_kwargs!r}")
+        for name in ("dataset_kwargs", "task_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise TypeError(f"EnvConfig.{name} must be a dict, got {getattr(self, name)!r}")
         if self.tool_cache is not None and not isinstance(self.tool_cache, CacheConfig):
             raise TypeError(f"EnvConfig.tool_cache must be a CacheConfig or None, got {self.tool_cache!r}")
 
@@ -102,6 +106,13 @@ class EnvConfig:
         # Backend options may hold API keys: a config is logged and saved, its keys must not be.
         fields = ", ".join(f"{f.name}={redact_secrets(getattr(self, f.name))!r}" for f in dataclasses.fields(self))
         return f"EnvConfig({fields})"
+
+
+def make_toolbox(config: EnvConfig, task: Task) -> Toolbox:
+    """The tools a config asks for (None: the task's), with their backends and cache."""
+    tools = task.default_tools if config.tools is None else config.tools
+    return Toolbox.build(tools, config.vision, config.explanation, config.description, config.objects,
+                         config.tool_cache)
 
 
 class VideoToolEnv(gym.Env[dict, str]):
@@ -118,13 +129,12 @@ class VideoToolEnv(gym.Env[dict, str]):
         self.config = dataclasses.replace(config or EnvConfig(), **overrides)
         self.render_mode = render_mode
         cfg = self.config
-        self.task: Task = make_task(cfg.task)
+        self.task: Task = make_task(cfg.task, **cfg.task_options)
         self.reward_config = self.task.reward_config(cfg.reward)
         self.dataset = make_dataset(cfg.dataset, **cfg.dataset_kwargs)
         if len(self.dataset) == 0:
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
-        tools = self.task.default_tools if cfg.tools is None else cfg.tools
-        self.toolbox = Toolbox.build(tools, cfg.vision, cfg.explanation, cfg.description, cfg.tool_cache)
+        self.toolbox = make_toolbox(cfg, self.task)
         self.toolbox.check(self.dataset)
         for warning in getattr(self.task, "check", lambda *_: [])(self.dataset, self.reward_config):
             gym.logger.warn(warning)
@@ -256,7 +266,7 @@ class VideoToolEnv(gym.Env[dict, str]):
     def _info(self) -> EpisodeInfo:
         ep = self._episode
         calls = ep.calls
-        return {**self._static, "ground_truth": dict(self._static["ground_truth"]),  # a dict: fresh per call
+        return {**self._static, "ground_truth": copy.deepcopy(self._static["ground_truth"]),  # fresh per call
                 "turn": ep.turns, "messages": ep.messages, "tool_results": [c.as_dict() for c in calls]}
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .data import decode, make_dataset
-from .env import EnvConfig
+from .env import EnvConfig, make_toolbox
 from .tasks import make_task
-from .tools import Toolbox
 
 MAX_EXAMPLES = 20  # failure messages kept in the report
 
@@ -54,10 +53,9 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
     """
     if config.tool_cache is None:
         raise ValueError("precompute fills the tool cache, but this config has tool_cache=None; give it a CacheConfig")
-    task = make_task(config.task)
+    task = make_task(config.task, **config.task_options)
     dataset = make_dataset(config.dataset, **config.dataset_kwargs)
-    toolbox = Toolbox.build(task.default_tools if config.tools is None else config.tools, config.vision,
-                            config.explanation, config.description, config.tool_cache)
+    toolbox = make_toolbox(config, task)
     try:
         toolbox.check(dataset)
         tools = list(toolbox.tools) if tools is None else list(tools)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..registry import Registry
 from .base import Description, DescriptionBackend, ExplanationBackend, VisionBackend
 from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
+from .objects import ObjectsBackend, OracleObjects
 from .oracle import OracleVision
 from .qwen import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
 from .replay import ReplayDescriber, ReplayExplainer
 from .yolo import YOLOVision
+from .yolo_objects import YOLOObjects
 
 # One registry per kind; gym.make(..., explanation=("openai", {"base_url": ...})) picks one. Other packages add
 # backends with entry points in the groups "videostar_env.backends.vision" (".explanation", ".description").
-KINDS = ("vision", "explanation", "description")
+KINDS = ("vision", "explanation", "description", "objects")
 BACKENDS: dict[str, Registry[Any]] = {kind: Registry(f"{kind} backend", f"videostar_env.backends.{kind}")
                                       for kind in KINDS}
 for _kind, _factories in {
@@ -25,6 +27,7 @@ for _kind, _factories in {
                     "openai": openai_explainer},
     "description": {"kinematic": KinematicDescriber, "replay": ReplayDescriber, "dashscope": dashscope_describer,
                     "openai": openai_describer},
+    "objects": {"oracle": OracleObjects, "yolo": YOLOObjects},
 }.items():
     for _name, _factory in _factories.items():
         BACKENDS[_kind].register(_name, _factory)
@@ -37,6 +40,7 @@ class Backends:
     vision: VisionBackend
     explanation: ExplanationBackend
     description: DescriptionBackend
+    objects: ObjectsBackend = field(default_factory=OracleObjects)
 
 
 def make_backend(kind: str, spec: Any) -> Any:
@@ -47,11 +51,12 @@ def make_backend(kind: str, spec: Any) -> Any:
     return BACKENDS[kind].make(name, **options)
 
 
-def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", description: Any = "kinematic") -> Backends:
+def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", description: Any = "kinematic",
+                  objects: Any = "oracle") -> Backends:
     """Backends by name (or objects), defaulting to the offline ones."""
     return Backends(make_backend("vision", vision), make_backend("explanation", explanation),
-                    make_backend("description", description))
+                    make_backend("description", description), make_backend("objects", objects))
 
 
 __all__ = ["BACKENDS", "Backends", "KINDS", "ChatDescriber", "ChatExplainer", "Description", "DescriptionBackend", "ExplanationBackend", "KinematicDescriber",
-           "KnowledgeExplainer", "OracleVision", "ReplayDescriber", "ReplayExplainer", "VisionBackend", "YOLOVision", "make_backend", "make_backends"]
+           "KnowledgeExplainer", "ObjectsBackend", "OracleObjects", "OracleVision", "ReplayDescriber", "ReplayExplainer", "VisionBackend", "YOLOObjects", "YOLOVision", "make_backend", "make_backends"]

@@ -11,6 +11,8 @@ from .sample import VideoSample
 from .local import FolderDataset, ManifestDataset
 from .missing import MissingVideos
 from .synthetic import SyntheticDataset
+from .scene_questions import SceneQuestionDataset
+from .scenes import SceneConfig, SceneDataset, SceneTruth
 from .videostar import VideoStarDataset
 
 
@@ -29,7 +31,7 @@ class Dataset(Protocol):
 # Other packages add datasets with entry points in the group "videostar_env.datasets".
 DATASETS: Registry[Dataset] = Registry("dataset", "videostar_env.datasets")
 for _name, _factory in {"synthetic": SyntheticDataset, "videostar": VideoStarDataset, "folder": FolderDataset,
-                        "manifest": ManifestDataset}.items():
+                        "manifest": ManifestDataset, "scenes": SceneQuestionDataset}.items():
     DATASETS.register(_name, _factory)
 
 
@@ -40,5 +42,5 @@ def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     return DATASETS.make(spec, **kwargs)
 
 
-__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
+__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SceneConfig", "SceneDataset", "SceneQuestionDataset", "SceneTruth", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
            "make_dataset", "uniform_indices"]

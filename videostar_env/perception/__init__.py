@@ -2,7 +2,10 @@
 
 from .detections import Detection, FrameDetections, main_track, salient_keyframes, spread
 from .kinematics import Kinematics, analyze, observed_submotions
-from .overlay import draw_boxes, draw_skeletons
+from .objects import ObjectBox, Track, motion, tracks_of
+from .overlay import draw_boxes, draw_objects, draw_skeletons
+from .relation_graph import Edge, GraphFrame, Node, RelationGraph, build_graph, graph_score
 
-__all__ = ["Detection", "FrameDetections", "Kinematics", "analyze", "draw_boxes", "draw_skeletons", "main_track",
-           "observed_submotions", "salient_keyframes", "spread"]
+__all__ = ["Detection", "Edge", "FrameDetections", "GraphFrame", "Kinematics", "Node", "ObjectBox", "RelationGraph",
+           "Track", "analyze", "build_graph", "draw_boxes", "draw_objects", "draw_skeletons", "graph_score",
+           "main_track", "motion", "observed_submotions", "salient_keyframes", "spread", "tracks_of"]

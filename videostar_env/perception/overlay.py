@@ -1,4 +1,4 @@
-"""Drawing tool evidence on frames: person boxes and COCO-17 skeletons."""
+"""Drawing tool evidence on frames: person boxes, COCO-17 skeletons, labelled object boxes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from PIL import Image, ImageDraw
 
 from ..data.skeleton import EDGES
 from .detections import Detection
+from .objects import ObjectBox
 
 BOX_COLOUR = (40, 90, 255)
 BONE_COLOUR = (255, 60, 60)
 JOINT_COLOUR = (255, 230, 0)
+OBJECT_COLOUR = (255, 255, 255)
 
 
 def draw_boxes(frame: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
@@ -42,4 +44,16 @@ def draw_skeletons(frame: np.ndarray, detections: Sequence[Detection], min_confi
         for x, y, c in kp:
             if c >= min_confidence:
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=JOINT_COLOUR)
+    return np.asarray(img)
+
+
+def draw_objects(frame: np.ndarray, objects: Sequence[ObjectBox]) -> np.ndarray:
+    """A copy of the frame with each object's box, label and track id."""
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    width = max(frame.shape[1] // 160, 1)
+    for obj in objects:
+        draw.rectangle(obj.box, outline=OBJECT_COLOUR, width=width)
+        name = obj.label if obj.track_id is None else f"{obj.label} #{obj.track_id}"
+        draw.text((obj.box[0] + 2, obj.box[1] + 1), name, fill=OBJECT_COLOUR)
     return np.asarray(img)

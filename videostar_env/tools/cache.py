@@ -23,7 +23,7 @@ from .base import Tool, ToolResult
 if TYPE_CHECKING:
     from .base import ToolContext
 
-BACKEND_KINDS = ("vision", "explanation", "description")
+BACKEND_KINDS = ("vision", "explanation", "description", "objects")
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,10 @@ class Toolbox:
 
     @classmethod
     def build(cls, tools: Sequence[Any], vision: Any = "oracle", explanation: Any = "knowledge",
-              description: Any = "kinematic", tool_cache: CacheConfig | None = CacheConfig()) -> "Toolbox":
+              description: Any = "kinematic", objects: Any = "oracle",
+              tool_cache: CacheConfig | None = CacheConfig()) -> "Toolbox":
         """A toolbox from tool names (or Tool objects), backend specs and a cache config."""
-        box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description))
+        box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description, objects))
         prepare = getattr(box.backends.vision, "prepare", None)
         if prepare is not None:  # load only the vision models the chosen tools need
             prepare(sorted({task for t in box.tools.values() for task in getattr(t, "vision_tasks", ())}))
@@ -40,7 +41,7 @@ class Toolbox:
 
     def check(self, dataset: Any) -> None:
         """ValueError, saying what to use instead, when a backend the tools call cannot serve this dataset."""
-        kinds = {kind for tool in self.tools.values() for kind in getattr(tool, "uses", BACKEND_KINDS)}
+        kinds = {kind for tool in self.tools.values() for kind in getattr(tool, "uses", ())}  # declared use only
         for kind in BACKEND_KINDS:
             check = getattr(getattr(self.backends, kind), "check", None)
             if kind in kinds and check is not None:

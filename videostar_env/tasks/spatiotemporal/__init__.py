@@ -1,0 +1,129 @@
+"""Spatio-temporal questions answered through a relation graph (Video-STR), the second task.
+
+A sample is one question about one multi-object video (sample.meta["question"], see
+data/scene_questions.py; sample.meta["truth"], the scene's ground truth). The policy writes the
+scene's relation graph inside its reasoning, then the answer: a letter, a number or a count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Sequence
+
+
+from ...actions import Answer
+from ...data.sample import VideoSample
+from ...data.scenes import SceneTruth
+from ...knowledge import KnowledgeBase
+from ...perception.relation_graph import RelationGraph, build_graph
+from ...tools.runner import ToolCallRecord
+from . import prompts
+from .answer import GraphAnswer, parse_answer
+from .metrics import graph_metrics
+from .reward import ABLATIONS, ZERO, GraphRewardBreakdown, GraphRewardConfig, graph_answer, score_answer
+
+TOOLS = ("object_detection", "object_tracking", "relation_graph")
+_TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+def true_graph(sample: VideoSample) -> RelationGraph:
+    """The ground-truth relation graph of a sample's question: every visible object at the question's keyframes."""
+    truth, question = SceneTruth.load(sample.meta["truth"]), sample.meta["question"]
+    keyframes = list(question["keyframes"])
+    return build_graph([k / truth.fps for k in keyframes], [str(i) for i in range(len(truth.labels))],
+                       list(truth.labels), truth.positions[keyframes][..., :2], "metres", truth.visible[keyframes])
+
+
+class SpatioTemporal:
+    """Video-STR's task: one question about a multi-object video, answered after writing its relation graph.
+
+    think/graph: the tags of the reasoning and of the graph block (Qwen3-family tokenizers reserve
+    <think> as one special token; a policy may want other names).
+    """
+
+    name = "spatiotemporal"
+    default_tools = TOOLS
+    role = prompts.ROLE
+
+    def __init__(self, think: str = "think", graph: str = "graph"):
+        for what, tag in (("think", think), ("graph", graph)):
+            if not isinstance(tag, str) or not _TAG.match(tag) or tag == "answer":
+                raise ValueError(f"the {what} tag must be a name like 'think' (letters, digits, _ and -; not "
+                                 f"'answer'), got {tag!r}")
+        self.think, self.graph = think, graph
+        self.answer_format = prompts.answer_format(think, graph)
+        self.after_tools = prompts.after_tools(think, graph)
+
+    def reward_config(self, spec: Any) -> GraphRewardConfig:
+        """GraphRewardConfig from None (the full reward), a dict of its fields, an ablation name, or itself."""
+        if spec is None:
+            return GraphRewardConfig()
+        if isinstance(spec, GraphRewardConfig):
+            return spec
+        if isinstance(spec, str) and spec in ABLATIONS:
+            return ABLATIONS[spec]
+        if isinstance(spec, dict):
+            known = {f.name for f in dataclasses.fields(GraphRewardConfig)}
+            unknown = sorted(set(spec) - known)
+            if unknown:
+                raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
+            return GraphRewardConfig(**spec)
+        raise TypeError(f"reward must be a GraphRewardConfig, a dict of its fields or one of {sorted(ABLATIONS)}, "
+                        f"got {spec!r}")
+
+    def check(self, dataset: Any, config: GraphRewardConfig) -> list[str]:
+        """Refuse a dataset whose samples carry no question; nothing to warn about otherwise."""
+        if len(dataset) and "question" not in dataset[0].meta:
+            raise ValueError(f"the spatiotemporal task needs samples with a question (sample.meta['question']); "
+                             f"dataset {getattr(dataset, 'name', dataset)!r} has none: use dataset='scenes'")
+        return []
+
+    def candidates(self, sample: VideoSample) -> tuple[str, ...]:
+        """The option letters of a multiple-choice question; none for numbers."""
+        return tuple(sample.meta["question"]["options"])
+
+    def question(self, sample: VideoSample, candidates: Sequence[str], num_frames: int) -> str:
+        """How the frames are shown, the question with its options, and how to write the answer."""
+        q = sample.meta["question"]
+        return prompts.question(q["text"], q["kind"], q["unit"], num_frames, float(sample.meta.get("duration", 0.0)))
+
+    def parse_answer(self, answer: Answer) -> GraphAnswer:
+        """The answer text and the relation graph of the reasoning."""
+        return parse_answer(answer, self.think, self.graph)
+
+    def score(self, answer: GraphAnswer, sample: VideoSample, knowledge: KnowledgeBase,
+              calls: Sequence[ToolCallRecord], config: GraphRewardConfig) -> GraphRewardBreakdown:
+        """Format, answer, graph (node, edge), length and consistency terms."""
+        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think)
+
+    def zero_reward(self) -> dict[str, float]:
+        """Every term at 0."""
+        return ZERO.as_dict()
+
+    def answer_value(self, answer: GraphAnswer) -> dict[str, Any]:
+        """The answer text, the graph the model wrote (JSON) and why it could not be read, if so."""
+        return {"text": answer.value, "graph": answer.graph.to_json() if answer.graph else None,
+                "graph_error": answer.graph_error}
+
+    def ground_truth(self, sample: VideoSample) -> dict[str, Any]:
+        """The question's type, kind, answer and unit, and the true relation graph at its keyframes."""
+        q = sample.meta["question"]
+        return {"type": q["type"], "kind": q["kind"], "answer": q["answer"], "unit": q["unit"],
+                "graph": true_graph(sample).to_json()}
+
+    def bench_fields(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Question type and kind, the true and the given answer, the answer's score, and both graphs."""
+        truth, reward, given = info["ground_truth"], info["reward"], info.get("answer") or {}
+        return {"label": f"{truth['type']}: {truth['answer']}", "question_type": truth["type"], "kind": truth["kind"],
+                "truth": truth["answer"], "answer": given.get("text"), "score": reward.get("answer", 0.0),
+                "correct": reward.get("answer", 0.0) >= 1.0, "graph": given.get("graph"),
+                "true_graph": truth["graph"]}
+
+    def bench_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Per question type: accuracy (choices, counts) or mean MRA (numbers); the graph terms."""
+        return graph_metrics(rows)
+
+
+__all__ = ["ABLATIONS", "GraphAnswer", "GraphRewardBreakdown", "GraphRewardConfig", "SpatioTemporal", "graph_answer",
+           "parse_answer", "score_answer", "true_graph"]

@@ -1,0 +1,35 @@
+"""Spatio-temporal prompts: the relation-graph reasoning format, after Video-STR, in our own words."""
+
+from __future__ import annotations
+
+ROLE = ("You are an expert in spatio-temporal reasoning. You watch a video of objects on a ground plane, work out "
+        "where each object is and how it moves, and answer precise questions about positions, distances, sizes, "
+        "motion and order.")
+
+GRAPH_EXAMPLE = ('{"units": "metres", "frames": [{"time": 0.0, '
+                 '"nodes": [{"id": "1", "label": "red cube", "position": [0.5, 3.0]}, '
+                 '{"id": "2", "label": "blue sphere", "position": [-1.0, 4.0]}], '
+                 '"edges": [{"source": "1", "target": "2", "distance": 1.8, "angle": 146.3}]}]}')
+
+HOW_TO_ANSWER = {"choice": "the letter of one option", "number": "a number in {unit}", "count": "a whole number"}
+
+
+def answer_format(think: str, graph: str) -> str:
+    """How to write the final turn: the relation graph first, inside the reasoning, then the answer."""
+    return (f"First write the scene's relation graph inside your reasoning: at the times that matter, every object "
+            f"as a node with its position on the ground plane (x to the right, y away from the camera, in metres), "
+            f"and for each pair of objects an edge with their distance and the angle (degrees, from source to "
+            f"target, counter-clockwise from x). Then reason from the graph and answer:\n"
+            f"<{think}>\n<{graph}>{GRAPH_EXAMPLE}</{graph}>\n[your reasoning]\n</{think}>\n<answer>...</answer>")
+
+
+def after_tools(think: str, graph: str) -> str:
+    """The videostar format's second turn."""
+    return "The tools you chose have run; their outputs are above. Now answer.\n" + answer_format(think, graph)
+
+
+def question(text: str, kind: str, unit: str, num_frames: int, duration: float) -> str:
+    """The question after the video, with how to write the answer."""
+    how = HOW_TO_ANSWER[kind].format(unit=unit or "the asked unit")
+    return (f"The video above is shown as {num_frames} frames sampled uniformly over its {duration:.1f} seconds.\n"
+            f"{text}\nAnswer with {how} inside <answer></answer>.\n\n")

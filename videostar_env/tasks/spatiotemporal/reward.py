@@ -1,0 +1,181 @@
+"""The relation-graph reward, as pure functions usable without the environment.
+
+Video-STR (arXiv 2510.10976) names its terms (format, answer by question type, node, edge,
+length) but not their formulas; these are ours:
+
+    R = w_format*R_format + w_answer*R_answer + g * (w_node*R_node + w_edge*R_edge)
+        + w_length*R_length + w_consistency*R_consistency,      g = 1[R_answer > 0] if gated else 1
+
+R_format       1 if the turn is <think>...</think><answer>...</answer> (the think tag is configurable) and the
+               reasoning holds a graph that parses, else 0.
+R_answer       multiple choice: exact letter (VSI-Bench's matching); numbers: VSI-Bench's Mean Relative
+               Accuracy; counts: exact.
+R_node, R_edge graph_score of the written graph against the true one at the question's keyframes
+               (perception/relation_graph.py: invariant to rotation and translation, missing and invented
+               nodes penalised).
+R_length       1 while the reasoning has at most max_reasoning_words words, falling linearly to 0 at twice that.
+R_consistency  ours, beyond the paper: 1 if the answer the model's own graph implies equals its stated answer
+               (question types a graph cannot decide, object size and appearance order, score 0 for every
+               response, which GRPO's per-question advantages cancel).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ...data import scene_questions as geometry
+from ...perception.relation_graph import RelationGraph, graph_score
+from ..scoring import choice_score, numeric_score, parse_number, relative_error
+from .answer import GraphAnswer
+
+
+@dataclass(frozen=True)
+class GraphRewardConfig:
+    """Weights and switches of the relation-graph reward; every term can be turned off with a weight of 0."""
+
+    w_format: float = 1.0
+    w_answer: float = 1.0
+    w_node: float = 1.0
+    w_edge: float = 1.0
+    w_length: float = 0.5
+    w_consistency: float = 0.5
+    gate_graph: bool = True  # graph terms count only when the answer earns something
+    max_reasoning_words: int = 400  # R_length is 1 up to this many words in the reasoning
+
+    def __post_init__(self) -> None:
+        if self.max_reasoning_words < 1:
+            raise ValueError("max_reasoning_words must be at least 1")
+
+
+ABLATIONS: dict[str, GraphRewardConfig] = {
+    "full": GraphRewardConfig(),
+    "answer_format": GraphRewardConfig(w_node=0.0, w_edge=0.0, w_length=0.0, w_consistency=0.0),
+    "no_graph": GraphRewardConfig(w_node=0.0, w_edge=0.0),
+    "no_consistency": GraphRewardConfig(w_consistency=0.0),
+    "ungated": GraphRewardConfig(gate_graph=False),
+}
+
+
+@dataclass(frozen=True)
+class GraphRewardBreakdown:
+    """Every term of the reward and the weighted total."""
+
+    format: float
+    answer: float
+    node: float
+    edge: float
+    length: float
+    consistency: float
+    total: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The breakdown as a plain dict (for info, logs and JSON)."""
+        return asdict(self)
+
+
+ZERO = GraphRewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_FORMAT = "^\\s*<{think}>.*?</{think}>\\s*<answer>.*?</answer>\\s*$"
+
+
+def answer_score(value: str | None, question: Mapping[str, Any]) -> float:
+    """R_answer of an answer text for a question ({"kind", "answer"})."""
+    if value is None:
+        return 0.0
+    if question["kind"] == "choice":
+        return choice_score(value, str(question["answer"]))
+    if question["kind"] == "count":
+        number = parse_number(value.strip())
+        return float(number is not None and number == float(question["answer"]))
+    target = float(question["answer"])
+    if target == 0:  # VSI-Bench's MRA divides by the target; our questions never ask for 0, but be safe
+        return float(parse_number(value.strip()) == 0.0)
+    return numeric_score(value.strip(), target)
+
+
+def length_score(reasoning: str | None, max_words: int) -> float:
+    """1 up to max_words words, linearly down to 0 at twice as many."""
+    words = len((reasoning or "").split())
+    return 1.0 if words <= max_words else max(0.0, 1.0 - (words - max_words) / max_words)
+
+
+def _positions(frame: Any) -> dict[str, np.ndarray]:
+    return {re.sub(r"[\s_]+", " ", n.label.strip().lower()): np.asarray(n.position[:2], float) for n in frame.nodes}
+
+
+def _frame_at(graph: RelationGraph, time: float) -> Any:
+    return min(graph.frames, key=lambda f: abs(f.time - time))
+
+
+def _letter(options: Mapping[str, str], text: str | None) -> str | None:
+    return next((letter for letter, option in options.items() if option == text), None)
+
+
+def graph_answer(graph: RelationGraph, question: Mapping[str, Any]) -> Any:
+    """The answer a relation graph implies for a question, or None when the graph cannot decide it."""
+    names = [re.sub(r"[\s_]+", " ", n.lower()) for n in question.get("names", ())]
+    times = question.get("times", ())
+    kind = question["type"]
+    if not graph.frames:
+        return None
+    try:
+        if kind == "counting":
+            labels = {label for frame in graph.frames for label in _positions(frame)}
+            shape = re.search(r"How many (\w+)s appear", question["text"])
+            return len([lab for lab in labels if not shape or shape.group(1) in ("object", lab.split()[-1])])
+        if kind in ("relative_direction", "relative_distance", "absolute_distance"):
+            at = _positions(_frame_at(graph, times[0]))
+            if kind == "relative_direction":
+                a, b, c = (at[n] for n in names[:3])
+                return _letter(question["options"], geometry.direction_of(a, b, c)[0])
+            if kind == "absolute_distance":
+                return geometry.distance(at[names[0]], at[names[1]])
+            near, _ = geometry.closest(at, names[0])
+            return _letter(question["options"], next((o for o in question["options"].values() if o.lower() == near), None))
+        if kind in ("displacement", "path_length", "speed"):
+            frames = sorted(graph.frames, key=lambda f: f.time)
+            track = [(f.time, _positions(f)[names[0]]) for f in frames if names[0] in _positions(f)]
+            if len(track) < 2:
+                return None
+            if kind == "displacement":
+                return geometry.distance(track[0][1], track[-1][1])
+            length = geometry.path_length([p for _, p in track])
+            return length if kind == "path_length" else length / max(track[-1][0] - track[0][0], 1e-9)
+    except (KeyError, IndexError, ValueError):
+        return None
+    return None
+
+
+def consistency(stated: str | None, implied: Any, question: Mapping[str, Any]) -> float:
+    """1 when the stated answer is the one the graph implies (numbers within 25%), else 0."""
+    if stated is None or implied is None:
+        return 0.0
+    if question["kind"] == "choice":
+        return choice_score(stated, str(implied))
+    number = parse_number(stated.strip())
+    if number is None or not math.isfinite(number):
+        return 0.0
+    if question["kind"] == "count":
+        return float(number == implied)
+    return float(implied != 0 and abs(relative_error(number, implied)) <= 0.25)
+
+
+def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: RelationGraph,
+                 config: GraphRewardConfig = GraphRewardConfig(), think: str = "think") -> GraphRewardBreakdown:
+    """The reward of a parsed final turn for a question and the true relation graph at its keyframes."""
+    r_answer = answer_score(answer.value, question)
+    shape_ok = bool(re.match(_FORMAT.format(think=re.escape(think)), answer.text, re.DOTALL))
+    r_format = float(shape_ok and answer.graph is not None and answer.text.count("<answer>") == 1)
+    terms = graph_score(answer.graph, true_graph) if answer.graph is not None else {"node": 0.0, "edge": 0.0}
+    r_node, r_edge = float(terms["node"]), float(terms["edge"])
+    r_length = length_score(answer.reasoning, config.max_reasoning_words)
+    implied = graph_answer(answer.graph, question) if answer.graph is not None else None
+    r_consistency = consistency(answer.value, implied, question)
+    gate = 1.0 if (r_answer > 0 or not config.gate_graph) else 0.0
+    total = (config.w_format * r_format + config.w_answer * r_answer + gate * (config.w_node * r_node
+             + config.w_edge * r_edge) + config.w_length * r_length + config.w_consistency * r_consistency)
+    return GraphRewardBreakdown(r_format, r_answer, r_node, r_edge, r_length, r_consistency, total)
