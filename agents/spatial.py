@@ -56,7 +56,10 @@ class GraphReaderAgent:
         if not done:
             return _final(None, "The relation graph could not be built.", self._fallback(text))
         data = done[-1]["data"]
-        value = answer_from_tool(text, data["graph"], data["motion"])
+        try:
+            value = answer_from_tool(text, data["graph"], data["motion"])
+        except (KeyError, IndexError, TypeError, ValueError):  # an object the (noisy) tool missed
+            value = None
         return _final(data["graph"], "Read from the relation graph and the tracks.",
                       value if value is not None else self._fallback(text))
 
@@ -114,6 +117,8 @@ def answer_from_tool(text: str, graph: dict[str, Any], motion: dict[str, dict[st
     if m := re.search(r"first appear in the video: (.+?)\?", text):
         objects = sorted(m.group(1).split(", "), key=lambda label: by_label[label]["first_seen"])
         return letter(", ".join(objects))
+    if "is the last to appear" in text:
+        return letter(max(options.values(), key=lambda label: by_label[label]["first_seen"]))
     if m := re.search(r"direction does the (.+?) move overall", text):
         track = by_label[m.group(1)]
         return letter(geometry.motion_direction(track["start"], track["end"])[0])

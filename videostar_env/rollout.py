@@ -14,18 +14,14 @@ class EpisodeResult:
     """One finished episode, as benchmarks and the demo report it."""
 
     sample_id: str
-    label: str
-    answer: str | None
+    truth: dict[str, Any]  # the task's ground truth (info["ground_truth"])
+    answer: Any  # the task's answer value (info["answer"]), None when truncated
     reward: dict[str, float]  # the breakdown (zeros when truncated)
     turns: int
+    correct: bool  # as the task's bench measures it
     tool_calls: dict[str, int] = field(default_factory=dict)
     invalid_turns: int = 0
     truncated: bool = False
-
-    @property
-    def correct(self) -> bool:
-        """Whether the answer earned the accuracy term."""
-        return self.reward.get("accuracy", 0.0) > 0
 
 
 @dataclass
@@ -56,8 +52,9 @@ def run_episode(env: Any, agent: Any, seed: int | None = None, options: dict | N
     end = play(env, agent, observation, info, seed)
     info = end.info
     calls = Counter(r["name"] for r in info["tool_results"])
-    return EpisodeResult(info["sample_id"], info["ground_truth"]["label"], info.get("answer"), info["reward"], info["turn"],
-                         dict(calls), end.invalid_turns, end.truncated)
+    correct = bool(env.unwrapped.task.bench_fields(info)["correct"])
+    return EpisodeResult(info["sample_id"], info["ground_truth"], info.get("answer"), info["reward"], info["turn"],
+                         correct, dict(calls), end.invalid_turns, end.truncated)
 
 
 def summarize(results: Iterable[EpisodeResult]) -> dict[str, float]:

@@ -35,6 +35,7 @@ MOTIONS = ("left", "right", "towards the camera", "away from the camera")
 MARGIN_DEG = 15.0  # a direction question is asked only when the object is this far from every boundary
 DISTANCE_MARGIN = 0.15  # the closest object is at least 15% closer than the next one
 MIN_TRAVEL = 0.3  # metres an object must move for motion questions about it
+APPEARANCE_GAP = 4  # frames between first appearances: more than the stride of 16 frames sampled from 32-64
 
 
 @dataclass(frozen=True)
@@ -263,22 +264,28 @@ class QuestionWriter:
 
     def _appearance_order(self, rng: np.random.Generator) -> Question | None:
         first = {i: int(np.flatnonzero(self.visible[:, i])[0]) for i in self.seen}
-        distinct = sorted(first, key=first.get)
         chosen: list[int] = []
-        for i in distinct:  # objects whose first appearances are at least two frames apart
-            if not chosen or first[i] - first[chosen[-1]] >= 2:
+        for i in sorted(first, key=first.get):  # objects whose first appearances are clearly apart
+            if not chosen or first[i] - first[chosen[-1]] >= APPEARANCE_GAP:
                 chosen.append(i)
-        if len(chosen) < 3:
+        if len(chosen) >= 3:
+            chosen = sorted(rng.choice(chosen, 3, replace=False).tolist(), key=first.get)
+            correct = ", ".join(self.labels[i] for i in chosen)
+            a, b, c = chosen
+            wrong = [", ".join(self.labels[i] for i in p) for p in ((b, a, c), (c, b, a), (a, c, b), (b, c, a), (c, a, b))]
+            options, letter = _choice(rng, correct, wrong)
+            names = ", ".join(self.labels[i] for i in sorted(chosen))
+            text = f"In which order do these objects first appear in the video: {names}?\n{_options_text(options)}"
+            return Question("appearance_order", text, letter, options, tuple(first[i] for i in chosen), tuple(chosen))
+        # Most objects are in view from the start: ask which appears last, when one enters clearly later.
+        latest = max(first, key=first.get) if first else None
+        earlier = [i for i in first if i != latest and first[latest] - first[i] >= APPEARANCE_GAP]
+        if latest is None or len(earlier) < 2 or len(earlier) < len(first) - 1:
             return None
-        chosen = sorted(rng.choice(chosen, 3, replace=False).tolist(), key=first.get)
-        correct = ", ".join(self.labels[i] for i in chosen)
-        perms = [", ".join(self.labels[i] for i in p) for p in
-                 ([chosen[1], chosen[0], chosen[2]], [chosen[2], chosen[1], chosen[0]], [chosen[0], chosen[2], chosen[1]],
-                  [chosen[1], chosen[2], chosen[0]], [chosen[2], chosen[0], chosen[1]])]
-        options, letter = _choice(rng, correct, perms)
-        names = ", ".join(self.labels[i] for i in sorted(chosen))
-        text = f"In which order do these objects first appear in the video: {names}?\n{_options_text(options)}"
-        return Question("appearance_order", text, letter, options, tuple(first[i] for i in chosen), tuple(chosen))
+        others = [self.labels[i] for i in rng.permutation(earlier)[:3]]
+        options, letter = _choice(rng, self.labels[latest], others)
+        text = f"Which of these objects is the last to appear in the video?\n{_options_text(options)}"
+        return Question("appearance_order", text, letter, options, (first[latest],), (latest, *earlier))
 
     def _trajectory_direction(self, rng: np.random.Generator) -> Question | None:
         for a in rng.permutation(self._movers()):

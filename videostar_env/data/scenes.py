@@ -53,6 +53,7 @@ from PIL import Image, ImageDraw
 
 from ..knowledge import KnowledgeBase
 from ..paths import cache_dir
+from .encode import write_video
 from .sample import VideoSample
 
 # Bump when sampling or rendering changes: it is part of the cache folder's digest.
@@ -674,29 +675,6 @@ def render_scene(seed: int, config: SceneConfig = SceneConfig()) -> tuple[np.nda
         panning=panning, seed=int(seed))
     return frames, truth
 
-
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Encode frames to an H.264 mp4 atomically; single-threaded so the bytes do not depend on the machine."""
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, "w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.height, stream.width = frames.shape[1:3]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "18", "preset": "veryfast", "g": str(fps), "threads": "1"}
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # -- the dataset --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..paths import cache_dir
+from .encode import write_video
 from .motions import MOTIONS, sample_variation, trajectory
 from .sample import VideoSample
 from .skeleton import INDEX
@@ -130,30 +131,6 @@ def render(action: str, seed: int, config: SyntheticConfig = SyntheticConfig()) 
     boxes = np.clip(boxes, 0, size - 1)
     keypoints = np.concatenate([px, np.ones((num, 17, 1))], axis=2)
     return frames, keypoints.astype(np.float32), boxes.astype(np.float32)
-
-
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Encode frames to an H.264 MP4 atomically (safe when several processes render at once)."""
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, "w") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.height, stream.width = frames.shape[1:3]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "18", "preset": "veryfast", "g": str(fps)}
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 class SyntheticDataset:

@@ -103,7 +103,6 @@ class VideoStarDataset:
             labels = sorted({c.strip() for c in json.loads(self.files.classes.read_text()).values()})
         else:
             labels = sorted({_label(r["solution"]) for r in rows})
-        entries = []
         # Other spellings of a label (brush_hair, Brush hair) need no aliases: lookups and the reward normalise.
         self.knowledge = KnowledgeBase(
             ActionEntry(label, definition(explained[normalize_label(label)]) if normalize_label(label) in explained

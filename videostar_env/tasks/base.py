@@ -7,12 +7,34 @@ the final answer reads, what it earns, and what `videostar bench` measures.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+import dataclasses
+from typing import Any, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
 from ..actions import Answer
 from ..data.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from ..tools.runner import ToolCallRecord
+
+
+C = TypeVar("C")
+
+
+def reward_config_from(spec: Any, config_type: type[C], ablations: Mapping[str, C]) -> C:
+    """A task's reward config from None (defaults), a dict of its fields, an ablation name, or a config object."""
+    if spec is None:
+        return config_type()
+    if isinstance(spec, config_type):
+        return spec
+    if isinstance(spec, str) and spec in ablations:
+        return ablations[spec]
+    if isinstance(spec, dict):
+        known = {f.name for f in dataclasses.fields(config_type)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
+        return config_type(**spec)
+    raise TypeError(f"reward must be a {config_type.__name__}, a dict of its fields or one of {sorted(ablations)}, "
+                    f"got {spec!r}")
 
 
 @runtime_checkable

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Sequence
 
 from ...actions import Answer
 from ...data.sample import VideoSample
 from ...knowledge import KnowledgeBase
 from ...tools.runner import ToolCallRecord
+from ..base import reward_config_from
 from . import prompts
 from .answer import ActionAnswer, answer, parse_answer, parse_submotions
 from .metrics import action_metrics
@@ -28,20 +28,7 @@ class ActionRecognition:
 
     def reward_config(self, spec: Any) -> RewardConfig:
         """RewardConfig from None (the paper's full reward), a dict of its fields, an ablation name, or itself."""
-        if spec is None:
-            return RewardConfig()
-        if isinstance(spec, RewardConfig):
-            return spec
-        if isinstance(spec, str) and spec in ABLATIONS:
-            return ABLATIONS[spec]
-        if isinstance(spec, dict):
-            known = {f.name for f in dataclasses.fields(RewardConfig)}
-            unknown = sorted(set(spec) - known)
-            if unknown:
-                raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
-            return RewardConfig(**spec)
-        raise TypeError(f"reward must be a RewardConfig, a dict of its fields or one of {sorted(ABLATIONS)}, "
-                        f"got {spec!r}")
+        return reward_config_from(spec, RewardConfig, ABLATIONS)
 
     def check(self, dataset: Any, config: RewardConfig) -> list[str]:
         """Warnings about a dataset this task can play but not fully score."""

@@ -7,7 +7,6 @@ scene's relation graph inside its reasoning, then the answer: a letter, a number
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any, Sequence
 
@@ -18,6 +17,7 @@ from ...data.scenes import SceneTruth
 from ...knowledge import KnowledgeBase
 from ...perception.relation_graph import RelationGraph, build_graph
 from ...tools.runner import ToolCallRecord
+from ..base import reward_config_from
 from . import prompts
 from .answer import GraphAnswer, parse_answer
 from .metrics import graph_metrics
@@ -57,20 +57,7 @@ class SpatioTemporal:
 
     def reward_config(self, spec: Any) -> GraphRewardConfig:
         """GraphRewardConfig from None (the full reward), a dict of its fields, an ablation name, or itself."""
-        if spec is None:
-            return GraphRewardConfig()
-        if isinstance(spec, GraphRewardConfig):
-            return spec
-        if isinstance(spec, str) and spec in ABLATIONS:
-            return ABLATIONS[spec]
-        if isinstance(spec, dict):
-            known = {f.name for f in dataclasses.fields(GraphRewardConfig)}
-            unknown = sorted(set(spec) - known)
-            if unknown:
-                raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
-            return GraphRewardConfig(**spec)
-        raise TypeError(f"reward must be a GraphRewardConfig, a dict of its fields or one of {sorted(ABLATIONS)}, "
-                        f"got {spec!r}")
+        return reward_config_from(spec, GraphRewardConfig, ABLATIONS)
 
     def check(self, dataset: Any, config: GraphRewardConfig) -> list[str]:
         """Refuse a dataset whose samples carry no question; nothing to warn about otherwise."""
@@ -95,7 +82,7 @@ class SpatioTemporal:
     def score(self, answer: GraphAnswer, sample: VideoSample, knowledge: KnowledgeBase,
               calls: Sequence[ToolCallRecord], config: GraphRewardConfig) -> GraphRewardBreakdown:
         """Format, answer, graph (node, edge), length and consistency terms."""
-        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think)
+        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think, self.graph)
 
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""

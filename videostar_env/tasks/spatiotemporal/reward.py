@@ -7,13 +7,14 @@ length) but not their formulas; these are ours:
         + w_length*R_length + w_consistency*R_consistency,      g = 1[R_answer > 0] if gated else 1
 
 R_format       1 if the turn is <think>...</think><answer>...</answer> (the think tag is configurable) and the
-               reasoning holds a graph that parses, else 0.
+               reasoning holds a graph that parses and has at least one node, else 0.
 R_answer       multiple choice: exact letter (VSI-Bench's matching); numbers: VSI-Bench's Mean Relative
                Accuracy; counts: exact.
 R_node, R_edge graph_score of the written graph against the true one at the question's keyframes
                (perception/relation_graph.py: invariant to rotation and translation, missing and invented
                nodes penalised).
-R_length       1 while the reasoning has at most max_reasoning_words words, falling linearly to 0 at twice that.
+R_length       1 while the reasoning, graph block aside, has at most max_reasoning_words words, falling linearly
+               to 0 at twice that (a graph grows with the scene; its size is not verbosity).
 R_consistency  ours, beyond the paper: 1 if the answer the model's own graph implies equals its stated answer
                (question types a graph cannot decide, object size and appearance order, score 0 for every
                response, which GRPO's per-question advantages cancel).
@@ -97,9 +98,10 @@ def answer_score(value: str | None, question: Mapping[str, Any]) -> float:
     return numeric_score(value.strip(), target)
 
 
-def length_score(reasoning: str | None, max_words: int) -> float:
-    """1 up to max_words words, linearly down to 0 at twice as many."""
-    words = len((reasoning or "").split())
+def length_score(reasoning: str | None, max_words: int, graph_tag: str = "graph") -> float:
+    """1 up to max_words words outside the graph block, linearly down to 0 at twice as many."""
+    tag = re.escape(graph_tag)
+    words = len(re.sub(rf"<{tag}>.*?</{tag}>", " ", reasoning or "", flags=re.DOTALL).split())
     return 1.0 if words <= max_words else max(0.0, 1.0 - (words - max_words) / max_words)
 
 
@@ -165,14 +167,16 @@ def consistency(stated: str | None, implied: Any, question: Mapping[str, Any]) -
 
 
 def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: RelationGraph,
-                 config: GraphRewardConfig = GraphRewardConfig(), think: str = "think") -> GraphRewardBreakdown:
+                 config: GraphRewardConfig = GraphRewardConfig(), think: str = "think",
+                 graph: str = "graph") -> GraphRewardBreakdown:
     """The reward of a parsed final turn for a question and the true relation graph at its keyframes."""
     r_answer = answer_score(answer.value, question)
     shape_ok = bool(re.match(_FORMAT.format(think=re.escape(think)), answer.text, re.DOTALL))
-    r_format = float(shape_ok and answer.graph is not None and answer.text.count("<answer>") == 1)
+    has_graph = answer.graph is not None and any(frame.nodes for frame in answer.graph.frames)
+    r_format = float(shape_ok and has_graph and answer.text.count("<answer>") == 1)
     terms = graph_score(answer.graph, true_graph) if answer.graph is not None else {"node": 0.0, "edge": 0.0}
     r_node, r_edge = float(terms["node"]), float(terms["edge"])
-    r_length = length_score(answer.reasoning, config.max_reasoning_words)
+    r_length = length_score(answer.reasoning, config.max_reasoning_words, graph)
     implied = graph_answer(answer.graph, question) if answer.graph is not None else None
     r_consistency = consistency(answer.value, implied, question)
     gate = 1.0 if (r_answer > 0 or not config.gate_graph) else 0.0
