@@ -199,3 +199,27 @@ def test_missing_lap_is_a_tool_error(random_weights, monkeypatch):
     clip = decode(_synthetic_video(), 4, (128, 128))
     with pytest.raises(ToolError, match="pip install lap"):
         YOLOObjects(weights=random_weights, device="cpu").track(clip, sample_of(clip.path))
+
+
+def test_the_cooks_track_reaches_the_relation_graph_through_the_tools(int8_weights, pancake, tmp_path):
+    """object_tracking and relation_graph on the real clip, with the yolo objects backend, in an env."""
+    import gymnasium as gym
+
+    import videostar_env  # noqa: F401
+    from videostar_env import tool_call
+
+    (tmp_path / "flipping_pancake").mkdir()
+    (tmp_path / "flipping_pancake" / "clip.mkv").symlink_to(pancake)
+    env = gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(tmp_path)}, frame_size=(256, 256),
+                   tools=["object_tracking", "relation_graph"], tool_cache=None,
+                   objects=("yolo", {"weights": int8_weights, "imgsz": 256, "classes": ["person"]}))
+    env.reset(seed=0)
+    *_, info = env.step(tool_call("object_tracking") + tool_call("relation_graph"))
+    tracking, graph = info["tool_results"]
+    assert tracking["ok"] and graph["ok"], (tracking["text"], graph["text"])
+    cook = max(tracking["data"]["tracks"].values(), key=lambda t: t["seen_in"])
+    assert cook["label"] == "person" and cook["seen_in"] >= 0.75 * 64  # the tool reads up to 64 frames
+    assert not graph["data"]["metric"] and graph["data"]["graph"]["units"] == "image"
+    assert "image-normalised" in graph["text"]
+    nodes = [node for frame in graph["data"]["graph"]["frames"] for node in frame["nodes"]]
+    assert sum(node["label"] == "person" for node in nodes) >= 3  # the cook is a node at most keyframes
