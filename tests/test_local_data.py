@@ -64,3 +64,24 @@ def test_manifest_lines_are_checked(tmp_path):
     manifest.write_text("not json\n")
     with pytest.raises(ValueError, match=r"bad.jsonl:1: not JSON"):
         ManifestDataset(manifest)
+
+
+def test_a_time_window_draws_every_frame_from_inside_it(synthetic, tmp_path):
+    video = synthetic[0].video
+    (tmp_path / "set.jsonl").write_text(json.dumps({"video": video, "label": synthetic[0].label, "window": [1.0, 2.0]}))
+    env = gym.make("VideoSTAR-NoTools-v0", dataset="manifest", dataset_kwargs={"path": str(tmp_path / "set.jsonl")},
+                   num_frames=8)
+    _, info = env.reset(seed=0)
+    assert info["window"] == [1.0, 2.0]
+    assert all(1.0 <= t < 2.0 for t in info["timestamps"]) and len(set(info["frame_indices"])) == 8
+    assert info["messages"][1]["content"][0]["timestamps"] == info["timestamps"]  # what the policy is told
+    whole = gym.make("VideoSTAR-NoTools-v0", num_frames=8).unwrapped
+    assert whole.reset(options={"index": 0})[1]["window"] is None
+    with pytest.raises(ValueError, match="window"):
+        ManifestDataset(_write(tmp_path, {"video": video, "label": "x", "window": [3, 1]}))
+
+
+def _write(folder, line):
+    path = folder / "bad.jsonl"
+    path.write_text(json.dumps(line))
+    return path

@@ -78,3 +78,69 @@ def test_sft_rows_render_tool_results_as_the_policies_see_them():
     assert [m["role"] for m in row["messages"]] == [m["role"] for m in api] == ["system", "user", "assistant", "user"]
     tool_turn = row["messages"][-1]["content"]
     assert tool_turn.count("<tool_response>") == 2 and tool_turn.count("<image>") == len(row["images"])
+
+
+STR_OPTIONS = {"num_scenes": 2, "questions_per_scene": 3}
+
+
+def graph_reader_turns(index):
+    """The graph-reader's turns on one VideoSTR-Tools-v0 episode (a tool call, then the graph answer)."""
+    import gymnasium as gym
+
+    from videostar_agents import make_agent
+
+    env = gym.make("VideoSTR-Tools-v0", dataset_kwargs=STR_OPTIONS)
+    agent = make_agent("graph-reader")
+    observation, info = env.reset(seed=index, options={"index": index})
+    turns = []
+    while True:
+        turns.append(agent.act(observation, info))
+        observation, _, terminated, truncated, info = env.step(turns[-1])
+        if terminated or truncated:
+            assert info["reward"]["answer"] == 1.0
+            return turns, info
+
+
+def test_sft_data_for_spatiotemporal_questions_checks_the_graph_not_action_stages(tmp_path):
+    import re
+
+    good = graph_reader_turns(0)[0]                                      # object size: kept
+    tool_1, final_1 = graph_reader_turns(1)[0]                          # closest object (a letter)
+    truth_1 = re.search(r"<answer>(.*?)</answer>", final_1).group(1)
+    wrong = next(o for o in "ABCD" if o != truth_1)
+    tool_2, final_2 = graph_reader_turns(2)[0]                          # a distance, right; the graph says twice it
+    graph = json.loads(re.search(r"<graph>(.*?)</graph>", final_2, re.DOTALL).group(1))
+    for frame in graph["frames"]:
+        for node in frame["nodes"]:
+            node["position"] = [2 * v for v in node["position"]]
+    stretched = re.sub(r"<graph>.*?</graph>", lambda _: f"<graph>{json.dumps(graph)}</graph>", final_2, flags=re.DOTALL)
+    (_, final_3), info_3 = graph_reader_turns(3)                        # object size, right, but no graph
+    no_graph = f"<think>It looks about that long.</think><answer>{info_3['answer']['text']}</answer>"
+    teacher_script = [*good, tool_1, final_1.replace(f"<answer>{truth_1}</answer>", f"<answer>{wrong}</answer>"),
+                      tool_2, stretched, no_graph]
+    out = tmp_path / "str-sft.parquet"
+    with StubServer() as teacher, StubServer() as judge:
+        teacher.script = [completion(t) for t in teacher_script]
+        judge.script = [completion('{"consistent": true, "reason": "the graph supports the answer"}')]
+        assert main(["sft-data", "--env-id", "VideoSTR-Tools-v0", "--dataset", "scenes", "--dataset-options",
+                     json.dumps(STR_OPTIONS), "--limit", "4", "--out", str(out), "--teacher-url", teacher.url + "/v1",
+                     "--judge-url", judge.url + "/v1"]) == 0
+    report = json.loads((tmp_path / "str-sft.parquet.report.json").read_text())
+    assert report["kept"] == 1
+    assert report["rejected"] == {"wrong_answer": 1, "answer_contradicts_graph": 1, "no_graph": 1}
+    details = {e["reason"]: e["detail"] for e in report["examples"]}
+    assert details["wrong_answer"] == f"answered {wrong!r}, the truth is {truth_1!r}"
+    assert "its own graph implies" in details["answer_contradicts_graph"] and "<graph>" in details["no_graph"]
+    # only the kept chain reached the judge, asked about spatio-temporal reasoning with the question
+    assert len(judge.requests) == 1
+    system, user = judge.requests[0]["body"]["messages"]
+    assert "spatio-temporal" in system["content"] and "[1]" not in system["content"]
+    assert user["content"].startswith("Question:\nWhat is the length") and "<graph>" in user["content"]
+    rows = pd.read_parquet(out)
+    assert len(rows) == 1 and rows.iloc[0]["task"] == "spatiotemporal" and "label" not in rows.columns
+    assert {"type", "kind", "answer", "unit", "graph"} <= set(json.loads(rows.iloc[0]["ground_truth"]))
+    messages = list(rows.iloc[0]["messages"])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert messages[1]["content"].startswith("<video>") and "relation_graph" in messages[2]["content"]
+    assert messages[3]["content"].count("<image>") == len(rows.iloc[0]["images"])
+    assert "<graph>" in messages[4]["content"] and "<answer>" in messages[4]["content"]

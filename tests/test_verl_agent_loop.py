@@ -1,6 +1,7 @@
 """trainers/agent_loop.py inside verl: instantiated from the YAML as verl does, against a stand-in server manager."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from verl.workers.rollout.replica import TokenOutput  # noqa: E402
 from videostar_env import answer, tool_call  # noqa: E402
 
 YAML = Path(__file__).resolve().parents[1] / "trainers" / "config" / "agent_loop.yaml"
+STR_OPTIONS = {"num_scenes": 2, "questions_per_scene": 3}  # six questions about two small scenes
+STR_TERMS = {"format", "answer", "node", "edge", "length", "consistency", "total"}  # the spatiotemporal task's
 
 
 class StandInServer:
@@ -108,6 +111,63 @@ def test_the_response_budget_ends_the_episode_with_no_reward(tiny):
     assert output.reward_score == 0.0 and not output.extra_fields["env_ended"]
 
 
+def graph_reader_episode(env_id, index, seed):
+    """The graph-reader agent's turns on one STR episode, and the episode's final info (what the env pays)."""
+    import gymnasium as gym
+
+    from videostar_agents import make_agent
+
+    env = gym.make(env_id, dataset_kwargs=STR_OPTIONS)
+    agent = make_agent("graph-reader")
+    observation, info = env.reset(seed=seed, options={"index": index})
+    turns = []
+    while True:
+        turns.append(agent.act(observation, info))
+        observation, _, terminated, truncated, info = env.step(turns[-1])
+        if terminated or truncated:
+            env.close()
+            return turns, info
+
+
+def str_row(env_id, index, seed=0):
+    """The extra_info of a `videostar verl-data` row of an STR env (the loop's YAML names VideoSTAR-v0)."""
+    return {"env_id": env_id, "task": "spatiotemporal", "dataset": "scenes", "dataset_kwargs": json.dumps(STR_OPTIONS),
+            "sample_index": index, "seed": seed}
+
+
+def test_a_spatiotemporal_episode_pays_the_tasks_reward_and_breakdown(tiny):
+    from videostar_env.tasks import SpatioTemporal
+
+    assert set(SpatioTemporal().zero_reward()) == STR_TERMS
+    tokenizer, _ = tiny
+    turns, expected = graph_reader_episode("VideoSTR-Tools-v0", 2, 0)  # a distance question
+    assert len(turns) == 2 and "<tool_call>" in turns[0] and "<graph>" in turns[1]
+    server = StandInServer(tokenizer, turns)
+    output = play(tiny, server, str_row("VideoSTR-Tools-v0", 2), {"temperature": 1.0})
+    # the row's env was made (not the YAML's VideoSTAR-v0): its frames, its sample, one tool call then the graph answer
+    frames, _ = server.requests[0]["videos"][0]
+    assert frames.shape == (16, 192, 256, 3) and output.extra_fields["sample_id"] == expected["sample_id"]
+    assert [v for v, _ in runs(output.response_mask)] == [1, 0, 1]
+    response = tokenizer.decode(output.response_ids)
+    assert response.count("<tool_call>") == 1 and "relation_graph" in response and "<graph>" in response
+    # the reward is the spatiotemporal task's: its terms, as the env pays them for the same turns
+    info = output.extra_fields["reward_extra_info"]
+    assert set(info) == STR_TERMS | {"tool_calls", "env_turns"}
+    assert {k: info[k] for k in STR_TERMS} == expected["reward"]
+    assert output.reward_score == info["total"] == expected["reward"]["total"]
+    assert info["answer"] == info["format"] == info["node"] == info["edge"] == 1.0
+    assert output.extra_fields["env_ended"] and info["tool_calls"] == 1.0 and info["env_turns"] == 1.0
+
+
+def test_an_unfinished_spatiotemporal_episode_reports_the_tasks_terms_at_zero(tiny):
+    tokenizer, _ = tiny
+    server = StandInServer(tokenizer, [tool_call("object_detection")] * 5)
+    output = play(tiny, server, str_row("VideoSTR-Tools-v0", 0), response_length=40)
+    info = output.extra_fields["reward_extra_info"]
+    assert not output.extra_fields["env_ended"] and output.reward_score == 0.0
+    assert set(info) == STR_TERMS | {"tool_calls", "env_turns"} and not any(info[k] for k in STR_TERMS)
+
+
 def test_grpo_advantages_from_env_rewards():
     import torch
     from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
@@ -151,11 +211,61 @@ def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_p
     assert row["agent_name"] == "videostar_agent" and row["extra_info"]["seed"] == 9
     assert [p["type"] for p in row["raw_prompt"][1]["content"]][:2] == ["video", "text"]
     assert row["reward_model"]["ground_truth"] in row["extra_info"]["candidates"]
+    assert row["extra_info"]["env_id"] == "VideoSTAR-v0" and row["extra_info"]["task"] == "action_recognition"
     # the loop replays that row's sample from the dataset the row names
     final = answer(row["reward_model"]["ground_truth"], [("Body", "moves")])
     output = play(tiny, StandInServer(tokenizer, [final]), row["extra_info"])
     assert output.extra_fields["sample_id"] == row["extra_info"]["sample_id"]
     assert output.extra_fields["reward_extra_info"]["accuracy"] == 1.0
+
+
+def test_verl_data_for_spatiotemporal_questions_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_path):
+    import pandas as pd
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+    from videostar_env.cli import main
+    from videostar_trainers.reward import compute_score
+
+    path = tmp_path / "str.parquet"
+    assert main(["verl-data", "--env-id", "VideoSTR-v0", "--dataset", "scenes", "--dataset-options",
+                 json.dumps(STR_OPTIONS), "--out", str(path)]) == 0
+    frame = pd.read_parquet(path)
+    assert len(frame) == 6 and set(frame["ability"]) == {"spatiotemporal"}
+    assert set(frame["agent_name"]) == {"videostar_agent"} and set(frame["data_source"]) == {"videostar/scenes"}
+    tokenizer, processor = tiny
+    config = OmegaConf.create({"prompt_key": "prompt", "video_key": "videos", "max_prompt_length": 8192,
+                               "filter_overlong_prompts": False, "cache_dir": str(tmp_path / "cache")})
+    dataset = RLHFDataset(str(path), tokenizer, config, processor)
+    assert len(dataset) == 6
+    row = dataset[1]
+    images, videos = asyncio.run(RLHFDataset.process_vision_info(row["raw_prompt"], 14, config))
+    text = processor.apply_chat_template(row["raw_prompt"], add_generation_prompt=True, tokenize=False)
+    frames, metadata = zip(*videos)
+    inputs = processor(text=[text], videos=list(frames), video_metadata=list(metadata), do_sample_frames=False,
+                       return_tensors="pt")
+    assert frames[0].shape[0] == 16 and inputs["input_ids"].shape[1] < config.max_prompt_length
+    assert [p["type"] for p in row["raw_prompt"][1]["content"]][:2] == ["video", "text"]
+    extra = row["extra_info"]
+    assert extra["env_id"] == "VideoSTR-v0" and extra["task"] == "spatiotemporal" and extra["dataset"] == "scenes"
+    assert "definition" not in extra and "aliases" not in extra  # action-recognition fields stay with that task
+    # the truth (answer and true graph) and the question travel as JSON, so the reward needs no env
+    truth, question = json.loads(row["reward_model"]["ground_truth"]), json.loads(extra["question"])
+    assert {"type", "kind", "answer", "unit", "graph"} <= set(truth) and truth["answer"] == question["answer"]
+    assert question["text"] in row["raw_prompt"][1]["content"][1]["text"]
+    # the loop replays that row's sample in VideoSTR-v0; the true graph and answer earn the full reward
+    final = (f"<think>\n<graph>{json.dumps(truth['graph'])}</graph>\nRead from the graph.\n</think>\n"
+             f"<answer>{truth['answer']}</answer>")
+    server = StandInServer(tokenizer, [final])
+    output = play(tiny, server, extra)
+    assert server.requests[0]["videos"][0][0].shape == (16, 192, 256, 3)
+    assert output.extra_fields["sample_id"] == extra["sample_id"] and output.extra_fields["env_ended"]
+    info = output.extra_fields["reward_extra_info"]
+    assert set(info) == STR_TERMS | {"tool_calls", "env_turns"}
+    assert info["format"] == info["answer"] == info["node"] == info["edge"] == 1.0
+    # verl's custom reward, from the row alone, pays what the loop's env paid
+    score = compute_score(row["data_source"], tokenizer.decode(output.response_ids, skip_special_tokens=True),
+                          row["reward_model"]["ground_truth"], extra)
+    assert score == {"score": output.reward_score, **{k: info[k] for k in STR_TERMS - {"total"}}}
 
 
 def composed(ours, verls):

@@ -1,14 +1,17 @@
-"""verl agent loop: each rollout sample plays one OVAREnv episode against the policy being trained.
+"""verl agent loop: each rollout sample plays one env episode (any task) against the policy being trained.
 
 The first prompt is the env's first observation (system prompt with the tool schemas, the
 sampled frames as a video with their timing metadata, the question); then generate -> env.step
 -> the env's new messages (tool text and images) appended -> generate ... until the env ends
 the episode or the response budget is spent. Policy tokens are masked 1, env tokens 0; the
-env's total reward is the sample's reward_score and its breakdown goes to
-extra_fields["reward_extra_info"], which verl logs.
+env's total reward is the sample's reward_score and its breakdown (the task's own terms:
+accuracy, format, tool, ... for action recognition; format, answer, node, edge, ... for
+spatio-temporal questions) goes to extra_fields["reward_extra_info"], which verl logs. verl
+stacks those keys over a batch, so one training set should hold rows of one task.
 
 Registered for verl through trainers/config/agent_loop.yaml (name: videostar_agent). Rows of
-`videostar verl-data` name the dataset sample (extra_info.sample_index) and the episode seed.
+`videostar verl-data` name the env id (extra_info.env_id, which wins over the YAML's env_id),
+the dataset, the sample (extra_info.sample_index) and the episode seed.
 """
 
 from __future__ import annotations
@@ -27,7 +30,11 @@ from videostar_agents.messages import qwen_chat
 
 
 class VideoStarAgentLoop(AgentLoopBase):
-    """One OVAREnv episode per rollout sample, token in / token out through verl's server manager."""
+    """One env episode per rollout sample, token in / token out through verl's server manager.
+
+    env_id: the env of rows that name none (rows of `videostar verl-data` name theirs); env_kwargs:
+    gym.make keyword arguments for every env the loop makes (a row's dataset replaces the dataset).
+    """
 
     # Idle envs per configuration: concurrent trajectories each take one, and building an env
     # (dataset, backends, cache) happens once per worker rather than once per sample.
@@ -53,10 +60,11 @@ class VideoStarAgentLoop(AgentLoopBase):
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
         """Play the row's episode; returns prompt/response tokens, the mask and the env's reward."""
         extra = kwargs.get("extra_info") or {}
+        env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
-        key = f"{self.env_id}:{json.dumps(env_kwargs, sort_keys=True, default=str)}"
+        key = f"{env_id}:{json.dumps(env_kwargs, sort_keys=True, default=str)}"
         idle = self._idle.setdefault(key, [])
-        env = idle.pop() if idle else gym.make(self.env_id, **env_kwargs)
+        env = idle.pop() if idle else gym.make(env_id, **env_kwargs)
         try:
             return await self._play(env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
         finally:
@@ -96,8 +104,8 @@ class VideoStarAgentLoop(AgentLoopBase):
                                                               tokens, mask)
             tokens, messages = merged.token_ids, chat.messages
             env_turns += 1
-        reward = info["reward"] if ended else {k: 0.0 for k in ("accuracy", "format", "tool", "submotion",
-                                                                "tool_cost", "total")}
+        # The task's breakdown; every one of its terms at 0 when the response budget ran out first.
+        reward = info["reward"] if ended else env.unwrapped.task.zero_reward()
         calls = [r["name"] for r in info["tool_results"]]
         multi_modal_data = {"videos": videos}
         if chat.images:

@@ -1,10 +1,19 @@
-"""verl RL parquet from any dataset and protocol: one row per sample, played by the agent loop.
+"""verl RL parquet from any env id, dataset and task: one row per sample, played by the agent loop.
 
 Each row carries what verl's RLHFDataset reads (prompt with a <video> placeholder, videos,
 reward_model.ground_truth, extra_info, agent_name) and what our agent loop needs
-(extra_info.sample_index and seed: the loop replays that sample in the env, so the policy sees
-exactly the env's frames). extra_info also holds the label's definition and aliases, so
-trainers/reward.py can score a row without the env.
+(extra_info.env_id, dataset, sample_index and seed: the loop replays that sample in the same env,
+so the policy sees exactly the env's frames). The ability is the task's name.
+
+What trainers/reward.py needs to score a row without the env depends on the task:
+- action_recognition: reward_model.ground_truth is the label; extra_info holds the candidates, the
+  label's definition and its aliases.
+- spatiotemporal: reward_model.ground_truth is the task's ground truth as JSON (question type,
+  kind, answer, unit and the true relation graph at the question's keyframes); extra_info holds the
+  question (JSON: text, options, names, times, ...) and the task options (JSON: the think/graph tags).
+- any other task: reward_model.ground_truth is its ground truth as JSON.
+JSON strings keep the parquet's columns one type whatever the question (numbers or letters,
+options or none).
 """
 
 from __future__ import annotations
@@ -17,6 +26,36 @@ from typing import Any, Iterable
 from videostar_env.data import VideoDecodeError
 
 AGENT_NAME = "videostar_agent"
+ACTION_RECOGNITION = "action_recognition"
+SPATIOTEMPORAL = "spatiotemporal"
+
+
+def env_id_of(env: Any) -> str | None:
+    """The Gymnasium id an env was made with (gym.make), or None for an env built directly."""
+    spec = getattr(env, "spec", None)
+    return getattr(spec, "id", None)
+
+
+def ground_truth_of(info: dict[str, Any]) -> str:
+    """reward_model.ground_truth of a row: the label (action recognition), else the task's truth as JSON."""
+    truth = info["ground_truth"]
+    if info["task"] == ACTION_RECOGNITION:
+        return truth["label"]
+    return json.dumps(truth, default=str)
+
+
+def task_extra_info(base: Any, info: dict[str, Any], index: int) -> dict[str, Any]:
+    """The extra_info fields the row's task needs to be scored offline (trainers/reward.py)."""
+    task = info["task"]
+    if task == ACTION_RECOGNITION:
+        label = info["ground_truth"]["label"]
+        entry = base.dataset.knowledge.get(label)
+        return {"definition": entry.explanation() if entry and entry.defined else "",
+                "aliases": list(base.dataset.knowledge.names(label)[1:])}
+    if task == SPATIOTEMPORAL:
+        return {"question": json.dumps(base.dataset[int(index)].meta["question"], default=str),
+                "task_options": json.dumps(base.config.task_options, default=str)}
+    return {}
 
 
 def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str = AGENT_NAME,
@@ -27,7 +66,8 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
     ({"sample_id", "error"}).
     """
     base = env.unwrapped
-    # The row names its dataset, so the agent loop replays the sample from the same one.
+    # The row names its env id and dataset, so the agent loop replays the sample in the same env.
+    env_id = env_id_of(env)
     dataset = base.config.dataset if isinstance(base.config.dataset, str) else None
     rows = []
     for i, index in enumerate(indices):
@@ -40,19 +80,18 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
             continue
         system, user = info["messages"][0], info["messages"][1]
         question = next(p["text"] for p in user["content"] if p["type"] == "text")
-        entry = base.dataset.knowledge.get(info["ground_truth"]["label"])
         rows.append({
             "data_source": f"videostar/{info['dataset']}",
             "prompt": [{"role": "system", "content": system["content"][0]["text"]},
                        {"role": "user", "content": "<video>" + question}],
             "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
-            "ability": "action_recognition",
-            "reward_model": {"style": "rule", "ground_truth": info["ground_truth"]["label"]},
+            "ability": info["task"],
+            "reward_model": {"style": "rule", "ground_truth": ground_truth_of(info)},
             "extra_info": {"index": i, "sample_index": int(index), "seed": seed + i, "sample_id": info["sample_id"],
                            "split": str(base.dataset[int(index)].split), "candidates": list(info["candidates"]),
-                           "definition": entry.explanation() if entry and entry.defined else "",
-                           "aliases": list(base.dataset.knowledge.names(info["ground_truth"]["label"])[1:]),
-                           "dataset": dataset, "dataset_kwargs": json.dumps(base.config.dataset_kwargs, default=str)},
+                           **task_extra_info(base, info, int(index)),
+                           "dataset": dataset, "dataset_kwargs": json.dumps(base.config.dataset_kwargs, default=str),
+                           "env_id": env_id, "task": info["task"]},
             "agent_name": agent_name,
         })
     return rows

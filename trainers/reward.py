@@ -1,17 +1,30 @@
-"""verl's custom reward function: the env's hierarchical reward on a response string.
+"""verl's custom reward function: the env's reward on a response string, for each task.
 
 Point verl at it with `custom_reward_function.path=<this file>` and `custom_reward_function.name=
-compute_score`. It scores the final turn of `solution_str` with videostar_env.reward.score, the
-same code the env pays, for single-turn training and as a fallback when the agent loop's own
-`reward_score` is absent. The tool term needs the episode's tool calls: pass them as
-`extra_info["tool_log"]` (a list of {"name", "arguments", "ok"}); without them R_tool is 0.
+compute_score`. It scores the final turn of `solution_str` with the same code the env pays, for
+single-turn training and as a fallback when the agent loop's own `reward_score` is absent. The
+row's task (extra_info["task"], written by `videostar verl-data`; rows without one are action
+recognition) chooses the reward:
+
+- action_recognition: videostar_env.tasks.action_recognition.reward.score against the label
+  (ground_truth). The tool term needs the episode's tool calls: pass them as
+  `extra_info["tool_log"]` (a list of {"name", "arguments", "ok"}); without them R_tool is 0.
+- spatiotemporal: the task's score_answer, as SpatioTemporal.score calls it, against the question
+  (extra_info["question"]) and the true relation graph (ground_truth: the task's ground truth as
+  JSON, with "graph", None for a benchmark's real video, and "benchmark"), with the task's options
+  (extra_info["task_options"]: tags, prompt). A final turn that is not an answer earns every term
+  0, as a truncated episode does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Mapping
 
+from videostar_env.actions import Answer, parse
+from videostar_env.perception.relation_graph import RelationGraph
 from videostar_env.tasks.action_recognition.reward import RewardConfig, score
+from videostar_env.tasks.spatiotemporal import ABLATIONS, SpatioTemporal, score_answer
 from videostar_env.tools.runner import ToolCallRecord
 
 TOOL_RESPONSE_END = "</tool_response>"
@@ -22,18 +35,72 @@ def final_turn(solution_str: str) -> str:
     return solution_str.rsplit(TOOL_RESPONSE_END, 1)[-1].strip()
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict[str, Any] | None = None,
-                  **kwargs: Any) -> dict[str, float]:
-    """{"score": the total reward, and each term}: accuracy, format, tool, submotion, tool_cost.
+def _json(value: Any, what: str) -> Any:
+    """A JSON field of a row (parquet keeps nested fields as JSON strings), or the value itself."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{what} must be JSON, got {value[:80]!r}: {exc}") from exc
+    return value
 
-    extra_info may hold "aliases" (other names of the label), "definition" (the label's
-    knowledge-base text, for R_sub), "tool_log" and "reward" (RewardConfig fields, e.g. an ablation).
-    """
-    extra_info = extra_info or {}
+
+def _terms(breakdown: Mapping[str, float]) -> dict[str, float]:
+    """A breakdown dict ({"total", terms...}) as compute_score's {"score", terms...}."""
+    terms = {k: float(v) for k, v in breakdown.items()}
+    return {"score": terms.pop("total"), **terms}
+
+
+def _action_recognition(solution_str: str, ground_truth: str, extra_info: Mapping[str, Any]) -> dict[str, float]:
     tool_log = [ToolCallRecord(t["name"], dict(t.get("arguments") or {}), bool(t.get("ok", True)))
                 for t in extra_info.get("tool_log") or ()]
     breakdown = score(final_turn(solution_str), ground_truth, aliases=tuple(extra_info.get("aliases") or ()),
                       definition=extra_info.get("definition") or "", tool_log=tool_log,
                       config=RewardConfig(**(extra_info.get("reward") or {})))
-    terms = breakdown.as_dict()
-    return {"score": terms.pop("total"), **terms}
+    return _terms(breakdown.as_dict())
+
+
+def _spatiotemporal(solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any]) -> dict[str, float]:
+    truth = _json(ground_truth, "ground_truth")
+    if not isinstance(truth, Mapping) or "answer" not in truth:
+        raise ValueError("a spatiotemporal row's ground_truth is the task's ground truth as JSON (its answer, and the "
+                         "true relation graph under 'graph'; videostar verl-data writes it); got "
+                         f"{str(ground_truth)[:80]!r}")
+    if not extra_info.get("question"):
+        raise ValueError("a spatiotemporal row needs extra_info['question'] (the sample's question; videostar "
+                         "verl-data writes it)")
+    question = _json(extra_info["question"], "extra_info['question']")
+    task = SpatioTemporal(**(_json(extra_info.get("task_options") or {}, "extra_info['task_options']") or {}))
+    reward = extra_info.get("reward") or None  # fields (a dict or its JSON) or an ablation name
+    if isinstance(reward, str) and reward.lstrip().startswith("{"):
+        reward = _json(reward, "extra_info['reward']")
+    # As SpatioTemporal.score: an official (benchmark) prompt is scored on its answer only.
+    config = ABLATIONS["answer_only"] if getattr(task, "prompt", "graph") == "official" else task.reward_config(reward)
+    action = parse(final_turn(solution_str), "hermes", bare_answers=getattr(task, "bare_answers", False))
+    if not isinstance(action, Answer):
+        return _terms(task.zero_reward())
+    graph = RelationGraph.from_json(truth["graph"]) if truth.get("graph") else None  # None: a real video's question
+    breakdown = score_answer(task.parse_answer(action), question, graph, config, task.think, task.graph,
+                             truth.get("benchmark") or "scenes")
+    return _terms(breakdown.as_dict())
+
+
+SCORERS = {"action_recognition": _action_recognition, "spatiotemporal": _spatiotemporal}
+
+
+def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict[str, Any] | None = None,
+                  **kwargs: Any) -> dict[str, float]:
+    """{"score": the total reward, and each term of the row's task}.
+
+    action_recognition: accuracy, format, tool, submotion, tool_cost. extra_info may hold "aliases" (other
+    names of the label), "definition" (the label's knowledge-base text, for R_sub), "tool_log" and "reward"
+    (RewardConfig fields, e.g. an ablation).
+    spatiotemporal: format, answer, node, edge, length, consistency. extra_info holds "question" and may hold
+    "task_options" (the think/graph tags) and "reward" (GraphRewardConfig fields or an ablation name).
+    """
+    extra_info = extra_info or {}
+    task = extra_info.get("task") or "action_recognition"
+    if task not in SCORERS:
+        raise ValueError(f"compute_score scores {sorted(SCORERS)} rows, not task {task!r} ({data_source}); "
+                         "train that task with the agent loop, whose env pays the reward")
+    return SCORERS[task](solution_str, ground_truth, extra_info)

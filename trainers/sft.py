@@ -1,13 +1,22 @@
 """Cold-start SFT data: a teacher model plays env episodes, a judge assesses the chains, survivors become verl rows.
 
 The teacher (any OpenAI-compatible endpoint: vLLM, DashScope compatible mode) plays through the
-env like any agent, so its chains hold real tool calls and real tool outputs and end in the
-paper's three-stage reasoning ([1] sub-motion decomposition, [2] candidate selection,
-[3] matching scores) before <answer>. Data assessment then rejects, with the reason counted:
-episodes without an answer, wrong final answers, missing or out-of-order stages, answers that
-are not the best-scored candidate, and chains the judge model finds inconsistent (or whose
-judgement cannot be read). Kept episodes are written as verl multi-turn SFT rows: messages with
-<video>/<image> placeholders, the video path, and the tool images as PNG bytes.
+env like any agent, so its chains hold real tool calls and real tool outputs. Data assessment
+then rejects, with the reason counted: episodes without an answer, wrong final answers (as the
+task's bench measures them), chains that break the task's reasoning format, and chains the judge
+model finds inconsistent (or whose judgement cannot be read). The format rules are the task's:
+
+- action_recognition: the paper's three stages ([1] sub-motion decomposition, [2] candidate
+  selection, [3] matching scores) before <answer>, in order, the answer the best-scored candidate.
+- spatiotemporal (the graph prompt): a relation graph that parses inside the reasoning, the whole
+  turn in the task's format, and an answer that does not contradict what the chain's own graph
+  implies (for question types a graph can decide). The official (benchmark) prompt asks no graph:
+  a correct answer is enough.
+- any other task: no format rule beyond a correct answer.
+
+Kept episodes are written as verl multi-turn SFT rows: messages with <video>/<image>
+placeholders, the video path, the tool images as PNG bytes, the task and its ground truth (JSON;
+action-recognition rows also carry the label).
 """
 
 from __future__ import annotations
@@ -24,15 +33,29 @@ from PIL import Image
 
 from videostar_agents.messages import chat_turns
 from videostar_env.clients.chat import OpenAIChat
+from videostar_env.perception.relation_graph import RelationGraph
 from videostar_env.rollout import play
+from videostar_env.tasks.spatiotemporal.reward import consistency, graph_answer
 
-from .data import AGENT_NAME
+from .data import ACTION_RECOGNITION, AGENT_NAME, SPATIOTEMPORAL
 
 STAGES = ("[1]", "[2]", "[3]")
 JUDGE_SYSTEM = ("You assess reasoning chains written for video action recognition. A chain is consistent when its "
                 "observed movements [1] support the candidates it selects [2], its scores [3] follow from that "
                 "comparison, and the final answer is the best-scored candidate. Reply with one JSON object: "
                 '{"consistent": true or false, "reason": "one sentence"}.')
+JUDGE_SYSTEMS = {
+    ACTION_RECOGNITION: JUDGE_SYSTEM,
+    SPATIOTEMPORAL: ("You assess reasoning chains written for spatio-temporal questions about videos of objects on a "
+                     "ground plane. A chain is consistent when its relation graph is coherent (each edge's distance "
+                     "and angle agree with the positions of its nodes), its reasoning follows from the graph and the "
+                     "question, and the final answer is what that reasoning concludes. Reply with one JSON object: "
+                     '{"consistent": true or false, "reason": "one sentence"}.'),
+}
+GENERIC_JUDGE_SYSTEM = ("You assess reasoning chains written for questions about videos. A chain is consistent when "
+                        "its reasoning follows from what it observes and the question, and the final answer is what "
+                        'that reasoning concludes. Reply with one JSON object: {"consistent": true or false, '
+                        '"reason": "one sentence"}.')
 
 
 @dataclass
@@ -69,9 +92,51 @@ def stage_problem(final: str, answer: str | None) -> tuple[str, str] | None:
     return None
 
 
-def judge_chain(judge: OpenAIChat, chain: str) -> tuple[bool | None, str]:
+def graph_problem(answer: dict[str, Any] | None, reward: dict[str, float],
+                  question: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, detail) when a spatio-temporal final turn has no readable graph, breaks the format, or answers
+    against its own graph (only question types the graph decides: object size and appearance order are not checked)."""
+    answer = answer or {}
+    if answer.get("graph") is None:
+        return "no_graph", answer.get("graph_error") or "no relation graph in the reasoning"
+    if reward.get("format", 0.0) < 1.0:
+        return "format", "the final turn is not one <think> block (with the graph) followed by one <answer>"
+    implied = graph_answer(RelationGraph.from_json(answer["graph"]), question)
+    if implied is not None and consistency(answer.get("text"), implied, question) < 1.0:
+        shown = round(implied, 2) if isinstance(implied, float) else implied
+        return "answer_contradicts_graph", f"answers {answer.get('text')!r} but its own graph implies {shown!r}"
+    return None
+
+
+def chain_problem(task: Any, final: str, info: dict[str, Any], meta: dict[str, Any]) -> tuple[str, str] | None:
+    """(reason, detail) when a correct chain breaks its task's reasoning format (None: it follows it)."""
+    if task.name == ACTION_RECOGNITION:
+        return stage_problem(final, info["answer"])
+    if task.name == SPATIOTEMPORAL and getattr(task, "prompt", "graph") == "graph":  # official prompts ask no graph
+        return graph_problem(info["answer"], info["reward"], meta["question"])
+    return None
+
+
+def judge_request(task: str, final: str, meta: dict[str, Any]) -> tuple[str, str]:
+    """(system prompt, user message) asking the judge about a chain of the task."""
+    if task == ACTION_RECOGNITION:
+        return JUDGE_SYSTEM, final
+    question = meta.get("question")
+    text = question.get("text") if isinstance(question, dict) else None
+    chain = f"Question:\n{text}\n\nReasoning chain:\n{final}" if text else final
+    return JUDGE_SYSTEMS.get(task, GENERIC_JUDGE_SYSTEM), chain
+
+
+def wrong_answer(task: str, fields: dict[str, Any], info: dict[str, Any]) -> str:
+    """Why a finished episode's answer is wrong, for the report."""
+    if task == ACTION_RECOGNITION:
+        return f"answered {info['answer']!r}, the video shows {info['ground_truth']['label']!r}"
+    return f"answered {fields.get('answer')!r}, the truth is {fields.get('truth', fields.get('label'))!r}"
+
+
+def judge_chain(judge: OpenAIChat, chain: str, system: str = JUDGE_SYSTEM) -> tuple[bool | None, str]:
     """(consistent, reason) from the judge model; (None, why) when its reply cannot be read."""
-    reply = judge.converse([{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": chain}])
+    reply = judge.converse([{"role": "system", "content": system}, {"role": "user", "content": chain}])
     match = re.search(r"\{.*\}", reply, re.DOTALL)
     try:
         verdict = json.loads(match.group(0)) if match else None
@@ -103,32 +168,39 @@ def sft_row(info: dict[str, Any]) -> dict[str, Any]:
             else:
                 text.append(part["text"])
         messages.append({"role": role, "content": "".join(text)})
-    return {"messages": messages, "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
-            "images": images, "data_source": f"videostar/{info['dataset']}", "sample_id": info["sample_id"],
-            "label": info["ground_truth"]["label"], "agent_name": AGENT_NAME}
+    truth = info["ground_truth"]
+    row = {"messages": messages, "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
+           "images": images, "data_source": f"videostar/{info['dataset']}", "sample_id": info["sample_id"],
+           "task": info["task"], "ground_truth": json.dumps(truth, default=str), "agent_name": AGENT_NAME}
+    if "label" in truth:  # action recognition
+        row["label"] = truth["label"]
+    return row
 
 
 def sft_rows(env: Any, teacher: Any, judge: OpenAIChat | None, indices: Iterable[int],
              seed: int = 0) -> tuple[list[dict[str, Any]], SFTReport]:
-    """Teacher chains for the given dataset indices, assessed; the kept rows and the report."""
+    """Teacher chains for the given dataset indices, assessed by the env's task; the kept rows and the report."""
     rows, report = [], SFTReport()
+    base = env.unwrapped
     for i, index in enumerate(indices):
         observation, info = env.reset(seed=seed + i, options={"index": int(index)})
         end = play(env, teacher, observation, info, seed + i)
         info, final = end.info, end.last_action
-        sample = info["sample_id"]
+        sample, task, meta = info["sample_id"], info["task"], base.dataset[int(index)].meta
         if info.get("answer") is None:
             report.reject(sample, "no_answer", f"no final answer within {info['max_turns']} turns")
             continue
-        if info["reward"]["accuracy"] <= 0:
-            report.reject(sample, "wrong_answer", f"answered {info['answer']!r}, the video shows {info['ground_truth']['label']!r}")
+        fields = base.task.bench_fields(info)
+        if not fields["correct"]:
+            report.reject(sample, "wrong_answer", wrong_answer(task, fields, info))
             continue
-        problem = stage_problem(final, info["answer"])
+        problem = chain_problem(base.task, final, info, meta)
         if problem:
             report.reject(sample, *problem)
             continue
         if judge is not None:
-            consistent, reason = judge_chain(judge, final)
+            system, chain = judge_request(task, final, meta)
+            consistent, reason = judge_chain(judge, chain, system)
             if consistent is None:
                 report.reject(sample, "judge_unreadable", reason)
                 continue

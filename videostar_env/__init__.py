@@ -51,6 +51,8 @@ register_env("VideoSTAR-Discrete-v0", entry_point="videostar_env.wrappers:discre
 STR = {"task": "spatiotemporal", "dataset": "scenes", "frame_size": (192, 256)}
 register_env("VideoSTR-v0", **STR, tools=(), max_turns=2)
 register_env("VideoSTR-Tools-v0", **STR)
+# A benchmark's own protocol (STI-Bench, VSI-Bench): its prompt text, a bare letter or number as the answer.
+register_env("VideoSTR-Official-v0", **STR, tools=(), max_turns=2, task_options={"prompt": "official"})
 
 __all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognition", "Answer", "Call", "ENV_IDS",
            "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",

@@ -118,8 +118,12 @@ def _videostar_calls(text: str) -> ToolCall | None:
     return ToolCall(tuple(Call(name) for name in chosen))
 
 
-def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS) -> Action:
-    """Parse one policy turn. Never raises: anything unusable becomes Invalid with a reason."""
+def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bare_answers: bool = False) -> Action:
+    """Parse one policy turn. Never raises: anything unusable becomes Invalid with a reason.
+
+    bare_answers: a turn with neither a tool call nor an <answer> block is the answer itself (the way
+    benchmarks' own scripts read a reply), instead of Invalid.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown action format {fmt!r}; choose one of {FORMATS}")
     if not isinstance(text, str):
@@ -134,6 +138,8 @@ def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS) -> 
         return calls
     if answer is not None:
         return answer
+    if bare_answers and text.strip():
+        return Answer((text.strip(),), text)
     if fmt == "hermes":
         how = '<tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>'
     else:

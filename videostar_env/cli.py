@@ -157,7 +157,13 @@ def _bench(args: argparse.Namespace) -> int:
     table = Table(title=f"{config.agent} on {metrics['run']['dataset_label']}: {overall.get('episodes', 0)} episodes")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("top-1 accuracy", f"{overall.get('accuracy', 0):.3f}")
+    spatial = "question_types" in metrics  # a spatio-temporal run: a score per question type
+    table.add_row("answers fully right" if spatial else "top-1 accuracy", f"{overall.get('accuracy', 0):.3f}")
+    for kind, m in metrics.get("question_types", {}).items():
+        table.add_row(f"  {kind} ({m['metric'].replace('_', ' ')})", f"{m['score']:.3f}")
+    if spatial and metrics["mean_over_types"] is not None:
+        table.add_row("mean over question types", f"{metrics['mean_over_types']:.3f}")
+        table.add_row("graph node / edge", f"{metrics['graph']['node']:.3f} / {metrics['graph']['edge']:.3f}")
     for split, m in metrics["splits"].items():
         if len(metrics["splits"]) > 1 and m["episodes"]:
             table.add_row(f"  split {split}", f"{m['accuracy']:.3f}")

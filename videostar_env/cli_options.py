@@ -56,14 +56,16 @@ def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help
     """The environment options: env id, dataset, frames, tools, backends, cache and --env-options."""
     parser.add_argument("--env-id", default=default_env_id, choices=env_ids, help=f"environment id (default {default_env_id})")
     parser.add_argument("--dataset", default="synthetic",
-                        help=f"synthetic, folder, manifest, or a Video-STAR dataset: {', '.join(VIDEOSTAR_DATASETS)}")
+                        help=f"synthetic, folder, manifest, scenes, sti-bench, vsi-bench, or a Video-STAR dataset: "
+                             f"{', '.join(VIDEOSTAR_DATASETS)}")
     parser.add_argument("--protocol", default="base2novel", choices=("base2novel", "cross"),
                         help="Video-STAR protocol (default base2novel)")
     parser.add_argument("--split", help=split_help)
     parser.add_argument("--video-root", help="the videos: a folder of class folders (folder), the mmaction2 layout "
                                              "(Video-STAR datasets)")
-    parser.add_argument("--annotations", help="Video-STAR annotation folder (default $VIDEOSTAR_ANNOTATIONS), or the "
-                                              "JSONL file of a manifest dataset")
+    parser.add_argument("--annotations", help="Video-STAR annotation folder (default $VIDEOSTAR_ANNOTATIONS), the "
+                                              "JSONL file of a manifest dataset, or a benchmark's parquet/JSON file "
+                                              "(sti-bench, vsi-bench)")
     parser.add_argument("--dataset-options", metavar="JSON", help='more dataset arguments, e.g. {"per_class": 4}')
     parser.add_argument("--num-frames", type=int, help="frames sampled per video (default 16)")
     parser.add_argument("--frame-size", type=frame_size, metavar="SIZE",
@@ -88,7 +90,8 @@ def dataset_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         kwargs = {"dataset": dataset, "protocol": args.protocol, **kwargs}
         dataset = "videostar"
     # One spelling for every dataset: --video-root names the videos, --annotations the labels file or folder.
-    roots = {"folder": ("root", None), "manifest": (None, "path")}.get(dataset, ("video_root", "annotations"))
+    roots = {"folder": ("root", None), "manifest": (None, "path"), "vsi-bench": ("video_root", "path"),
+             "sti-bench": ("video_root", "path")}.get(dataset, ("video_root", "annotations"))
     for option, key in zip(("video_root", "annotations"), roots):
         value = getattr(args, option)
         if value and key is None:

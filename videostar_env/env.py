@@ -108,6 +108,12 @@ class EnvConfig:
         return f"EnvConfig({fields})"
 
 
+def frame_window(task: Task, sample: Any) -> tuple[float, float] | None:
+    """The seconds of the video a sample's frames come from: the task's choice, else the sample's window."""
+    choose = getattr(task, "frame_window", None)
+    return choose(sample) if choose is not None else sample.meta.get("window")
+
+
 def make_toolbox(config: EnvConfig, task: Task) -> Toolbox:
     """The tools a config asks for (None: the task's), with their backends and cache."""
     tools = task.default_tools if config.tools is None else config.tools
@@ -165,7 +171,8 @@ class VideoToolEnv(gym.Env[dict, str]):
             index = int(self.np_random.integers(len(self.dataset)))
         sample = self.dataset[int(index)]
         cfg, task = self.config, self.task
-        clip = self._clip(sample.video)
+        window = frame_window(task, sample)
+        clip = self._clip(sample.video, window)
         candidates = task.candidates(sample)
         ep = Episode(sample, clip, candidates)
         ep.add_text("system", self._system_prompt)
@@ -178,6 +185,7 @@ class VideoToolEnv(gym.Env[dict, str]):
             "candidates": list(candidates), "action_format": cfg.action_format, "max_turns": cfg.max_turns,
             "num_frames": cfg.num_frames, "frame_size": cfg.frame_size, "fps": clip.fps,
             "frame_indices": list(clip.indices), "timestamps": list(clip.timestamps),
+            "window": list(window) if window else None,
             "total_frames": clip.total_frames, "tools": self.tool_schemas, "ground_truth": task.ground_truth(sample),
         }
         return self._observation(), self._info()
@@ -191,7 +199,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         ep.turns += 1
         text = action if isinstance(action, str) else repr(action)
         ep.add_text("assistant", text)
-        parsed = parse(action, cfg.action_format, cfg.max_action_chars)
+        parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False))
         if isinstance(parsed, ToolCall) and cfg.action_format == "videostar" and ep.tools_chosen:
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
         reward, terminated, info_extra = 0.0, False, {}
@@ -231,14 +239,14 @@ class VideoToolEnv(gym.Env[dict, str]):
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _clip(self, path: str) -> Clip:
+    def _clip(self, path: str, window: tuple[float, float] | None = None) -> Clip:
         """The video's sampled frames: from the memo when it holds them (frames are read-only, so shareable)."""
         cfg = self.config
         if not cfg.clip_memo or not os.path.isfile(path):  # decode() reports a missing file
-            return decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder)
+            return decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window)
         stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size)  # a rewritten file is decoded again
-        clip = self._clips.pop(key, None) or decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder)
+        key = (path, stat.st_mtime_ns, stat.st_size, window)  # a rewritten file is decoded again
+        clip = self._clips.pop(key, None) or decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window)
         self._clips[key] = clip
         while len(self._clips) > cfg.clip_memo:
             self._clips.popitem(last=False)

@@ -27,6 +27,7 @@ class EpisodeInfo(TypedDict, total=False):
     fps: float  # the source video's frame rate
     frame_indices: list[int]  # source frame index of each sampled frame
     timestamps: list[float]  # seconds of each sampled frame (Qwen-VL video metadata)
+    window: list[float] | None  # [start, end] seconds the frames are drawn from, when the sample has a window
     total_frames: int  # frames in the source video
     tools: list[dict[str, Any]]  # the offered tools in OpenAI function format
     ground_truth: dict[str, Any]  # the task's truth about the sample (e.g. label, group): never for a policy
@@ -40,6 +41,3 @@ class EpisodeInfo(TypedDict, total=False):
     reward: dict[str, float]  # the reward breakdown, on the final step (all 0 when truncated)
     answer: Any  # the task's answer value, on the final step (None when truncated)
 
-
-STATIC_KEYS = ("task", "sample_id", "dataset", "video", "candidates", "action_format", "max_turns", "num_frames",
-               "frame_size", "fps", "frame_indices", "timestamps", "total_frames", "tools", "ground_truth")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 from .data import decode, make_dataset
-from .env import EnvConfig, make_toolbox
+from .env import EnvConfig, frame_window, make_toolbox
 from .tasks import make_task
 
 MAX_EXAMPLES = 20  # failure messages kept in the report
@@ -68,7 +68,8 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
             report.samples += 1
             sample = dataset[index]
             try:
-                clip = decode(sample.video, config.num_frames, config.frame_size, config.decoder)
+                clip = decode(sample.video, config.num_frames, config.frame_size, config.decoder,
+                              frame_window(task, sample))
             except Exception as exc:  # a corrupt or missing video fails its tools, not the run
                 for tool in tools:
                     report._fail(sample.id, tool, f"{type(exc).__name__}: {exc}")

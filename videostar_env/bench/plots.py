@@ -1,4 +1,5 @@
-"""PNG plots of a benchmark: per-class accuracy, the most-confused classes, tool usage."""
+"""PNG plots of a benchmark: tool usage; per-class accuracy and the most-confused classes (action recognition);
+the score per question type and the graph terms (spatio-temporal questions)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,39 @@ def confusion_matrix(rows: list[dict[str, Any]], path: Path, classes: int = 12) 
     return _save(fig, path)
 
 
+def question_types(metrics: dict[str, Any], path: Path) -> Path:
+    """Bars of the score per question type (with their mean as a line) and of the graph terms."""
+    plt = _pyplot()
+    types = metrics["question_types"]
+    terms = {**(metrics.get("graph") or {}), "graphs written": metrics.get("graphs_written")}
+    terms = {name: value for name, value in terms.items() if value is not None}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [max(len(types), 1), 3]})
+    names = list(types) or ["(no episodes)"]
+    left.bar(names, [types.get(n, {}).get("score", 0.0) for n in names], color="#4c78a8")
+    for k, name in enumerate(types):
+        m = types[name]
+        left.text(k, m["score"] + 0.02, f"{m['score']:.2f}\nn={m['episodes']}", ha="center", va="bottom", fontsize=7)
+    if metrics.get("mean_over_types") is not None:
+        left.axhline(metrics["mean_over_types"], color="black", linestyle="--",
+                     label=f"mean over types ({metrics['mean_over_types']:.2f})")
+        left.legend(loc="upper right", fontsize=7)
+    left.set_ylim(0, 1.3)
+    left.set_ylabel("score (accuracy or mean relative accuracy)")
+    left.set_title("Score per question type")
+    left.tick_params(axis="x", labelrotation=30, labelsize=7)
+    for label in left.get_xticklabels():
+        label.set_horizontalalignment("right")
+    right.bar(list(terms) or ["(none)"], list(terms.values()) or [0.0], color="#f58518")
+    for k, value in enumerate(terms.values()):
+        right.text(k, value + 0.02, f"{value:.2f}", ha="center", va="bottom", fontsize=7)
+    right.set_ylim(0, 1.3)
+    right.set_title("Graph terms (mean)")
+    right.tick_params(axis="x", labelrotation=30, labelsize=7)
+    for label in right.get_xticklabels():
+        label.set_horizontalalignment("right")
+    return _save(fig, path)
+
+
 def tool_usage(metrics: dict[str, Any], path: Path) -> Path:
     """Per tool: share of episodes that called it and calls per episode."""
     plt = _pyplot()
@@ -94,12 +128,15 @@ def _save(fig: Any, path: Path) -> Path:
 
 def write_plots(metrics: dict[str, Any], rows: list[dict[str, Any]], folder: str | os.PathLike,
                 references: list[dict[str, Any]] = ()) -> dict[str, Path]:
-    """All three plots into folder; name -> file."""
+    """The plots whose data the metrics hold into folder; name -> file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     played = [r for r in rows if "error" not in r]
-    return {
-        "per_class_accuracy": per_class_accuracy(metrics, folder / "per_class_accuracy.png", references),
-        "confusion": confusion_matrix(played, folder / "confusion.png"),
-        "tool_usage": tool_usage(metrics, folder / "tool_usage.png"),
-    }
+    plots: dict[str, Path] = {}
+    if "per_class" in metrics:  # action recognition
+        plots["per_class_accuracy"] = per_class_accuracy(metrics, folder / "per_class_accuracy.png", references)
+        plots["confusion"] = confusion_matrix(played, folder / "confusion.png")
+    if "question_types" in metrics:  # spatio-temporal questions
+        plots["question_types"] = question_types(metrics, folder / "question_types.png")
+    plots["tool_usage"] = tool_usage(metrics, folder / "tool_usage.png")
+    return plots

@@ -14,6 +14,8 @@ from .synthetic import SyntheticDataset
 from .scene_questions import SceneQuestionDataset
 from .scenes import SceneConfig, SceneDataset, SceneTruth
 from .videostar import VideoStarDataset
+from .stibench import STIBenchDataset
+from .vsibench import VSIBenchDataset
 
 
 class Dataset(Protocol):
@@ -31,7 +33,8 @@ class Dataset(Protocol):
 # Other packages add datasets with entry points in the group "videostar_env.datasets".
 DATASETS: Registry[Dataset] = Registry("dataset", "videostar_env.datasets")
 for _name, _factory in {"synthetic": SyntheticDataset, "videostar": VideoStarDataset, "folder": FolderDataset,
-                        "manifest": ManifestDataset, "scenes": SceneQuestionDataset}.items():
+                        "manifest": ManifestDataset, "scenes": SceneQuestionDataset,
+                        "sti-bench": STIBenchDataset, "vsi-bench": VSIBenchDataset}.items():
     DATASETS.register(_name, _factory)
 
 
@@ -42,5 +45,5 @@ def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     return DATASETS.make(spec, **kwargs)
 
 
-__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SceneConfig", "SceneDataset", "SceneQuestionDataset", "SceneTruth", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
+__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SceneConfig", "SceneDataset", "SceneQuestionDataset", "STIBenchDataset", "SceneTruth", "VSIBenchDataset", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
            "make_dataset", "uniform_indices"]

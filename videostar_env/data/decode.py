@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +25,7 @@ class Clip:
     fps: float  # source frame rate
     total_frames: int
     path: str  # the video file
+    window: tuple[float, float] | None = None  # (start, end) seconds the frames were drawn from; None: all of it
 
     def __post_init__(self) -> None:
         # Read-only: the chat messages hold these frames, and with EnvConfig.clip_memo so do later episodes.
@@ -48,6 +50,22 @@ def uniform_indices(total_frames: int, num_frames: int) -> list[int]:
     return [min(int(step * (i + 0.5)), total_frames - 1) for i in range(num_frames)]
 
 
+def window_indices(total_frames: int, fps: float, num_frames: int,
+                   window: tuple[float, float] | None = None) -> list[int]:
+    """uniform_indices over the whole video, or over the frames inside window=(start, end) seconds."""
+    if window is None:
+        return uniform_indices(total_frames, num_frames)
+    start, end = (float(t) for t in window)
+    if not 0 <= start < end:
+        raise ValueError(f"a time window must be 0 <= start < end seconds, got {window}")
+    first = min(int(math.floor(start * fps)), total_frames - 1)
+    if start * fps >= total_frames:
+        raise VideoDecodeError(f"the time window {start:.2f}-{end:.2f}s starts after the video ends "
+                               f"({total_frames / fps:.2f}s)")
+    last = min(max(int(math.ceil(end * fps)) - 1, first), total_frames - 1)
+    return [first + i for i in uniform_indices(last - first + 1, num_frames)]
+
+
 def probe_size(path: str) -> tuple[int, int]:
     """(height, width) of a video's first stream, from its header (PyAV; no frame is decoded)."""
     import av
@@ -57,20 +75,20 @@ def probe_size(path: str) -> tuple[int, int]:
         return int(codec.height), int(codec.width)
 
 
-def _decode_decord(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
+def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None) -> Clip:
     import decord
 
     height, width = size
     # One open: the decoder scales while converting to RGB, which is cheaper than converting at source
     # size (benchmarks/perf/decoding.py measures it against that floor).
     reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
-    total = len(reader)
-    indices = uniform_indices(total, num_frames)
+    total, fps = len(reader), float(reader.get_avg_fps())
+    indices = window_indices(total, fps, num_frames, window)
     frames = reader.get_batch(indices).asnumpy()
-    return Clip(frames, tuple(indices), float(reader.get_avg_fps()), total, path)
+    return Clip(frames, tuple(indices), fps, total, path, window)
 
 
-def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
+def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None) -> Clip:
     import av
 
     height, width = size
@@ -78,7 +96,7 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         total = sum(1 for packet in container.demux(stream) if packet.size)
-    indices = uniform_indices(total, num_frames)
+    indices = window_indices(total, fps, num_frames, window)
     wanted = {i: [] for i in indices}
     with av.open(path) as container:
         for i, frame in enumerate(container.decode(video=0)):
@@ -90,19 +108,22 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int]) -> Clip:
     if missing:
         raise VideoDecodeError(f"{path}: frames {missing} could not be decoded")
     frames = np.stack([wanted[i] for i in indices])
-    return Clip(frames, tuple(indices), fps, total, path)
+    return Clip(frames, tuple(indices), fps, total, path, window)
 
 
 _DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}
 
 
-def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "auto") -> Clip:
-    """Sample num_frames uniformly from a video and resize them to size=(H, W).
+def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "auto",
+           window: tuple[float, float] | None = None) -> Clip:
+    """Sample num_frames uniformly from a video (or from its window=(start, end) seconds), resized to size=(H, W).
 
     backend "auto" tries decord, then PyAV; a named backend is used alone.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"video file not found: {path}")
+    if window is not None and not 0 <= float(window[0]) < float(window[1]):
+        raise ValueError(f"a time window must be 0 <= start < end seconds, got {window}")
     if backend == "auto":
         order = list(BACKENDS)
     elif backend in _DECODERS:
@@ -112,9 +133,11 @@ def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "au
     errors = []
     for name in order:
         try:
-            return _DECODERS[name](path, num_frames, size)
+            return _DECODERS[name](path, num_frames, size, window)
         except ImportError as exc:
             errors.append(f"{name}: not installed ({exc})")
+        except VideoDecodeError:
+            raise
         except Exception as exc:  # decoders raise many unrelated types on corrupt input
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
     raise VideoDecodeError(f"cannot decode {path}: " + "; ".join(errors))

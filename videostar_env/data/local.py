@@ -55,12 +55,17 @@ def _meta(row: dict, folder: Path) -> dict:
     meta = {"path": row["video"]}
     if row.get("annotations"):  # an .npz of keypoints (N, 17, 3) and boxes (N, 4) per source frame, for the oracle
         meta["annotations"] = str(folder / row["annotations"])
+    if row.get("window") is not None:  # [start, end] seconds: the frames are drawn from that part only
+        start, end = (float(t) for t in row["window"])
+        if not 0 <= start < end:
+            raise ValueError(f"a manifest window must be [start, end] seconds with 0 <= start < end, got {row['window']}")
+        meta["window"] = (start, end)
     return meta
 
 
 class ManifestDataset:
     """A JSONL file, one video per line: {"video": path, "label": str} plus optional "id", "label_space", "split",
-    "annotations" (ground-truth keypoints for the oracle vision backend).
+    "annotations" (ground-truth keypoints for the oracle vision backend), "window" ([start, end] seconds).
 
     Relative video paths are read from the manifest's folder; the label space of a line
     defaults to every label in the manifest.

@@ -23,9 +23,7 @@ VSI-Bench numbers come from it:
 
 from __future__ import annotations
 
-MCA_QUESTION_TYPES = ("object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard",
-                      "object_rel_distance", "route_planning", "obj_appearance_order")
-NA_QUESTION_TYPES = ("object_abs_distance", "object_counting", "object_size_estimation", "room_size_estimation")
+from ..data.vsibench import MCA_QUESTION_TYPES, NA_QUESTION_TYPES
 
 # 1 - np.linspace(.5, .95, 10), element by element, as the exact doubles numpy produces (repr round-trips).
 # Written out rather than recomputed so the boundary behaviour is visible and does not depend on numpy.

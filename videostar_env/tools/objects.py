@@ -33,7 +33,9 @@ def _shown_images(clip: Clip, frames: list, max_images: int) -> tuple[list[int],
 
 def dense_clip(ctx: ToolContext) -> Clip:
     """The episode's video decoded densely (up to TRACK_FRAMES frames) at the episode's frame size."""
-    return decode(ctx.sample.video, min(ctx.clip.total_frames, TRACK_FRAMES), tuple(ctx.clip.frames.shape[1:3]))
+    window = ctx.clip.window  # the frames the episode is about
+    span = ctx.clip.total_frames if window is None else int((window[1] - window[0]) * ctx.clip.fps) + 1
+    return decode(ctx.sample.video, max(2, min(span, TRACK_FRAMES)), tuple(ctx.clip.frames.shape[1:3]), window=window)
 
 
 class ObjectDetection:

@@ -27,8 +27,14 @@ TOOLS = ("object_detection", "object_tracking", "relation_graph")
 _TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
-def true_graph(sample: VideoSample) -> RelationGraph:
-    """The ground-truth relation graph of a sample's question: every visible object at the question's keyframes."""
+PROMPTS = ("graph", "official")
+
+
+def true_graph(sample: VideoSample) -> RelationGraph | None:
+    """The ground-truth relation graph of a sample's question (every visible object at its keyframes); None for
+    a benchmark's real video, which has no scene ground truth."""
+    if not sample.meta.get("truth"):
+        return None
     truth, question = SceneTruth.load(sample.meta["truth"]), sample.meta["question"]
     keyframes = list(question["keyframes"])
     return build_graph([k / truth.fps for k in keyframes], [str(i) for i in range(len(truth.labels))],
@@ -39,25 +45,38 @@ class SpatioTemporal:
     """Video-STR's task: one question about a multi-object video, answered after writing its relation graph.
 
     think/graph: the tags of the reasoning and of the graph block (Qwen3-family tokenizers reserve
-    <think> as one special token; a policy may want other names).
+    <think> as one special token; a policy may want other names). prompt: "graph" (write the relation
+    graph, then <answer>) or "official" (a benchmark's own prompt text, where the sample has one, and
+    its own reading of the reply: a bare letter or number; only the answer is scored).
     """
 
     name = "spatiotemporal"
     default_tools = TOOLS
     role = prompts.ROLE
 
-    def __init__(self, think: str = "think", graph: str = "graph"):
+    def __init__(self, think: str = "think", graph: str = "graph", prompt: str = "graph"):
+        if prompt not in PROMPTS:
+            raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
+        self.prompt = prompt
+        self.bare_answers = prompt == "official"  # benchmarks read the reply itself, not an <answer> block
         for what, tag in (("think", think), ("graph", graph)):
             if not isinstance(tag, str) or not _TAG.match(tag) or tag == "answer":
                 raise ValueError(f"the {what} tag must be a name like 'think' (letters, digits, _ and -; not "
                                  f"'answer'), got {tag!r}")
         self.think, self.graph = think, graph
-        self.answer_format = prompts.answer_format(think, graph)
-        self.after_tools = prompts.after_tools(think, graph)
+        self.answer_format = prompts.answer_format(think, graph) if prompt == "graph" else ""
+        self.after_tools = prompts.after_tools(think, graph) if prompt == "graph" else prompts.AFTER_TOOLS_OFFICIAL
 
     def reward_config(self, spec: Any) -> GraphRewardConfig:
         """GraphRewardConfig from None (the full reward), a dict of its fields, an ablation name, or itself."""
         return reward_config_from(spec, GraphRewardConfig, ABLATIONS)
+
+    def frame_window(self, sample: VideoSample) -> tuple[float, float] | None:
+        """The sample's window, except where a benchmark's own protocol reads the whole video (STI-Bench's
+        script samples the whole video and only names the window in the prompt)."""
+        if self.prompt == "official" and sample.meta.get("frame_span") == "video":
+            return None
+        return sample.meta.get("window")
 
     def check(self, dataset: Any, config: GraphRewardConfig) -> list[str]:
         """Refuse a dataset whose samples carry no question; nothing to warn about otherwise."""
@@ -73,7 +92,10 @@ class SpatioTemporal:
     def question(self, sample: VideoSample, candidates: Sequence[str], num_frames: int) -> str:
         """How the frames are shown, the question with its options, and how to write the answer."""
         q = sample.meta["question"]
-        return prompts.question(q["text"], q["kind"], q["unit"], num_frames, float(sample.meta.get("duration", 0.0)))
+        if self.prompt == "official" and sample.meta.get("official_prompt"):
+            return sample.meta["official_prompt"]
+        return prompts.question(q["text"], q["kind"], q["unit"], num_frames, float(sample.meta.get("duration", 0.0)),
+                                q.get("options") if "\nA. " not in q["text"] else None, sample.meta.get("window"))
 
     def parse_answer(self, answer: Answer) -> GraphAnswer:
         """The answer text and the relation graph of the reasoning."""
@@ -81,8 +103,11 @@ class SpatioTemporal:
 
     def score(self, answer: GraphAnswer, sample: VideoSample, knowledge: KnowledgeBase,
               calls: Sequence[ToolCallRecord], config: GraphRewardConfig) -> GraphRewardBreakdown:
-        """Format, answer, graph (node, edge), length and consistency terms."""
-        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think, self.graph)
+        """Format, answer, graph (node, edge), length and consistency terms (official prompts: the answer only)."""
+        if self.prompt == "official":
+            config = ABLATIONS["answer_only"]
+        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think, self.graph,
+                            sample.meta.get("benchmark", "scenes"))
 
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""
@@ -95,14 +120,16 @@ class SpatioTemporal:
 
     def ground_truth(self, sample: VideoSample) -> dict[str, Any]:
         """The question's type, kind, answer and unit, and the true relation graph at its keyframes."""
-        q = sample.meta["question"]
+        q, graph = sample.meta["question"], true_graph(sample)
         return {"type": q["type"], "kind": q["kind"], "answer": q["answer"], "unit": q["unit"],
-                "graph": true_graph(sample).to_json()}
+                "scene": sample.meta.get("scene"), "benchmark": sample.meta.get("benchmark", "scenes"),
+                "graph": graph.to_json() if graph else None}
 
     def bench_fields(self, info: dict[str, Any]) -> dict[str, Any]:
         """Question type and kind, the true and the given answer, the answer's score, and both graphs."""
         truth, reward, given = info["ground_truth"], info["reward"], info.get("answer") or {}
         return {"label": f"{truth['type']}: {truth['answer']}", "question_type": truth["type"], "kind": truth["kind"],
+                "scene": truth.get("scene"), "benchmark": truth.get("benchmark", "scenes"),
                 "truth": truth["answer"], "answer": given.get("text"), "score": reward.get("answer", 0.0),
                 "correct": reward.get("answer", 0.0) >= 1.0, "graph": given.get("graph"),
                 "true_graph": truth["graph"]}

@@ -28,8 +28,15 @@ def after_tools(think: str, graph: str) -> str:
     return "The tools you chose have run; their outputs are above. Now answer.\n" + answer_format(think, graph)
 
 
-def question(text: str, kind: str, unit: str, num_frames: int, duration: float) -> str:
-    """The question after the video, with how to write the answer."""
+AFTER_TOOLS_OFFICIAL = "The tools you chose have run; their outputs are above. Now answer."
+
+
+def question(text: str, kind: str, unit: str, num_frames: int, duration: float,
+             options: dict[str, str] | None = None, window: tuple[float, float] | None = None) -> str:
+    """The question after the video (with its options when the text lacks them), and how to write the answer."""
     how = HOW_TO_ANSWER[kind].format(unit=unit or "the asked unit")
-    return (f"The video above is shown as {num_frames} frames sampled uniformly over its {duration:.1f} seconds.\n"
-            f"{text}\nAnswer with {how} inside <answer></answer>.\n\n")
+    shown = (f"from {window[0]:.1f}s to {window[1]:.1f}s of the video" if window
+             else f"over its {duration:.1f} seconds")
+    listed = "".join(f"\n{letter}. {option}" for letter, option in (options or {}).items())
+    return (f"The video above is shown as {num_frames} frames sampled uniformly {shown}.\n"
+            f"{text}{listed}\nAnswer with {how} inside <answer></answer>.\n\n")

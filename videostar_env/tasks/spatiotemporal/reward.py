@@ -31,7 +31,8 @@ import numpy as np
 
 from ...data import scene_questions as geometry
 from ...perception.relation_graph import RelationGraph, graph_score
-from ..scoring import choice_score, numeric_score, parse_number, relative_error
+from ..scoring import choice_score, numeric_score, parse_number, relative_error, vsibench_score
+from ..sti_scoring import sti_choice_score
 from .answer import GraphAnswer
 
 
@@ -59,6 +60,7 @@ ABLATIONS: dict[str, GraphRewardConfig] = {
     "no_graph": GraphRewardConfig(w_node=0.0, w_edge=0.0),
     "no_consistency": GraphRewardConfig(w_consistency=0.0),
     "ungated": GraphRewardConfig(gate_graph=False),
+    "answer_only": GraphRewardConfig(w_format=0.0, w_node=0.0, w_edge=0.0, w_length=0.0, w_consistency=0.0),
 }
 
 
@@ -83,10 +85,14 @@ ZERO = GraphRewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _FORMAT = "^\\s*<{think}>.*?</{think}>\\s*<answer>.*?</answer>\\s*$"
 
 
-def answer_score(value: str | None, question: Mapping[str, Any]) -> float:
-    """R_answer of an answer text for a question ({"kind", "answer"})."""
+def answer_score(value: str | None, question: Mapping[str, Any], benchmark: str = "scenes") -> float:
+    """R_answer of an answer text for a question ({"type", "kind", "answer"}), scored as its benchmark scores it."""
     if value is None:
         return 0.0
+    if benchmark == "vsi-bench":
+        return vsibench_score(question["type"], value, question["answer"])
+    if benchmark == "sti-bench":
+        return sti_choice_score(value, str(question["answer"]))
     if question["kind"] == "choice":
         return choice_score(value, str(question["answer"]))
     if question["kind"] == "count":
@@ -166,15 +172,19 @@ def consistency(stated: str | None, implied: Any, question: Mapping[str, Any]) -
     return float(implied != 0 and abs(relative_error(number, implied)) <= 0.25)
 
 
-def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: RelationGraph,
+def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: RelationGraph | None,
                  config: GraphRewardConfig = GraphRewardConfig(), think: str = "think",
-                 graph: str = "graph") -> GraphRewardBreakdown:
-    """The reward of a parsed final turn for a question and the true relation graph at its keyframes."""
-    r_answer = answer_score(answer.value, question)
+                 graph: str = "graph", benchmark: str = "scenes") -> GraphRewardBreakdown:
+    """The reward of a parsed final turn for a question and the true relation graph at its keyframes.
+
+    Without a true graph (a benchmark's real video) the node and edge terms are 0.
+    """
+    r_answer = answer_score(answer.value, question, benchmark)
     shape_ok = bool(re.match(_FORMAT.format(think=re.escape(think)), answer.text, re.DOTALL))
     has_graph = answer.graph is not None and any(frame.nodes for frame in answer.graph.frames)
     r_format = float(shape_ok and has_graph and answer.text.count("<answer>") == 1)
-    terms = graph_score(answer.graph, true_graph) if answer.graph is not None else {"node": 0.0, "edge": 0.0}
+    known = answer.graph is not None and true_graph is not None
+    terms = graph_score(answer.graph, true_graph) if known else {"node": 0.0, "edge": 0.0}
     r_node, r_edge = float(terms["node"]), float(terms["edge"])
     r_length = length_score(answer.reasoning, config.max_reasoning_words, graph)
     implied = graph_answer(answer.graph, question) if answer.graph is not None else None
