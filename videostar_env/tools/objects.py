@@ -8,6 +8,7 @@ motion (path length, speed) needs every turn of the path; the episode's 16 frame
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -100,7 +101,7 @@ class RelationGraphTool:
                   "description": "Seconds of the keyframes (the nearest sampled frames); default: 4 spread evenly."},
     }, "additionalProperties": False}
     uses = ("video", "objects")
-    version = "1"
+    version = "2"  # 2: the text's numbers rounded to 3 decimals
 
     def __call__(self, ctx: ToolContext, times: list[float] | None = None) -> ToolResult:
         clip = dense_clip(ctx)
@@ -123,9 +124,21 @@ class RelationGraphTool:
         moved = {str(t.track_id): _track_summary(t, clip) for t in tracks}
         units = ("metric: ground-plane metres" if metric else
                  "image-normalised: box centres as fractions of the frame width and height, not metres")
+        # The model reads millimetres (every digit is a token); programs get the exact graph in data.
         text = (f"Relation graph at {len(keyframes)} keyframes; coordinates are {units}.\n"
-                f"{graph.to_json()}\nMotion per object: {moved}")
+                f"{json.dumps(_rounded(graph.to_json()))}\nMotion per object: {json.dumps(moved)}")
         return ToolResult(text, [], {"graph": graph.to_json(), "motion": moved, "metric": metric})
+
+
+def _rounded(value: Any, digits: int = 3) -> Any:
+    """A JSON value with every float rounded."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, digits) for v in value]
+    return value
 
 
 def _track_summary(track: Any, clip: Clip) -> dict[str, Any]:
