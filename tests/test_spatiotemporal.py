@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import videostar_env
+import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents import make_agent
 from videostar_env import graph_score, tool_call, vector_kwargs
 from videostar_env.data import SceneConfig, SceneQuestionDataset

@@ -9,7 +9,7 @@ import pytest
 from videostar_env import OVAREnv, ToolResult, register_tool, registered_tools, tool_call
 from videostar_env.backends import OracleVision
 from videostar_env.perception import main_track
-from videostar_env.tools import ToolContext, ToolError, make_tools, registry, schema, validate_arguments
+from videostar_env.tools import ToolError, make_tools, registry, schema, validate_arguments
 from videostar_env.tools.builtin import PoseEstimation
 
 
