@@ -216,7 +216,9 @@ def test_missing_videos_of_an_annotation_file_are_counted(tmp_path):
         metrics = write_outputs(config, parts, log, load_references())
     assert metrics["run"]["splits"]["test"]["missing_videos"]["count"] == 750
     assert metrics["failed"]["episodes"] == 3 and metrics["overall"]["episodes"] == 0
-    assert [r["dataset"] for r in metrics["references"]] == ["hmdb51"]
+    # Issue 19: the paper's Table 1 gives base, novel and HM for four methods (was one row from a public index).
+    assert {(r["dataset"], r["protocol"]) for r in metrics["references"]} == {("hmdb51", "base2novel")}
+    assert len(metrics["references"]) == 12
 
 
 # -- the report in a browser ---------------------------------------------------------------------
@@ -302,3 +304,34 @@ def test_a_batch_agent_answers_all_sub_envs_in_one_call(tmp_path):
     metrics, _ = run(BenchConfig(agent="test_bench:BatchRecorder", episodes=6, num_envs=3), tmp_path)
     assert metrics["overall"]["episodes"] == 6 and metrics["overall"]["accuracy"] == 1.0
     assert max(BatchRecorder.batches) == 3 and sum(BatchRecorder.batches) == 6 * 2  # oracle: 2 turns an episode
+
+
+# -- the paper's rows (issue 19) -------------------------------------------------------------------
+
+def test_paper_rows_come_from_tables_1_and_2():
+    from videostar_env.bench.reference import PAPER_ROWS, TABLE_1, TABLE_2
+    rows = {(r["method"], r["dataset"], r["protocol"], r["metric"]): r for r in load_references()}
+    assert len(rows) == len(PAPER_ROWS) == 4 * 4 * 3 + 4 * 5
+    assert rows[("Video-STAR-7B", "hmdb51", "base2novel", "base")]["value"] == 92.3
+    assert rows[("Video-STAR-7B", "kinetics400", "base2novel", "novel")]["value"] == 97.2
+    assert rows[("Video-STAR-3B", "ssv2", "base2novel", "hm")]["value"] == 12.3
+    assert rows[("Qwen2.5-VL-7B", "hmdb51", "base2novel", "hm")]["value"] == 45.6
+    assert rows[("Video-STAR-7B", "ucf101", "cross", "full")]["value"] == 99.4  # the index's 99.7 was Table 1's HM
+    split = rows[("Video-STAR-7B", "kinetics600", "cross", "split")]
+    assert (split["value"], split["std"]) == (98.2, 0.1)
+    assert ("Video-STAR-7B", "kinetics600", "cross", "full") not in rows  # Table 2 gives K-600 splits only
+    assert {r["source"] for r in PAPER_ROWS if r["protocol"] == "base2novel"} == {TABLE_1}
+    assert {r["source"] for r in PAPER_ROWS if r["protocol"] == "cross"} == {TABLE_2}
+    assert "Table 1" in TABLE_1 and "Table 2" in TABLE_2
+
+
+def test_report_shows_the_run_beside_base_novel_hm_and_split_rows():
+    from videostar_env.bench.report import _reference_section
+    metrics = {"overall": {"accuracy": 0.5}, "base_novel": {"base": 0.6, "novel": 0.4, "harmonic_mean": 0.48},
+               "over_splits": {"mean": 0.5, "std": 0.1, "n": 3}}
+    text = _reference_section(metrics, load_references(), "hmdb51", "base2novel")
+    for cell in ("Video-STAR-7B", "Qwen2.5-VL-3B", "Table 1", ">novel<", ">hm<", ">48.0<", ">60.0<", ">40.0<",
+                 "50.0 ± 10.0"):
+        assert cell in text, cell
+    cross = _reference_section({"overall": {"accuracy": 0.9}}, load_references(), "kinetics600", "cross")
+    assert "98.2 ± 0.1" in cross and "Table 2" in cross and ">90.0<" in cross and "Table 1" not in cross

@@ -90,8 +90,10 @@ def test_official_mode_matches_own_description_and_does_not_gate_sub():
             "[3] Pattern comparison for each candidate:\n- wave: 0.2 - the knee bends a lot\n- clap: 0.8 - hands</think>"
             "<answer>clap</answer>")
     official = reward(text, config=RewardConfig(mode="official"))
-    assert official.accuracy == 0 and official.submotion == pytest.approx(1.0)
-    assert official.total == pytest.approx(1.0 + 1.0)  # format + ungated sub-motion
+    # Issue 19: with no [2] the released code's section [1] runs to the end of the text, so "- wave:" and "- clap:"
+    # of section [3] are body parts too (Knee 3/6, wave 2/6, clap 1/6); only "knee" is in wave's description.
+    assert official.accuracy == 0 and official.submotion == pytest.approx(0.5)
+    assert official.total == pytest.approx(1.0 + 0.5)  # format + ungated body-part reward
     assert reward(text).total == pytest.approx(1.0)  # default: sub gated on accuracy
     # Official tool term: any successful tool, even repeated.
     assert reward(GOOD, tools=(POSE, POSE), config=RewardConfig(mode="official")).tool == 1.0

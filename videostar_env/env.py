@@ -197,6 +197,7 @@ class VideoToolEnv(gym.Env[dict, str]):
             raise RuntimeError("the episode is over (or never started): call reset() before step()")
         cfg = self.config
         ep.turns += 1
+        calls_before = list(ep.calls)  # the tool log as it stood when this turn was written
         text = action if isinstance(action, str) else repr(action)
         ep.add_text("assistant", text)
         parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False))
@@ -214,7 +215,15 @@ class VideoToolEnv(gym.Env[dict, str]):
             ep.add_text("user", prompts.invalid_turn(parsed.reason, cfg.max_turns - ep.turns))
         truncated = not terminated and ep.turns >= cfg.max_turns
         if truncated:
-            info_extra = {"reward": self.task.zero_reward(), "answer": None}
+            # A task may score a last turn that is no answer (action recognition's official mode does, as the
+            # released code scores every final turn); otherwise the truncated episode earns 0.
+            late = getattr(self.task, "score_unanswered", None)
+            breakdown = late(text, ep.sample, self.dataset.knowledge, calls_before, self.reward_config) if late else None
+            if breakdown is not None:
+                reward = breakdown.total
+                info_extra = {"reward": breakdown.as_dict(), "answer": None}
+            else:
+                info_extra = {"reward": self.task.zero_reward(), "answer": None}
         self._done = terminated or truncated
         info = self._info()
         info.update(info_extra)

@@ -120,24 +120,43 @@ def _question_types(metrics: dict[str, Any]) -> str:
             + '</div><h2>Graph terms</h2><div id="graph-terms">' + _table(["term", "mean"], terms) + "</div>")
 
 
+def _ref_value(row: dict[str, Any]) -> str:
+    return f"{row['value']:.1f}" + (f" \u00b1 {row['std']:.1f}" if row.get("std") is not None else "")
+
+
+def run_reference_values(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(metric, value in %, where from) of the run, named as the paper's rows name them: top1 always; base, novel
+    and hm when episodes are marked base or novel; split (mean \u00b1 std over the splits run) when there are several."""
+    out = []
+    if metrics["overall"].get("accuracy") is not None:
+        out.append(("top1", _pct(metrics["overall"]["accuracy"]), "results.jsonl, all episodes"))
+    bn = metrics.get("base_novel") or {}
+    for metric, key in (("base", "base"), ("novel", "novel"), ("hm", "harmonic_mean")):
+        if bn.get(key) is not None:
+            out.append((metric, _pct(bn[key]), "results.jsonl, " + ("harmonic mean of base and novel"
+                                                                     if metric == "hm" else f"{metric} classes")))
+    over = metrics.get("over_splits")
+    if over:
+        out.append(("split", f"{100 * over['mean']:.1f} \u00b1 {100 * over['std']:.1f}",
+                    f"results.jsonl, mean \u00b1 std over {over['n']} splits"))
+    return out
+
+
 def _reference_section(metrics: dict[str, Any], references: list[dict[str, Any]], dataset: str, protocol: str | None) -> str:
     if "question_types" in metrics:  # the built-in rows are action recognition's: no context for this task
         same = matching(references, dataset, protocol)
         if not same:
             return (f'<p class="note">No published rows for spatio-temporal questions on {html.escape(dataset)}; '
                     "add some with --reference FILE.</p>")
-        rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], f"{r['value']:.1f}", r["source"]] for r in same]
+        rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], _ref_value(r), r["source"]] for r in same]
         rows.append(["this run", dataset, protocol or "–", "mean over types", _pct(metrics.get("mean_over_types")),
                      "results.jsonl"])
         return _table(["method", "dataset", "protocol", "metric", "%", "source"], rows)
-    ours = {"top1": metrics["overall"].get("accuracy")}
-    if "base_novel" in metrics:
-        ours.update(base=metrics["base_novel"]["base"], novel=metrics["base_novel"]["novel"])
     same = matching(references, dataset, protocol)
     shown = same or references  # no row for this dataset: all published rows, for context
-    rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], f"{r['value']:.1f}", r["source"]] for r in shown]
-    rows += [["this run", dataset, protocol or "–", metric, _pct(value), "results.jsonl"]
-             for metric, value in ours.items() if value is not None]
+    rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], _ref_value(r), r["source"]] for r in shown]
+    rows += [["this run", dataset, protocol or "–", metric, value, source]
+             for metric, value, source in run_reference_values(metrics)]
     intro = ("" if same else f'<p class="note">The paper has no row for {html.escape(dataset)}; its published rows '
              "are listed for context.</p>")
     return intro + _table(["method", "dataset", "protocol", "metric", "%", "source"], rows)

@@ -51,7 +51,10 @@ class Task(Protocol):
     """One kind of episode. Register it with tasks.register_task; choose it with gym.make(..., task=name).
 
     Optional: check(dataset, reward_config) -> list[str], warnings the env logs when it is made
-    (a dataset the task can play but not fully score).
+    (a dataset the task can play but not fully score); score_unanswered(text, sample, knowledge,
+    calls, reward_config) -> Breakdown | None, the reward of a last turn that is no answer (None: 0);
+    frame_window(sample) -> (start, end) | None, the seconds the frames come from; bare_answers: bool,
+    a turn without tags is the answer.
     """
 
     name: str

@@ -12,7 +12,7 @@ from ..base import reward_config_from
 from . import prompts
 from .answer import ActionAnswer, answer, parse_answer, parse_submotions
 from .metrics import action_metrics
-from .reward import ABLATIONS, ZERO, RewardBreakdown, RewardConfig, score, score_answer
+from .reward import ABLATIONS, ZERO, RewardBreakdown, RewardConfig, official_reward, score, score_answer
 
 TOOLS = ("human_detection", "pose_estimation", "action_explanation", "video_description")
 
@@ -59,6 +59,14 @@ class ActionRecognition:
                             definition=entry.explanation() if entry and entry.defined else "", tool_log=calls,
                             config=config)
 
+    def score_unanswered(self, text: str, sample: VideoSample, knowledge: KnowledgeBase,
+                         calls: Sequence[ToolCallRecord], config: RewardConfig) -> RewardBreakdown | None:
+        """The reward of a last turn that is no answer (no <answer> block, a tool call, too long): the released
+        code scores every final turn, so mode="official" does too; the default mode gives None (reward 0)."""
+        if config.mode != "official":
+            return None
+        return official_reward(text if isinstance(text, str) else repr(text), sample.label, calls, config=config)
+
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""
         return ZERO.as_dict()
@@ -83,4 +91,4 @@ class ActionRecognition:
 
 
 __all__ = ["ABLATIONS", "ActionAnswer", "ActionRecognition", "RewardBreakdown", "RewardConfig", "answer",
-           "parse_answer", "parse_submotions", "score", "score_answer"]
+           "official_reward", "parse_answer", "parse_submotions", "score", "score_answer"]

@@ -7,9 +7,9 @@ R_format  1 if the final turn is <think>...</think><answer>...</answer> and noth
 R_tool    1 if at least one tool call succeeded and no call repeated a tool with the same arguments.
 R_sub     rank-weighted share of the answer's sub-motions that match the ground-truth class's
           definition in the knowledge base.
-mode="official" reproduces the released Video-STAR code: sub-motions matched against the
-model's own description of the ground-truth candidate, R_sub not gated on accuracy, and
-R_tool = 1 for any tool use when correct.
+mode="official" is the released Video-STAR reward exactly (`official_reward`, its own code path):
+accuracy_reward (action-detection branch) + format_reward of src/r1-v/src/open_r1/oss_grpo_4subtol.py,
+repository Raymond-Qiancx/Video-STAR (read at commit 64c895713546fe34885b4d504d6b246cafa05ef7).
 """
 
 from __future__ import annotations
@@ -147,16 +147,108 @@ def submotion_score(submotions: Sequence[tuple[str, str]], reference: str,
     return sum(w for w, part in zip(weights, parts) if submotion_matches(part, reference))
 
 
-def _own_description(text: str, label: str) -> str:
-    """The model's own words about a candidate in its [3] section (official-mode reference)."""
-    section = re.search(r"\[3\](.*?)(?=\[4\]|</think>|$)", text, re.DOTALL)
+# --- mode="official": the released code's reward, kept apart from the default path -------------------------------
+# accuracy_reward = base + body-parts reward + tool bonus; format_reward = 1 on a full match. Every regex below
+# has the released code's pattern and flags, because its quirks (which text they accept) are the behaviour.
+OFFICIAL_SOURCE = ("github.com/Raymond-Qiancx/Video-STAR @ 64c895713546fe34885b4d504d6b246cafa05ef7, "
+                   "src/r1-v/src/open_r1/oss_grpo_4subtol.py: accuracy_reward (action-detection) + format_reward")
+_OFFICIAL_NESTED_ANSWER = re.compile(r"<answer>\s*<answer>(.*?)</answer>\s*</answer>", re.DOTALL)
+_OFFICIAL_ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.DOTALL)
+_OFFICIAL_SECTION_1 = re.compile(r"\[1\]\s*Observed body parts and movement characteristics:\s*(.*?)(?=\[2\]|$)",
+                                 re.DOTALL | re.IGNORECASE)
+_OFFICIAL_SECTION_3 = re.compile(r"\[3\]\s*Pattern comparison for each candidate:\s*(.*?)(?=\[4\]|$)",
+                                 re.DOTALL | re.IGNORECASE)
+_OFFICIAL_PART_NAME = re.compile(r"-\s*([A-Za-z][A-Za-z ]*?):")
+_OFFICIAL_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
+# The first-turn decision tags whose "yes" earns the tool bonus, and the tool each one runs here. The released
+# file's first turn has no video_explanation tag, so video_description earns nothing in this mode.
+OFFICIAL_TOOL_TAGS = {"pose_estimation": "pose_estimation", "person_detection": "human_detection",
+                      "noun_explanation": "action_explanation"}
+_OFFICIAL_YES = [re.compile(rf"<{tag}>\s*yes\s*</{tag}>", re.IGNORECASE) for tag in OFFICIAL_TOOL_TAGS]
+
+
+def official_answer(text: str) -> str:
+    """The released extract_answer: the inside of <answer><answer>X</answer></answer> if present, else of the
+    first <answer>...</answer>, stripped; "" when there is none. Tags are case-sensitive."""
+    for pattern in (_OFFICIAL_NESTED_ANSWER, _OFFICIAL_ANSWER):
+        found = pattern.search(text)
+        if found:
+            return found.group(1).strip()
+    return ""
+
+
+def official_normalize(text: str) -> str:
+    """Lower case without spaces, underscores and newlines (tabs and other whitespace stay)."""
+    return text.lower().replace(" ", "").replace("_", "").replace("\n", "")
+
+
+def official_body_parts(text: str) -> list[str]:
+    """Distinct (case-sensitive) "- Name:" names in section [1], in order; no cap on their number."""
+    section = _OFFICIAL_SECTION_1.search(text)
+    if not section:
+        return []
+    return list(dict.fromkeys(_OFFICIAL_PART_NAME.findall(section.group(1))))
+
+
+def official_description(text: str, candidate: str) -> str:
+    """The text after "- <candidate>:" in section [3], lower-cased, up to the next "- Name: " or the end."""
+    section = _OFFICIAL_SECTION_3.search(text)
     if not section:
         return ""
-    for line in section.group(1).splitlines():
-        m = re.match(r"\s*[-*]\s*([^:]+):(.*)", line)
-        if m and normalize_label(m.group(1)) == normalize_label(label):
-            return m.group(2)
-    return ""
+    line = re.search(rf"-\s*{re.escape(candidate)}\s*:\s*(.*?)(?=(?:\s+-\s*[A-Za-z][A-Za-z ]*:\s)|$)",
+                     section.group(1), re.IGNORECASE | re.DOTALL)
+    return line.group(1).strip().lower() if line else ""
+
+
+def official_body_parts_reward(text: str, truth: str) -> float:
+    """Linear rank weights (n-i)/(1+..+n) summed over the section-[1] names found, lower-cased, as substrings of the
+    description of the TRUE label's candidate in section [3] (whatever was answered)."""
+    parts = official_body_parts(text)
+    if not parts:
+        return 0.0
+    description = official_description(text, truth)
+    if not description:
+        return 0.0
+    n = len(parts)
+    denominator = n * (n + 1) // 2
+    total = 0.0
+    for i, part in enumerate(parts):
+        if part.lower() in description:
+            total += (n - i) / denominator
+    return total
+
+
+def official_format(text: str) -> float:
+    """The released format_reward: 1.0 on a full match of <think>.*?</think>\\s*<answer>.*?</answer>."""
+    return 1.0 if _OFFICIAL_FORMAT.fullmatch(text) else 0.0
+
+
+def official_tool_chosen(tool_log: Sequence[ToolCallRecord] = (), first_turn: str | None = None) -> bool:
+    """Whether the first turn chose a tool: a yes tag in its text when given, else a call (ok or not) of a tool
+    those tags run."""
+    if first_turn is not None:
+        return any(p.search(first_turn) for p in _OFFICIAL_YES)
+    return any(record.name in OFFICIAL_TOOL_TAGS.values() for record in tool_log)
+
+
+def official_reward(text: str, label: str, tool_log: Sequence[ToolCallRecord] = (), *, first_turn: str | None = None,
+                    config: RewardConfig | None = None) -> RewardBreakdown:
+    """The released reward of a final turn: accuracy_reward + format_reward.
+
+    accuracy = 1 if normalised answers are equal; submotion = official_body_parts_reward; tool = 1 if the answer is
+    right and a tool was chosen. The ground truth is read as the released code reads its solution,
+    "<answer>label</answer>". Aliases and definitions play no part. Weights and the per-call cost of `config` apply
+    (the defaults, 1 and 0, give the released numbers); rank_weighting and max_submotions do not.
+    """
+    config = config or RewardConfig(mode="official")
+    truth = official_answer(f"<answer>{label}</answer>")
+    r_acc = 1.0 if official_normalize(truth) == official_normalize(official_answer(text)) else 0.0
+    r_sub = official_body_parts_reward(text, truth)
+    r_tool = 1.0 if r_acc > 0.0 and official_tool_chosen(tool_log, first_turn) else 0.0
+    r_format = official_format(text)
+    cost = config.tool_call_cost * len(tool_log)
+    total = config.w_acc * r_acc + config.w_sub * r_sub + config.w_tool * r_tool + config.w_format * r_format - cost
+    return RewardBreakdown(r_acc, r_format, r_tool, r_sub, cost, total)
 
 
 def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (), definition: str = "",
@@ -165,21 +257,17 @@ def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (
 
     definition: the ground-truth class's knowledge-base text; tool_log: every tool call of the episode.
     """
+    if config.mode == "official":
+        return official_reward(answer.text, label, tool_log, config=config)
     response = answer.text
     r_acc = accuracy(answer, label, aliases)
     r_format = format_ok(response)
-    if config.mode == "official":
-        r_tool = float(any(r.ok for r in tool_log))
-        reference = _own_description(response, label)
-    else:
-        r_tool = tool_use(tool_log)
-        reference = definition
-    r_sub = submotion_score(answer.submotions, reference, config.rank_weighting, config.max_submotions)
+    r_tool = tool_use(tool_log)
+    r_sub = submotion_score(answer.submotions, definition, config.rank_weighting, config.max_submotions)
     gate = 1.0 if r_acc > 0 else 0.0
-    sub_gate = 1.0 if config.mode == "official" else gate
     cost = config.tool_call_cost * len(tool_log)
     total = (config.w_acc * r_acc + config.w_format * r_format + gate * config.w_tool * r_tool
-             + sub_gate * config.w_sub * r_sub - cost)
+             + gate * config.w_sub * r_sub - cost)
     return RewardBreakdown(r_acc, r_format, r_tool, r_sub, cost, total)
 
 
@@ -190,6 +278,8 @@ def score(response: str, label: str, *, aliases: Sequence[str] = (), definition:
     response: the policy's final turn only (never tool output); a turn that is not an answer scores as one
     without a label.
     """
+    if config.mode == "official":  # the released code reads the raw text, whatever it holds
+        return official_reward(response, label, tool_log, config=config)
     action = parse(response, "hermes")
     parsed = parse_answer(action) if isinstance(action, Answer) else ActionAnswer((), (), response)
     return score_answer(parsed, label, aliases=aliases, definition=definition, tool_log=tool_log, config=config)
