@@ -159,21 +159,7 @@ class YOLOObjects:
 
     def detect(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
         """Labelled boxes per frame of the clip, from one batched model call; no track ids."""
-        key = self._key(clip)
-        with self._lock:
-            last = self._last.get("detect")
-            if last is not None and last[0] == key:
-                return [list(f) for f in last[1]]
-            model = self._load()
-            bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]  # ultralytics reads BGR
-            try:
-                results = model.predict(bgr, **self._call_args(0.25))
-            except Exception as exc:
-                raise ToolError(f"YOLO detection with {self.source!r} failed: {type(exc).__name__}: "
-                                f"{_short(exc)}") from exc
-            frames = self._boxes(results, model.names, clip.frames.shape[1:3])
-            self._last["detect"] = (key, frames)
-            return [list(f) for f in frames]
+        return self._remembered("detect", clip, self._detect)
 
     def track(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
         """Labelled boxes per frame with track ids from a fresh tracker that reads the frames in order.
@@ -183,26 +169,37 @@ class YOLOObjects:
         if importlib.util.find_spec("lap") is None:  # else ultralytics would try to pip-install it mid-episode
             raise ToolError("object tracking with the yolo objects backend needs the 'lap' package: pip install lap "
                             "(or pip install 'videostar-env[yolo]').")
+        return self._remembered("track", clip, self._track)
+
+    def _remembered(self, kind: str, clip: Clip, run: Any) -> list[FrameObjects]:
+        # object_tracking and relation_graph decode the same dense clip: run the model once for both.
         key = self._key(clip)
         with self._lock:
-            last = self._last.get("track")
-            if last is not None and last[0] == key:
-                return [list(f) for f in last[1]]
-            model = self._load()
-            bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]
-            args = {**self._call_args(0.1), "tracker": self.tracker}
-            results: list = []
-            try:
-                # persist=False makes new trackers for the first frame (ultralytics/trackers/track.py,
-                # on_predict_start); persist=True keeps them for the rest. A list of frames is one batch whose
-                # results the tracker reads in order; frames of one list get different names, which
-                # persist=False would take for new videos and reset on, so only the first frame goes alone.
-                results += model.track(bgr[0], persist=False, **args)
-                for k in range(1, len(bgr), _CHUNK):
-                    results += model.track(bgr[k:k + _CHUNK], persist=True, **args)
-            except Exception as exc:
-                raise ToolError(f"YOLO tracking with {self.source!r} and tracker {self.tracker!r} failed: "
-                                f"{type(exc).__name__}: {_short(exc)}") from exc
-            frames = self._boxes(results, model.names, clip.frames.shape[1:3])
-            self._last["track"] = (key, frames)
-            return [list(f) for f in frames]
+            last = self._last.get(kind)
+            if last is None or last[0] != key:
+                model = self._load()
+                bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]  # ultralytics reads BGR
+                last = self._last[kind] = (key, self._boxes(run(model, bgr), model.names, clip.frames.shape[1:3]))
+            return [list(f) for f in last[1]]
+
+    def _detect(self, model: Any, bgr: list[np.ndarray]) -> list:
+        try:
+            return model.predict(bgr, **self._call_args(0.25))
+        except Exception as exc:
+            raise ToolError(f"YOLO detection with {self.source!r} failed: {type(exc).__name__}: {_short(exc)}") from exc
+
+    def _track(self, model: Any, bgr: list[np.ndarray]) -> list:
+        args = {**self._call_args(0.1), "tracker": self.tracker}
+        results: list = []
+        try:
+            # persist=False makes new trackers for the first frame (ultralytics/trackers/track.py,
+            # on_predict_start); persist=True keeps them for the rest. A list of frames is one batch whose
+            # results the tracker reads in order; frames of one list get different names, which
+            # persist=False would take for new videos and reset on, so only the first frame goes alone.
+            results += model.track(bgr[0], persist=False, **args)
+            for k in range(1, len(bgr), _CHUNK):
+                results += model.track(bgr[k:k + _CHUNK], persist=True, **args)
+        except Exception as exc:
+            raise ToolError(f"YOLO tracking with {self.source!r} and tracker {self.tracker!r} failed: "
+                            f"{type(exc).__name__}: {_short(exc)}") from exc
+        return results
