@@ -9,7 +9,7 @@ recognition) chooses the reward:
 - action_recognition: videostar_env.tasks.action_recognition.reward.score against the label
   (ground_truth). The tool term needs the episode's tool calls: pass them as
   `extra_info["tool_log"]` (a list of {"name", "arguments", "ok"}); without them R_tool is 0.
-- spatiotemporal: the task's score_answer, as SpatioTemporal.score calls it, against the question
+- spatiotemporal: the task's own SpatioTemporal.score_question (what the env pays), against the question
   (extra_info["question"]) and the true relation graph (ground_truth: the task's ground truth as
   JSON, with "graph", None for a benchmark's real video, and "benchmark"), with the task's options
   (extra_info["task_options"]: tags, prompt). A final turn that is not an answer earns every term
@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from videostar_env.actions import Answer, parse
 from videostar_env.perception.relation_graph import RelationGraph
 from videostar_env.tasks.action_recognition.reward import RewardConfig, score
-from videostar_env.tasks.spatiotemporal import ABLATIONS, SpatioTemporal, score_answer
+from videostar_env.tasks.spatiotemporal import SpatioTemporal
 from videostar_env.tools.runner import ToolCallRecord
 
 TOOL_RESPONSE_END = "</tool_response>"
@@ -74,14 +74,12 @@ def _spatiotemporal(solution_str: str, ground_truth: Any, extra_info: Mapping[st
     reward = extra_info.get("reward") or None  # fields (a dict or its JSON) or an ablation name
     if isinstance(reward, str) and reward.lstrip().startswith("{"):
         reward = _json(reward, "extra_info['reward']")
-    # As SpatioTemporal.score: an official (benchmark) prompt is scored on its answer only.
-    config = ABLATIONS["answer_only"] if getattr(task, "prompt", "graph") == "official" else task.reward_config(reward)
-    action = parse(final_turn(solution_str), "hermes", bare_answers=getattr(task, "bare_answers", False))
+    action = parse(final_turn(solution_str), "hermes", bare_answers=task.bare_answers)
     if not isinstance(action, Answer):
         return _terms(task.zero_reward())
     graph = RelationGraph.from_json(truth["graph"]) if truth.get("graph") else None  # None: a real video's question
-    breakdown = score_answer(task.parse_answer(action), question, graph, config, task.think, task.graph,
-                             truth.get("benchmark") or "scenes")
+    breakdown = task.score_question(task.parse_answer(action), question, graph, task.reward_config(reward),
+                                    truth.get("benchmark") or "scenes")
     return _terms(breakdown.as_dict())
 
 

@@ -8,6 +8,7 @@ scene's relation graph inside its reasoning, then the answer: a letter, a number
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Sequence
 
 
@@ -35,8 +36,14 @@ def true_graph(sample: VideoSample) -> RelationGraph | None:
     a benchmark's real video, which has no scene ground truth."""
     if not sample.meta.get("truth"):
         return None
-    truth, question = SceneTruth.load(sample.meta["truth"]), sample.meta["question"]
-    keyframes = list(question["keyframes"])
+    return _graph_at(sample.meta["truth"], tuple(sample.meta["question"]["keyframes"]))
+
+
+@lru_cache(maxsize=1024)
+def _graph_at(truth_path: str, keyframes: tuple[int, ...]) -> RelationGraph:
+    # Reset (ground_truth) and the answer (score) both need it: the scene's file is read and the graph built once.
+    truth = SceneTruth.load(truth_path)
+    keyframes = list(keyframes)
     return build_graph([k / truth.fps for k in keyframes], [str(i) for i in range(len(truth.labels))],
                        list(truth.labels), truth.positions[keyframes][..., :2], "metres", truth.visible[keyframes])
 
@@ -104,10 +111,15 @@ class SpatioTemporal:
     def score(self, answer: GraphAnswer, sample: VideoSample, knowledge: KnowledgeBase,
               calls: Sequence[ToolCallRecord], config: GraphRewardConfig) -> GraphRewardBreakdown:
         """Format, answer, graph (node, edge), length and consistency terms (official prompts: the answer only)."""
-        if self.prompt == "official":
+        return self.score_question(answer, sample.meta["question"], true_graph(sample), config,
+                                   sample.meta.get("benchmark", "scenes"))
+
+    def score_question(self, answer: GraphAnswer, question: dict[str, Any], graph: RelationGraph | None,
+                       config: GraphRewardConfig, benchmark: str = "scenes") -> GraphRewardBreakdown:
+        """The reward of an answer to a question with its true graph, without the sample (verl's compute_score)."""
+        if self.prompt == "official":  # a benchmark's own protocol scores the answer only
             config = ABLATIONS["answer_only"]
-        return score_answer(answer, sample.meta["question"], true_graph(sample), config, self.think, self.graph,
-                            sample.meta.get("benchmark", "scenes"))
+        return score_answer(answer, question, graph, config, self.think, self.graph, benchmark)
 
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""
