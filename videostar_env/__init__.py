@@ -13,6 +13,7 @@ import gymnasium as gym
 
 from .actions import Action, Answer, Call, Invalid, ToolCall, parse, tool_call, tool_decisions
 from .env import EnvConfig, OVAREnv, VideoToolEnv, vector_kwargs
+from .vector import make_vec
 from .info import EpisodeInfo
 from .knowledge import ActionEntry, KnowledgeBase
 from .registry import Registry
@@ -58,5 +59,5 @@ __all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognit
            "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",
            "RewardConfig", "TASKS", "Task", "Tool", "ToolCall", "ToolCallRecord", "ToolContext", "ToolError",
            "ToolResult", "Toolbox", "VideoToolEnv", "WRAPPED_ENV_IDS", "answer", "make_task", "parse", "parse_answer",
-           "register_env", "register_task", "register_tool", "registered_tools", "score", "tool_call",
+           "make_vec", "register_env", "register_task", "register_tool", "registered_tools", "score", "tool_call",
            "tool_decisions", "vector_kwargs"]

@@ -15,7 +15,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 import videostar_env  # noqa: F401  (registers the env ids)
-from videostar_env import answer, tool_call, vector_kwargs
+from videostar_env import answer, make_vec, tool_call
 from videostar_env.tools.cache import CacheConfig
 
 from .stepping import warm_pose_cache
@@ -33,9 +33,8 @@ def warm_cache(directory: str) -> None:
 
 def episodes_per_second(mode: str, num_envs: int, episodes: int, cache: str, seed: int = 0) -> float:
     """Episodes finished per second by a vector env of num_envs sub-envs (creation not timed)."""
-    envs = gym.make_vec("VideoSTAR-v0", num_envs=num_envs, vectorization_mode=mode,
-                        vector_kwargs=vector_kwargs(mode, autoreset_mode=AutoresetMode.SAME_STEP),
-                        tool_cache=CacheConfig(cache), **DATA)
+    envs = make_vec("VideoSTAR-v0", num_envs, mode, vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                    tool_cache=CacheConfig(cache), **DATA)
     try:
         start = time.perf_counter()
         _, infos = envs.reset(seed=seed)

@@ -20,7 +20,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from ..env import redact_secrets, vector_kwargs
+from ..env import redact_secrets
+from ..vector import make_vec
 from ..rollout import play
 from ..tasks import DEFAULT_TASK, Task, make_task
 from .plan import EpisodePlan, PlannedEpisodes
@@ -192,10 +193,9 @@ def run_vector(config: BenchConfig, part: Part, todo: Iterable[int], log: Result
     if not queue:
         return
     n = min(config.num_envs, len(queue))
-    vec = gym.make_vec(config.env_id, num_envs=n, vectorization_mode=config.vectorization,
-                       vector_kwargs=vector_kwargs(config.vectorization, autoreset_mode=AutoresetMode.DISABLED),
-                       wrappers=[partial(PlannedEpisodes, seed=config.seed, shuffle=config.shuffle)],
-                       **config.part_kwargs(part.split))
+    vec = make_vec(config.env_id, n, config.vectorization, vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+                   wrappers=[partial(PlannedEpisodes, seed=config.seed, shuffle=config.shuffle)],
+                   **config.part_kwargs(part.split))
     first = _make_agent(config)
     task = config.task()
     # A batch-capable agent (one model) answers every sub-env in one call; others get one instance per sub-env.
