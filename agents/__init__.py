@@ -33,7 +33,7 @@ for _name, _factory in {
     "oracle": OracleAgent,
     "graph-reader": GraphReaderAgent,  # spatio-temporal questions: reads the relation_graph tool
     "guess": GuessAgent,  # spatio-temporal questions: answers without tools (chance)
-    "qwen-vl": _qwen_vl,  # model=<folder or hub id>
+    "qwen-vl": _qwen_vl,  # model=<folder or hub id>: Qwen2.5-VL, Qwen3-VL or any image-text-to-text chat model
     "openai": _openai,  # base_url=..., model=...
 }.items():
     AGENTS.register(_name, _factory)

@@ -1,4 +1,4 @@
-"""Model policies: a tiny random Qwen2.5-VL through transformers, and any OpenAI-compatible endpoint."""
+"""Model policies: tiny random Qwen2.5-VL and LLaVA through transformers' Auto classes; OpenAI-compatible endpoints."""
 
 import json
 
@@ -9,6 +9,7 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_agents import make_agent
 from videostar_agents.messages import openai_messages, qwen_chat
+from videostar_agents.qwen_vl import frames_as_images, template_reasoning
 from videostar_env import tool_call
 from videostar_env.cli import main
 from videostar_env.rollout import run_episode
@@ -103,6 +104,66 @@ def test_bench_runs_the_qwen_vl_agent(tiny_qwen, tmp_path):
     assert main(["bench", "--agent", "qwen-vl", "--model", str(tiny_qwen), "--agent-options",
                  '{"max_new_tokens": 8, "device": "cpu"}', "--episodes", "2", "--out", str(out)]) == 0
     assert json.loads((out / "metrics.json").read_text())["overall"]["episodes"] == 2
+
+
+def test_max_pixels_alone_bounds_frames_and_tool_images(tiny_qwen):
+    env = gym.make("VideoSTAR-v0", num_frames=4, frame_size=(128, 128))
+    env.reset(seed=1)
+    *_, info = env.step(tool_call("pose_estimation"))
+    agent = make_agent("qwen-vl", model=str(tiny_qwen), device="cpu", max_pixels=56 * 56)
+    inputs = agent.inputs([qwen_chat(info["messages"])])
+    assert inputs["video_grid_thw"].tolist() == [[2, 4, 4]]  # 56x56 pixels: 4x4 patches of 14 (128x128 unbounded)
+    assert {tuple(g) for g in inputs["image_grid_thw"].tolist()} == {(1, 4, 4)}
+
+
+def test_qwen_vl_decodes_up_to_the_end_of_turn_and_names_its_reasoning_form(qwen_agent):
+    tokenizer = qwen_agent.processor.tokenizer
+    ids = tokenizer("<think>a</think><|video_pad|><|im_end|>junk<|endoftext|>")["input_ids"]
+    assert qwen_agent.decode([ids]) == ["<think>a</think><|video_pad|>"]  # only end-of-turn and pad are dropped
+    assert qwen_agent.reasoning == template_reasoning(qwen_agent.processor) == "paper"
+
+
+# -- any image-text-to-text model: a processor without video frames ------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_llava(tmp_path_factory):
+    from tiny_qwen import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+def test_frames_as_images_puts_the_frame_times_before_the_frames():
+    env = gym.make("VideoSTAR-v0", num_frames=4, frame_size=(56, 56))
+    _, info = env.reset(seed=1)
+    chat = frames_as_images(qwen_chat(info["messages"]))
+    assert not chat.videos and len(chat.images) == 4
+    user = chat.messages[1]["content"]
+    times = ", ".join(f"{t:.1f}s" for t in info["timestamps"])
+    assert user[0] == {"type": "text", "text": f"The video, as 4 frames at {times}:"}
+    assert [p["image"] for p in user[1:5]] == chat.images
+    assert np.array_equal(chat.images[2], info["messages"][1]["content"][0]["video"][2])
+
+
+def test_qwen_vl_loads_a_llava_through_the_auto_classes_and_plays_episodes(tiny_llava):
+    agent = make_agent("qwen-vl", model=str(tiny_llava), device="cpu", max_new_tokens=8)
+    assert type(agent.model).__name__ == "LlavaForConditionalGeneration" and agent.video_processor is None
+    env = gym.make("VideoSTAR-v0", num_frames=4, frame_size=(56, 56))
+    obs, info = env.reset(seed=5)
+    obs, _, _, _, info = env.step(tool_call("pose_estimation"))  # scripted: random weights rarely call a tool
+    env.step(agent.act(obs, info))
+    tool_images = sum(p["type"] == "image" for m in info["messages"] for p in m["content"])
+    assert int(agent.last_inputs["pixel_values"].shape[0]) == 4 + tool_images  # the frames, then the tool images
+    prompt = agent.processor.tokenizer.decode(agent.last_inputs["input_ids"][0])
+    assert prompt.count("<image>") == (4 + tool_images) * 4  # 2x2 patches per 28-pixel image
+    assert "The video, as 4 frames at " + ", ".join(f"{t:.1f}s" for t in info["timestamps"]) in prompt
+    assert agent.reasoning == "paper"
+    result = run_episode(gym.make("VideoSTAR-TwoTurn-v0", num_frames=4, frame_size=(56, 56)), agent, seed=2)
+    assert result.answer is not None or (result.truncated and result.turns == 3)
+
+
+def test_pixel_bounds_on_a_processor_without_them_are_refused(tiny_llava):
+    with pytest.raises(ValueError, match="min_pixels / max_pixels apply to Qwen-VL processors"):
+        make_agent("qwen-vl", model=str(tiny_llava), device="cpu", max_pixels=64 * 64)
 
 
 # -- OpenAI-compatible endpoints ----------------------------------------------------------------------

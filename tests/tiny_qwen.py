@@ -1,7 +1,9 @@
-"""A tiny random Qwen2.5-VL checkpoint built in-process: real model, processor and tokenizer classes, no download.
+"""Tiny random image-text-to-text checkpoints built in-process: real model, processor and tokenizer classes.
 
-The tokenizer is a byte-level BPE trained here on a few sentences, with Qwen's special tokens and
-a ChatML chat template that places the vision tokens the way Qwen2.5-VL's own template does.
+Qwen2.5-VL and Qwen3-VL (video processors with frame metadata), and a LLaVA (images only) for the
+Auto-class path; nothing is downloaded. The tokenizer is a byte-level BPE trained here on a few sentences, with Qwen's
+special tokens and a ChatML chat template that places the vision tokens the way each family's
+own template does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,54 @@ CHAT_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# Mirrors the behaviour of Qwen3-VL's chat_template.json (Qwen/Qwen3-VL-*-Instruct and -Thinking on the hub),
+# without its tools-in-system-prompt and add_vision_id branches: ChatML; a tool message is rendered inside a
+# user turn as "\n<tool_response>\n...\n</tool_response>", consecutive tool messages sharing one turn.
+# THINKING=True gives the -Thinking variant: the generation prompt ends with "<think>\n"; an assistant turn
+# after the last real user query (one that is not only a tool response) is rendered as
+# "<think>\n{reasoning}\n</think>\n\n{answer}"; earlier turns keep only the text after "</think>".
+QWEN3_VL_TEMPLATE = """\
+{%- macro render(content) -%}
+{%- if content is string -%}{{ content }}{%- else -%}{%- for part in content -%}
+{%- if part['type'] == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>
+{%- elif part['type'] == 'video' -%}<|vision_start|><|video_pad|><|vision_end|>
+{%- elif part['type'] == 'text' -%}{{ part['text'] }}{%- endif -%}
+{%- endfor -%}{%- endif -%}
+{%- endmacro -%}
+{%- set ns = namespace(last_query=messages|length - 1, searching=true) -%}
+{%- for message in messages[::-1] -%}
+{%- set text = render(message['content']) -%}
+{%- if ns.searching and message['role'] == 'user'
+      and not (text.startswith('<tool_response>') and text.endswith('</tool_response>')) -%}
+{%- set ns.searching = false -%}{%- set ns.last_query = messages|length - 1 - loop.index0 -%}
+{%- endif -%}
+{%- endfor -%}
+{%- for message in messages -%}
+{%- set content = render(message['content']) -%}
+{%- if message['role'] == 'tool' -%}
+{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}<|im_start|>user{% endif -%}
+{{ '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}
+{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}<|im_end|>{{ '\\n' }}{% endif -%}
+{%- elif message['role'] == 'assistant' and THINKING -%}
+{%- set reasoning = '' -%}
+{%- if message['reasoning_content'] is string -%}{%- set reasoning = message['reasoning_content'] -%}
+{%- elif '</think>' in content -%}
+{%- set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') -%}
+{%- set content = content.split('</think>')[-1].lstrip('\\n') -%}
+{%- endif -%}
+{{ '<|im_start|>assistant\\n' }}
+{%- if loop.index0 > ns.last_query and (loop.last or reasoning) -%}
+{{ '<think>\\n' + reasoning.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}
+{%- else -%}{{ content }}{%- endif -%}
+{{ '<|im_end|>\\n' }}
+{%- else -%}
+{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>\\n' }}
+{%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}
+{%- if THINKING -%}{{ '<think>\\n' }}{%- endif -%}{%- endif -%}
+"""
+
 CORPUS = [
     "The person raises an arm and waves the hand from side to side.",
     '<tool_call>{"name": "pose_estimation", "arguments": {}}</tool_call>',
@@ -35,14 +85,11 @@ CORPUS = [
 ]
 
 
-def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
-    """Save a random Qwen2.5-VL (2 text layers, hidden 64; 2 vision layers) with its processor into folder."""
-    import torch
+def _tokenizer(vocab_size: int, chat_template: str, extra_special: tuple[str, ...] = ()):
+    """A Qwen2 fast tokenizer: byte-level BPE trained on CORPUS, Qwen's special tokens, TAGS as plain added tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2TokenizerFast, Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+    from transformers import Qwen2TokenizerFast
 
-    folder = Path(folder)
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -52,8 +99,19 @@ def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) ->
     bpe.add_tokens(TAGS)
     tokenizer = Qwen2TokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    unk_token=None, bos_token=None)
-    tokenizer.chat_template = CHAT_TEMPLATE
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
+    tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special)})
+    tokenizer.chat_template = chat_template
+    return tokenizer, {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL + list(extra_special)}
+
+
+def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
+    """Save a random Qwen2.5-VL (2 text layers, hidden 64; 2 vision layers) with its processor into folder."""
+    import torch
+    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
+                              Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
+
+    folder = Path(folder)
+    tokenizer, ids = _tokenizer(vocab_size, CHAT_TEMPLATE)
     config = Qwen2_5_VLConfig(
         text_config={"vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                      "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 32768,
@@ -74,5 +132,85 @@ def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) ->
     processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels),
                                     video_processor=Qwen2VLVideoProcessor(**pixels), tokenizer=tokenizer,
                                     chat_template=CHAT_TEMPLATE)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def qwen3_vl_template(thinking: bool = False) -> str:
+    """The tiny Qwen3-VL chat template: the -Instruct rendering, or the -Thinking one when thinking."""
+    return "{%- set THINKING = " + ("true" if thinking else "false") + " -%}\n" + QWEN3_VL_TEMPLATE
+
+
+def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0, thinking: bool = False) -> Path:
+    """Save a random Qwen3-VL (2 text layers, hidden 64; 2 vision layers, patch 16) with its processor into folder."""
+    import torch
+    from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
+                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+
+    folder = Path(folder)
+    template = qwen3_vl_template(thinking)
+    tokenizer, ids = _tokenizer(vocab_size, template)
+    config = Qwen3VLConfig(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                     "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+                     "max_position_embeddings": 32768,
+                     # interleaved multimodal rope as in Qwen3-VL; the sections sum to head_dim / 2
+                     "rope_parameters": {"rope_type": "default", "rope_theta": 5e6, "mrope_section": [4, 2, 2],
+                                         "mrope_interleaved": True},
+                     "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+                     "pad_token_id": ids["<|endoftext|>"]},
+        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                       "num_position_embeddings": 64, "deepstack_visual_indexes": [0]},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(folder)
+    # Qwen3-VL's processors: 16-pixel patches merged 2x2 (32-pixel units), mean/std 0.5; a video's pixel bounds
+    # count all its frames together. Small bounds keep a frame at a few tokens.
+    common = {"patch_size": 16, "merge_size": 2, "temporal_patch_size": 2, "image_mean": [0.5] * 3,
+              "image_std": [0.5] * 3}
+    processor = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 128 * 128}, **common),
+        video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 16 * 64 * 64}, **common),
+        tokenizer=tokenizer, chat_template=template)
+    processor.save_pretrained(folder)
+    return folder
+
+
+# ChatML whose images are LLaVA's "<image>" placeholder (LLaVA's processor takes no video).
+LLAVA_TEMPLATE = CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<image>")
+
+
+def build_tiny_llava(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
+    """Save a random LLaVA (CLIP vision tower, 28-pixel images; 2-layer Qwen2 text model) with its processor."""
+    import torch
+    from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    folder = Path(folder)
+    tokenizer, ids = _tokenizer(vocab_size, LLAVA_TEMPLATE, extra_special=("<image>",))
+    config = LlavaConfig(
+        vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+        text_config={"model_type": "qwen2", "vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+                     "pad_token_id": ids["<|endoftext|>"]},
+        image_token_id=ids["<image>"], vision_feature_select_strategy="default", vision_feature_layer=-1,
+    )
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(folder)
+    # 2x2 patches per image; CLIP's class token is the one extra token that the "default" strategy drops
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28})
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=14,
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                               chat_template=LLAVA_TEMPLATE)
     processor.save_pretrained(folder)
     return folder
