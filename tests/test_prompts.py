@@ -17,19 +17,21 @@ def test_hermes_system_prompt_lists_every_tool_schema():
 
 
 def test_user_prompt_lists_candidates_and_the_reasoning_format():
-    text = prompts.user_prompt(action_prompts.question(["wave", "clap"], 16), action_prompts.REASONING_FORMAT, "hermes",
-                              DEFAULT_TOOLS)
+    text = prompts.user_prompt(action_prompts.question(["wave", "clap"], 16), action_prompts.reasoning_format(),
+                               "hermes", DEFAULT_TOOLS)
     assert "- wave\n- clap" in text and "16 frames" in text
     assert "[1] Observed body parts and movement characteristics:" in text and "2-3 candidates" in text
     assert "[3] Pattern comparison" in text and "<answer>" in text
 
 
 def test_videostar_first_turn_offers_only_the_chosen_tools():
-    text = prompts.user_prompt(action_prompts.question(["wave"], 8), action_prompts.REASONING_FORMAT, "videostar",
-                              ["pose_estimation"])
+    text = prompts.user_prompt(action_prompts.question(["wave"], 8), action_prompts.reasoning_format(),
+                               "videostar", ["pose_estimation"])
     assert "Pose estimation" in text and "Person detection:" not in text
     assert "<noun_explanation>yes or no</noun_explanation>" in text
-    assert "<answer>" in action_prompts.VIDEOSTAR_TURN_2
+    assert "<think>[your reasoning]</think>" in text
+    assert "<answer>" in action_prompts.after_tools() and action_prompts.after_tools().endswith(
+        action_prompts.reasoning_format())
 
 
 def test_invalid_turn_message_says_why_and_what_is_left():

@@ -122,7 +122,8 @@ def test_a_broken_graph_costs_the_format_and_says_why():
 
 
 def test_reasoning_and_graph_tags_are_configurable():
-    env = gym.make("VideoSTR-v0", task_options={"think": "reasoning", "graph": "scene_graph"}, **SMALL)
+    tags = {"open": "<reasoning>", "close": "</reasoning>"}
+    env = gym.make("VideoSTR-v0", task_options={"reasoning": tags, "graph": "scene_graph"}, **SMALL)
     _, info = env.reset(seed=0)
     assert "<reasoning>" in info["messages"][1]["content"][1]["text"]
     truth = info["ground_truth"]
@@ -131,7 +132,11 @@ def test_reasoning_and_graph_tags_are_configurable():
     *_, info = env.step(text)
     assert info["reward"]["format"] == 1.0 and info["reward"]["node"] == 1.0
     with pytest.raises(ValueError, match="tag"):
-        gym.make("VideoSTR-v0", task_options={"think": "answer"}, **SMALL)
+        gym.make("VideoSTR-v0", task_options={"reasoning": {"open": "<answer>", "close": "</answer>"}}, **SMALL)
+    with pytest.raises(ValueError, match="graph tag"):
+        gym.make("VideoSTR-v0", task_options={"reasoning": tags, "graph": "reasoning"}, **SMALL)
+    with pytest.raises(TypeError, match="unknown option 'think'.*reasoning"):  # the former option names the new one
+        gym.make("VideoSTR-v0", task_options={"think": "reasoning"}, **SMALL)
 
 
 def test_the_task_refuses_a_dataset_without_questions():

@@ -112,7 +112,9 @@ def test_spatiotemporal_rows_keep_the_tasks_options_official_prompts_score_bare_
     rows = verl_rows(env, range(3))
     for index in (1, 2):  # a letter, a number
         row, truth = rows[index], json.loads(rows[index]["reward_model"]["ground_truth"])
-        assert json.loads(row["extra_info"]["task_options"]) == {"prompt": "official"}
+        # the task's own options, defaults included, so the reward rebuilds the env's task exactly
+        assert json.loads(row["extra_info"]["task_options"]) == env.unwrapped.task.options()
+        assert json.loads(row["extra_info"]["task_options"])["prompt"] == "official"
         for text in (str(truth["answer"]), "B"):
             env.reset(seed=0, options={"index": index})
             _, reward, terminated, _, info = env.step(text)

@@ -10,7 +10,9 @@ What trainers/reward.py needs to score a row without the env depends on the task
   label's definition and its aliases.
 - spatiotemporal: reward_model.ground_truth is the task's ground truth as JSON (question type,
   kind, answer, unit and the true relation graph at the question's keyframes); extra_info holds the
-  question (JSON: text, options, names, times, ...) and the task options (JSON: the think/graph tags).
+  question (JSON: text, options, names, times, ...).
+- both: extra_info.task_options, the options that rebuild the env's task (JSON: the reasoning tags,
+  the graph tag and prompt), so the reward reads the reasoning form the policy was prompted with.
 - any other task: reward_model.ground_truth is its ground truth as JSON.
 JSON strings keep the parquet's columns one type whatever the question (numbers or letters,
 options or none).
@@ -51,10 +53,11 @@ def task_extra_info(base: Any, info: dict[str, Any], index: int) -> dict[str, An
         label = info["ground_truth"]["label"]
         entry = base.dataset.knowledge.get(label)
         return {"definition": entry.explanation() if entry and entry.defined else "",
-                "aliases": list(base.dataset.knowledge.names(label)[1:])}
+                "aliases": list(base.dataset.knowledge.names(label)[1:]),
+                "task_options": json.dumps(base.task.options())}
     if task == SPATIOTEMPORAL:
         return {"question": json.dumps(base.dataset[int(index)].meta["question"], default=str),
-                "task_options": json.dumps(base.config.task_options, default=str)}
+                "task_options": json.dumps(base.task.options())}
     return {}
 
 

@@ -6,15 +6,16 @@ Two action formats:
   videostar  the official two-turn protocol: turn 1 answers yes/no per tool,
              <pose_estimation>yes</pose_estimation><person_detection>no</person_detection>...
              and the environment runs the chosen tools; turn 2 answers.
-Both end with a final turn holding <answer>...</answer>; what the answer means (a label, a
-number, a graph) is the task's to read (tasks/).
+Both end with a final turn holding <answer>...</answer>, after the reasoning in the task's
+ReasoningTags (the paper's <think>...</think> unless the policy's chat template says otherwise);
+what the answer means (a label, a number, a graph) is the task's to read (tasks/).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Sequence, Union
 
 FORMATS = ("hermes", "videostar")
@@ -31,6 +32,92 @@ _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z_]+>")
+_RESERVED = ("<answer>", "</answer>", "<tool_call>", "</tool_call>")  # the parser's own tags
+
+
+@dataclass(frozen=True)
+class ReasoningTags:
+    """How a final turn marks its reasoning before <answer>; the defaults are the Video-STAR paper's form.
+
+    opened_by_template: the policy's chat template ends the generation prompt with `open` (thinking
+    templates of the Qwen3 family write "<think>\\n", a reserved token), so a reply begins inside the
+    reasoning and holds only `close`; a reply that writes `open` again is accepted too.
+    """
+
+    open: str = "<think>"
+    close: str = "</think>"
+    opened_by_template: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("open", "close"):
+            tag = getattr(self, name)
+            if not isinstance(tag, str) or not tag or tag != tag.strip():
+                raise ValueError(f"ReasoningTags.{name} must be a non-empty tag without surrounding spaces, e.g. "
+                                 f"{getattr(ReasoningTags, name)!r}; got {tag!r}")
+            clash = next((r for r in _RESERVED if r in tag), None)
+            if clash:
+                raise ValueError(f"ReasoningTags.{name} {tag!r} contains the parser's own tag {clash}; "
+                                 "choose another reasoning tag")
+        if self.open == self.close:
+            raise ValueError(f"ReasoningTags.open and .close must differ, both are {self.open!r}")
+        if not isinstance(self.opened_by_template, bool):
+            raise TypeError(f"ReasoningTags.opened_by_template must be True or False, got {self.opened_by_template!r}")
+
+    def block(self, reasoning: str) -> str:
+        """The reasoning as the policy writes it: open + reasoning + close, without open when the template wrote it."""
+        return (reasoning if self.opened_by_template else self.open + reasoning) + self.close
+
+    def prompt_note(self) -> str:
+        """A line for the prompts when the template opens the reasoning ("" otherwise)."""
+        if not self.opened_by_template:
+            return ""
+        return (f"Your reply begins inside your reasoning ({self.open} is already written for you): "
+                f"write the reasoning directly and end it with {self.close}.\n")
+
+    def reasoning(self, text: str) -> str | None:
+        """The reasoning of a turn: inside open...close, or (template-opened) all before close; None if absent."""
+        inside = re.search(f"{re.escape(self.open)}(.*?){re.escape(self.close)}", text, re.DOTALL)
+        if inside:
+            return inside.group(1)
+        if self.opened_by_template and self.close in text:
+            return text.split(self.close, 1)[0]
+        return None
+
+    def final_turn(self) -> re.Pattern[str]:
+        """The whole of a well-formed final turn: the reasoning block, then <answer>...</answer>, nothing around.
+
+        Template-opened, the reasoning may start with `open` but holds it nowhere else.
+        """
+        opening, close = re.escape(self.open), re.escape(self.close)
+        reasoning = f"(?:{opening})?(?:(?!{opening}).)*?" if self.opened_by_template else f"{opening}.*?"
+        return re.compile(rf"^\s*{reasoning}{close}\s*<answer>.*?</answer>\s*$", re.DOTALL)
+
+
+REASONING_TAGS: dict[str, ReasoningTags] = {
+    "paper": ReasoningTags(),  # Video-STAR, Video-STR: the policy writes <think>...</think>
+    "qwen3": ReasoningTags(opened_by_template=True),  # Qwen3 thinking templates pre-fill "<think>\n"
+}
+
+
+def reasoning_tags(spec: Any = None) -> ReasoningTags:
+    """ReasoningTags from None (the paper's), a preset name of REASONING_TAGS, a dict of its fields, or itself."""
+    if spec is None:
+        return REASONING_TAGS["paper"]
+    if isinstance(spec, ReasoningTags):
+        return spec
+    if isinstance(spec, str):
+        if spec not in REASONING_TAGS:
+            raise ValueError(f"unknown reasoning form {spec!r}; presets: {sorted(REASONING_TAGS)}, or a dict "
+                             "of ReasoningTags fields, e.g. {'open': '<reasoning>', 'close': '</reasoning>'}")
+        return REASONING_TAGS[spec]
+    if isinstance(spec, dict):
+        known = [f.name for f in fields(ReasoningTags)]
+        unknown = sorted(set(spec) - set(known))
+        if unknown:
+            raise ValueError(f"unknown reasoning options {unknown}; valid: {known}")
+        return ReasoningTags(**spec)
+    raise TypeError(f"reasoning must be a preset name {sorted(REASONING_TAGS)}, a dict of ReasoningTags fields or "
+                    f"a ReasoningTags, got {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -118,11 +205,12 @@ def _videostar_calls(text: str) -> ToolCall | None:
     return ToolCall(tuple(Call(name) for name in chosen))
 
 
-def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bare_answers: bool = False) -> Action:
+def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bare_answers: bool = False,
+          reasoning: ReasoningTags = ReasoningTags()) -> Action:
     """Parse one policy turn. Never raises: anything unusable becomes Invalid with a reason.
 
     bare_answers: a turn with neither a tool call nor an <answer> block is the answer itself (the way
-    benchmarks' own scripts read a reply), instead of Invalid.
+    benchmarks' own scripts read a reply), instead of Invalid. reasoning: the tags the Invalid hint shows.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown action format {fmt!r}; choose one of {FORMATS}")
@@ -146,7 +234,7 @@ def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bar
         how = "<pose_estimation>yes|no</pose_estimation><person_detection>yes|no</person_detection>" \
               "<video_explanation>yes|no</video_explanation><noun_explanation>yes|no</noun_explanation>"
     return Invalid(f"no tool call and no <answer> found. To use tools write {how}; "
-                   "to finish write <think>...</think><answer>one candidate label</answer>.")
+                   f"to finish write {reasoning.block('...')}<answer>one candidate label</answer>.")
 
 
 def tool_call(name: str, **arguments: Any) -> str:

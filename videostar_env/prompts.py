@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from .actions import DECISION_TAGS
+from .actions import DECISION_TAGS, ReasoningTags
 
 HERMES_TOOLS = """# Tools
 
@@ -37,7 +37,7 @@ VIDEOSTAR_TURN_1 = """Before recognising the action, decide which tools would he
 {tools}
 
 Think step by step about what the video shows and what each tool would add, then write:
-<think>[your reasoning]</think>
+{reasoning}
 <pose_estimation>yes or no</pose_estimation>
 <person_detection>yes or no</person_detection>
 <video_explanation>yes or no</video_explanation>
@@ -52,11 +52,16 @@ def system_prompt(role: str, fmt: str, tool_schemas: Sequence[dict]) -> str:
     return role
 
 
-def user_prompt(question: str, answer_format: str, fmt: str, tool_names: Sequence[str]) -> str:
-    """The first user message, which follows the video: the task's question, then tools or the answer format."""
+def user_prompt(question: str, answer_format: str, fmt: str, tool_names: Sequence[str],
+                reasoning: ReasoningTags = ReasoningTags()) -> str:
+    """The first user message, which follows the video: the task's question, then tools or the answer format.
+
+    reasoning: the tags the videostar format's first turn shows (the task's answer_format shows its own).
+    """
     if fmt == "videostar" and tool_names:
-        offered = [tag for tag, tool in DECISION_TAGS.items() if tool in tool_names]
-        return question + VIDEOSTAR_TURN_1.format(tools="\n".join(f"- {VIDEOSTAR_TOOLS[t]}" for t in offered))
+        offered = "\n".join(f"- {VIDEOSTAR_TOOLS[tag]}" for tag, tool in DECISION_TAGS.items() if tool in tool_names)
+        written = reasoning.prompt_note() + reasoning.block("[your reasoning]")
+        return question + VIDEOSTAR_TURN_1.format(tools=offered, reasoning=written)
     if fmt == "hermes" and tool_names:
         question += HERMES_TOOLS_HINT
     return question + answer_format

@@ -54,7 +54,8 @@ class Task(Protocol):
     (a dataset the task can play but not fully score); score_unanswered(text, sample, knowledge,
     calls, reward_config) -> Breakdown | None, the reward of a last turn that is no answer (None: 0);
     frame_window(sample) -> (start, end) | None, the seconds the frames come from; bare_answers: bool,
-    a turn without tags is the answer.
+    a turn without tags is the answer; reasoning: actions.ReasoningTags, the tags of the final turn's
+    reasoning, which the core's prompts and parser hints show too (absent: the paper's <think>...</think>).
     """
 
     name: str

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
-from ...actions import Answer
+from ...actions import Answer, ReasoningTags, reasoning_tags
 from ...data.sample import VideoSample
 from ...knowledge import KnowledgeBase
 from ...tools.runner import ToolCallRecord
@@ -18,26 +19,44 @@ TOOLS = ("human_detection", "pose_estimation", "action_explanation", "video_desc
 
 
 class ActionRecognition:
-    """The first task: one video, its candidate labels, an answer scored by the hierarchical reward."""
+    """The first task: one video, its candidate labels, an answer scored by the hierarchical reward.
+
+    reasoning: the reasoning tags of the final turn (prompts, sub-motion reading, R_format): a preset of
+    actions.REASONING_TAGS ("paper", the default; "qwen3", whose chat template opens <think>), a dict of
+    ReasoningTags fields, or a ReasoningTags.
+    """
 
     name = "action_recognition"
     default_tools = TOOLS
     role = prompts.ROLE
-    answer_format = prompts.REASONING_FORMAT
-    after_tools = prompts.VIDEOSTAR_TURN_2
+
+    def __init__(self, reasoning: Any = "paper"):
+        self.reasoning: ReasoningTags = reasoning_tags(reasoning)
+        self.answer_format = prompts.reasoning_format(self.reasoning)
+        self.after_tools = prompts.after_tools(self.reasoning)
+
+    def options(self) -> dict[str, Any]:
+        """The options that rebuild this task, as JSON-ready values (verl rows carry them to compute_score)."""
+        return {"reasoning": dataclasses.asdict(self.reasoning)}
 
     def reward_config(self, spec: Any) -> RewardConfig:
         """RewardConfig from None (the paper's full reward), a dict of its fields, an ablation name, or itself."""
         return reward_config_from(spec, RewardConfig, ABLATIONS)
 
     def check(self, dataset: Any, config: RewardConfig) -> list[str]:
-        """Warnings about a dataset this task can play but not fully score."""
+        """Warnings about a dataset this task can play but not fully score, or a reward that ignores the tags."""
+        warnings = []
+        if config.mode == "official" and self.reasoning != ReasoningTags():
+            warnings.append("reward mode 'official' scores R_format as the released code does, on the literal "
+                            f"<think>...</think>, not on the task's reasoning tags {self.reasoning}: a reply without "
+                            "the literal <think> (a chat template wrote it) scores format 0; mode='videostar' scores "
+                            "the configured tags")
         if config.w_sub and config.mode != "official" and not dataset.knowledge.defined_labels():
-            return [f"R_sub will always be 0 on dataset {getattr(dataset, 'name', dataset)!r}: its knowledge base "
-                    "defines none of its labels, so no sub-motion can match a definition. Give the dataset label "
-                    "explanations (explanations=FILE; --dataset-options '{\"explanations\": \"FILE\"}') or "
-                    "use reward=ABLATIONS['no_sub']."]
-        return []
+            warnings.append(f"R_sub will always be 0 on dataset {getattr(dataset, 'name', dataset)!r}: its knowledge "
+                            "base defines none of its labels, so no sub-motion can match a definition. Give the "
+                            "dataset label explanations (explanations=FILE; --dataset-options "
+                            "'{\"explanations\": \"FILE\"}') or use reward=ABLATIONS['no_sub'].")
+        return warnings
 
     def candidates(self, sample: VideoSample) -> tuple[str, ...]:
         """The sample's label space."""
@@ -49,7 +68,7 @@ class ActionRecognition:
 
     def parse_answer(self, answer: Answer) -> ActionAnswer:
         """The label and the ranked sub-motions."""
-        return parse_answer(answer)
+        return parse_answer(answer, self.reasoning)
 
     def score(self, answer: ActionAnswer, sample: VideoSample, knowledge: KnowledgeBase,
               calls: Sequence[ToolCallRecord], config: RewardConfig) -> RewardBreakdown:
@@ -57,7 +76,7 @@ class ActionRecognition:
         entry = knowledge.get(sample.label)
         return score_answer(answer, sample.label, aliases=knowledge.names(sample.label)[1:],
                             definition=entry.explanation() if entry and entry.defined else "", tool_log=calls,
-                            config=config)
+                            config=config, reasoning=self.reasoning)
 
     def score_unanswered(self, text: str, sample: VideoSample, knowledge: KnowledgeBase,
                          calls: Sequence[ToolCallRecord], config: RewardConfig) -> RewardBreakdown | None:

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from ...actions import Answer
+from ...actions import Answer, ReasoningTags
 
-_SECTION_1 = re.compile(r"\[1\][^\n:]*:(.*?)(?=\[\d+\]|</think>|<answer>|$)", re.DOTALL)
+_SECTION_1 = r"\[1\][^\n:]*:(.*?)(?=\[\d+\]|{close}|<answer>|$)"  # ends at the next section or the reasoning's end
 _SUBMOTION = re.compile(r"^\s*[-*\u2022]\s*\[?([A-Za-z][A-Za-z \-]{0,40}?)\]?\s*:\s*(.*)$", re.MULTILINE)
 
 
@@ -30,17 +30,17 @@ class ActionAnswer:
         return self.labels[0] if len(self.labels) == 1 else None
 
 
-def parse_submotions(text: str) -> tuple[tuple[str, str], ...]:
+def parse_submotions(text: str, reasoning: ReasoningTags = ReasoningTags()) -> tuple[tuple[str, str], ...]:
     """Ranked (body part, movement) pairs from the reasoning's [1] section, in order."""
-    section = _SECTION_1.search(text)
+    section = re.search(_SECTION_1.format(close=re.escape(reasoning.close)), text, re.DOTALL)
     if not section:
         return ()
     return tuple((m.group(1).strip(), m.group(2).strip()) for m in _SUBMOTION.finditer(section.group(1)))
 
 
-def parse_answer(answer: Answer) -> ActionAnswer:
+def parse_answer(answer: Answer, reasoning: ReasoningTags = ReasoningTags()) -> ActionAnswer:
     """The action-recognition reading of a final turn the core parser found."""
-    return ActionAnswer(answer.labels, parse_submotions(answer.text), answer.text)
+    return ActionAnswer(answer.labels, parse_submotions(answer.text, reasoning), answer.text)
 
 
 def answer(label: str, submotions: Sequence[tuple[str, str]] = (),

@@ -3,13 +3,15 @@
     R = w_acc*R_acc + w_format*R_format + 1[R_acc > 0] * (w_tool*R_tool + w_sub*R_sub) - cost*calls
 
 R_acc     1 if the single answered label names the ground truth (or an alias), else 0.
-R_format  1 if the final turn is <think>...</think><answer>...</answer> and nothing else.
+R_format  1 if the final turn is <think>...</think><answer>...</answer> and nothing else (the paper's tags; the
+          task's ReasoningTags otherwise: with "qwen3", whose chat template writes <think>, the open tag may be absent).
 R_tool    1 if at least one tool call succeeded and no call repeated a tool with the same arguments.
 R_sub     rank-weighted share of the answer's sub-motions that match the ground-truth class's
           definition in the knowledge base.
 mode="official" is the released Video-STAR reward exactly (`official_reward`, its own code path):
 accuracy_reward (action-detection branch) + format_reward of src/r1-v/src/open_r1/oss_grpo_4subtol.py,
-repository Raymond-Qiancx/Video-STAR (read at commit 64c895713546fe34885b4d504d6b246cafa05ef7).
+repository Raymond-Qiancx/Video-STAR (read at commit 64c895713546fe34885b4d504d6b246cafa05ef7). It reads the
+literal <think>...</think> whatever the task's ReasoningTags (see official_format).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from ...actions import Answer, parse
+from ...actions import Answer, ReasoningTags, parse
 from ...knowledge import normalize_label
 from ...tools.runner import ToolCallRecord
 from .answer import ActionAnswer, parse_answer
@@ -26,7 +28,6 @@ from .answer import ActionAnswer, parse_answer
 RANK_WEIGHTINGS = ("linear", "exponential")
 MODES = ("videostar", "official")
 
-_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.DOTALL)
 _WORD = re.compile(r"[a-z]+")
 _SIDE_WORDS = {"left", "right", "both", "upper", "lower", "the", "a", "an", "of", "and", "body", "part", "parts", "main", "whole"}
 # Words for the same body part; a sub-motion naming any one matches a definition naming another.
@@ -97,9 +98,9 @@ def accuracy(answer: ActionAnswer, label: str, aliases: Sequence[str] = ()) -> f
     return float(normalize_label(answer.label) in {normalize_label(n) for n in (label, *aliases)})
 
 
-def format_ok(text: str) -> float:
-    """1.0 if the turn is exactly one <think> block followed by exactly one <answer> block."""
-    return float(bool(_FORMAT.match(text)) and text.count("<answer>") == 1 and "<tool_call>" not in text)
+def format_ok(text: str, reasoning: ReasoningTags = ReasoningTags()) -> float:
+    """1.0 if the turn is exactly one reasoning block (<think>...</think>) followed by exactly one <answer> block."""
+    return float(bool(reasoning.final_turn().match(text)) and text.count("<answer>") == 1 and "<tool_call>" not in text)
 
 
 def tool_use(tool_log: Sequence[ToolCallRecord]) -> float:
@@ -219,7 +220,12 @@ def official_body_parts_reward(text: str, truth: str) -> float:
 
 
 def official_format(text: str) -> float:
-    """The released format_reward: 1.0 on a full match of <think>.*?</think>\\s*<answer>.*?</answer>."""
+    """The released format_reward: 1.0 on a full match of <think>.*?</think>\\s*<answer>.*?</answer>.
+
+    The literal tags, whatever the task's ReasoningTags: a reply in the reserved form ("qwen3": the chat template
+    wrote <think>, so the reply holds only </think>) scores 0, as the released code would score it; a reply that
+    writes <think> itself scores as in the paper.
+    """
     return 1.0 if _OFFICIAL_FORMAT.fullmatch(text) else 0.0
 
 
@@ -252,16 +258,18 @@ def official_reward(text: str, label: str, tool_log: Sequence[ToolCallRecord] = 
 
 
 def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (), definition: str = "",
-                 tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig()) -> RewardBreakdown:
+                 tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig(),
+                 reasoning: ReasoningTags = ReasoningTags()) -> RewardBreakdown:
     """The reward of a parsed final turn.
 
-    definition: the ground-truth class's knowledge-base text; tool_log: every tool call of the episode.
+    definition: the ground-truth class's knowledge-base text; tool_log: every tool call of the episode;
+    reasoning: the tags R_format expects (mode="official" reads the released code's literal ones).
     """
     if config.mode == "official":
         return official_reward(answer.text, label, tool_log, config=config)
     response = answer.text
     r_acc = accuracy(answer, label, aliases)
-    r_format = format_ok(response)
+    r_format = format_ok(response, reasoning)
     r_tool = tool_use(tool_log)
     r_sub = submotion_score(answer.submotions, definition, config.rank_weighting, config.max_submotions)
     gate = 1.0 if r_acc > 0 else 0.0
@@ -272,7 +280,8 @@ def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (
 
 
 def score(response: str, label: str, *, aliases: Sequence[str] = (), definition: str = "",
-          tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig()) -> RewardBreakdown:
+          tool_log: Sequence[ToolCallRecord] = (), config: RewardConfig = RewardConfig(),
+          reasoning: ReasoningTags = ReasoningTags()) -> RewardBreakdown:
     """The reward of a final turn given as text (for verl's compute_score); the env scores the parsed answer.
 
     response: the policy's final turn only (never tool output); a turn that is not an answer scores as one
@@ -281,5 +290,6 @@ def score(response: str, label: str, *, aliases: Sequence[str] = (), definition:
     if config.mode == "official":  # the released code reads the raw text, whatever it holds
         return official_reward(response, label, tool_log, config=config)
     action = parse(response, "hermes")
-    parsed = parse_answer(action) if isinstance(action, Answer) else ActionAnswer((), (), response)
-    return score_answer(parsed, label, aliases=aliases, definition=definition, tool_log=tool_log, config=config)
+    parsed = parse_answer(action, reasoning) if isinstance(action, Answer) else ActionAnswer((), (), response)
+    return score_answer(parsed, label, aliases=aliases, definition=definition, tool_log=tool_log, config=config,
+                        reasoning=reasoning)

@@ -7,12 +7,13 @@ scene's relation graph inside its reasoning, then the answer: a letter, a number
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
 from typing import Any, Sequence
 
 
-from ...actions import Answer
+from ...actions import Answer, ReasoningTags, reasoning_tags
 from ...data.sample import VideoSample
 from ...data.scenes import SceneTruth
 from ...knowledge import KnowledgeBase
@@ -51,28 +52,38 @@ def _graph_at(truth_path: str, keyframes: tuple[int, ...]) -> RelationGraph:
 class SpatioTemporal:
     """Video-STR's task: one question about a multi-object video, answered after writing its relation graph.
 
-    think/graph: the tags of the reasoning and of the graph block (Qwen3-family tokenizers reserve
-    <think> as one special token; a policy may want other names). prompt: "graph" (write the relation
-    graph, then <answer>) or "official" (a benchmark's own prompt text, where the sample has one, and
-    its own reading of the reply: a bare letter or number; only the answer is scored).
+    reasoning: the reasoning tags of the final turn (prompts, reading, R_format): a preset of
+    actions.REASONING_TAGS ("paper", the default; "qwen3", whose chat template opens <think>), a dict of
+    ReasoningTags fields (e.g. {"open": "<reasoning>", "close": "</reasoning>"}), or a ReasoningTags.
+    graph: the name of the graph block's tag. prompt: "graph" (write the relation graph, then <answer>)
+    or "official" (a benchmark's own prompt text, where the sample has one, and its own reading of the
+    reply: a bare letter or number; only the answer is scored).
     """
 
     name = "spatiotemporal"
     default_tools = TOOLS
     role = prompts.ROLE
 
-    def __init__(self, think: str = "think", graph: str = "graph", prompt: str = "graph"):
+    def __init__(self, reasoning: Any = "paper", graph: str = "graph", prompt: str = "graph"):
         if prompt not in PROMPTS:
             raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
         self.prompt = prompt
         self.bare_answers = prompt == "official"  # benchmarks read the reply itself, not an <answer> block
-        for what, tag in (("think", think), ("graph", graph)):
-            if not isinstance(tag, str) or not _TAG.match(tag) or tag == "answer":
-                raise ValueError(f"the {what} tag must be a name like 'think' (letters, digits, _ and -; not "
-                                 f"'answer'), got {tag!r}")
-        self.think, self.graph = think, graph
-        self.answer_format = prompts.answer_format(think, graph) if prompt == "graph" else ""
-        self.after_tools = prompts.after_tools(think, graph) if prompt == "graph" else prompts.AFTER_TOOLS_OFFICIAL
+        self.reasoning: ReasoningTags = reasoning_tags(reasoning)
+        if not isinstance(graph, str) or not _TAG.match(graph) or graph == "answer":
+            raise ValueError(f"the graph tag must be a name like 'graph' (letters, digits, _ and -; not 'answer'), "
+                             f"got {graph!r}")
+        if {f"<{graph}>", f"</{graph}>"} & {self.reasoning.open, self.reasoning.close}:
+            raise ValueError(f"the graph tag <{graph}> is also a reasoning tag of {self.reasoning}; give them "
+                             "different names")
+        self.graph = graph
+        self.answer_format = prompts.answer_format(self.reasoning, graph) if prompt == "graph" else ""
+        self.after_tools = (prompts.after_tools(self.reasoning, graph) if prompt == "graph"
+                            else prompts.AFTER_TOOLS_OFFICIAL)
+
+    def options(self) -> dict[str, Any]:
+        """The options that rebuild this task, as JSON-ready values (verl rows carry them to compute_score)."""
+        return {"reasoning": dataclasses.asdict(self.reasoning), "graph": self.graph, "prompt": self.prompt}
 
     def reward_config(self, spec: Any) -> GraphRewardConfig:
         """GraphRewardConfig from None (the full reward), a dict of its fields, an ablation name, or itself."""
@@ -106,7 +117,7 @@ class SpatioTemporal:
 
     def parse_answer(self, answer: Answer) -> GraphAnswer:
         """The answer text and the relation graph of the reasoning."""
-        return parse_answer(answer, self.think, self.graph)
+        return parse_answer(answer, self.reasoning, self.graph)
 
     def score(self, answer: GraphAnswer, sample: VideoSample, knowledge: KnowledgeBase,
               calls: Sequence[ToolCallRecord], config: GraphRewardConfig) -> GraphRewardBreakdown:
@@ -119,7 +130,7 @@ class SpatioTemporal:
         """The reward of an answer to a question with its true graph, without the sample (verl's compute_score)."""
         if self.prompt == "official":  # a benchmark's own protocol scores the answer only
             config = ABLATIONS["answer_only"]
-        return score_answer(answer, question, graph, config, self.think, self.graph, benchmark)
+        return score_answer(answer, question, graph, config, self.reasoning, self.graph, benchmark)
 
     def zero_reward(self) -> dict[str, float]:
         """Every term at 0."""

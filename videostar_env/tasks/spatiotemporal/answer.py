@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from ...actions import Answer
+from ...actions import Answer, ReasoningTags
 from ...perception.relation_graph import RelationGraph
 
 
@@ -16,7 +16,7 @@ class GraphAnswer:
 
     labels: tuple[str, ...]  # every distinct <answer> block; a valid answer has exactly one
     text: str
-    reasoning: str | None  # inside <think>...</think> (the configured tag), None when missing
+    reasoning: str | None  # inside the reasoning tags (<think>...</think>, or as configured), None when missing
     graph: RelationGraph | None
     graph_error: str | None  # why no graph could be read, for the breakdown and the logs
 
@@ -26,12 +26,11 @@ class GraphAnswer:
         return self.labels[0] if len(self.labels) == 1 else None
 
 
-def parse_answer(answer: Answer, think: str = "think", graph: str = "graph") -> GraphAnswer:
+def parse_answer(answer: Answer, reasoning: ReasoningTags = ReasoningTags(), graph: str = "graph") -> GraphAnswer:
     """Read the reasoning block, the graph block inside it (or anywhere) and the answer of a final turn."""
     text = answer.text
-    inside = re.search(rf"<{re.escape(think)}>(.*?)</{re.escape(think)}>", text, re.DOTALL)
-    reasoning = inside.group(1) if inside else None
-    block = re.search(rf"<{re.escape(graph)}>(.*?)</{re.escape(graph)}>", reasoning or text, re.DOTALL)
+    inside = reasoning.reasoning(text)
+    block = re.search(rf"<{re.escape(graph)}>(.*?)</{re.escape(graph)}>", inside or text, re.DOTALL)
     parsed, error = None, None
     if block is None:
         error = f"no <{graph}>...</{graph}> block"
@@ -40,4 +39,4 @@ def parse_answer(answer: Answer, think: str = "think", graph: str = "graph") -> 
             parsed = RelationGraph.from_json(json.loads(block.group(1)))
         except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
             error = f"the graph is not valid: {exc}"
-    return GraphAnswer(answer.labels, text, reasoning, parsed, error)
+    return GraphAnswer(answer.labels, text, inside, parsed, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ...actions import ReasoningTags
+
 ROLE = ("You are an expert in spatio-temporal reasoning. You watch a video of objects on a ground plane, work out "
         "where each object is and how it moves, and answer precise questions about positions, distances, sizes, "
         "motion and order.")
@@ -14,18 +16,18 @@ GRAPH_EXAMPLE = ('{"units": "metres", "frames": [{"time": 0.0, '
 HOW_TO_ANSWER = {"choice": "the letter of one option", "number": "a number in {unit}", "count": "a whole number"}
 
 
-def answer_format(think: str, graph: str) -> str:
+def answer_format(reasoning: ReasoningTags, graph: str) -> str:
     """How to write the final turn: the relation graph first, inside the reasoning, then the answer."""
     return (f"First write the scene's relation graph inside your reasoning: at the times that matter, every object "
             f"as a node with its position on the ground plane (x to the right, y away from the camera, in metres), "
             f"and for each pair of objects an edge with their distance and the angle (degrees, from source to "
-            f"target, counter-clockwise from x). Then reason from the graph and answer:\n"
-            f"<{think}>\n<{graph}>{GRAPH_EXAMPLE}</{graph}>\n[your reasoning]\n</{think}>\n<answer>...</answer>")
+            f"target, counter-clockwise from x). Then reason from the graph and answer:\n{reasoning.prompt_note()}"
+            + reasoning.block(f"\n<{graph}>{GRAPH_EXAMPLE}</{graph}>\n[your reasoning]\n") + "\n<answer>...</answer>")
 
 
-def after_tools(think: str, graph: str) -> str:
+def after_tools(reasoning: ReasoningTags, graph: str) -> str:
     """The videostar format's second turn."""
-    return "The tools you chose have run; their outputs are above. Now answer.\n" + answer_format(think, graph)
+    return "The tools you chose have run; their outputs are above. Now answer.\n" + answer_format(reasoning, graph)
 
 
 AFTER_TOOLS_OFFICIAL = "The tools you chose have run; their outputs are above. Now answer."

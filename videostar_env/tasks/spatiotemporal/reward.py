@@ -6,8 +6,9 @@ length) but not their formulas; these are ours:
     R = w_format*R_format + w_answer*R_answer + g * (w_node*R_node + w_edge*R_edge)
         + w_length*R_length + w_consistency*R_consistency,      g = 1[R_answer > 0] if gated else 1
 
-R_format       1 if the turn is <think>...</think><answer>...</answer> (the think tag is configurable) and the
-               reasoning holds a graph that parses and has at least one node, else 0.
+R_format       1 if the turn is <think>...</think><answer>...</answer> (the task's ReasoningTags: with "qwen3",
+               whose chat template writes <think>, the open tag may be absent) and the reasoning holds a graph
+               that parses and has at least one node, else 0.
 R_answer       multiple choice: exact letter (VSI-Bench's matching); numbers: VSI-Bench's Mean Relative
                Accuracy; counts: exact.
 R_node, R_edge graph_score of the written graph against the true one at the question's keyframes
@@ -29,6 +30,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ...actions import ReasoningTags
 from ...data import scene_questions as geometry
 from ...perception.relation_graph import RelationGraph, graph_score
 from ..scoring import choice_score, numeric_score, parse_number, relative_error, vsibench_score
@@ -82,7 +84,6 @@ class GraphRewardBreakdown:
 
 
 ZERO = GraphRewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-_FORMAT = "^\\s*<{think}>.*?</{think}>\\s*<answer>.*?</answer>\\s*$"
 
 
 def answer_score(value: str | None, question: Mapping[str, Any], benchmark: str = "scenes") -> float:
@@ -173,14 +174,14 @@ def consistency(stated: str | None, implied: Any, question: Mapping[str, Any]) -
 
 
 def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: RelationGraph | None,
-                 config: GraphRewardConfig = GraphRewardConfig(), think: str = "think",
+                 config: GraphRewardConfig = GraphRewardConfig(), reasoning: ReasoningTags = ReasoningTags(),
                  graph: str = "graph", benchmark: str = "scenes") -> GraphRewardBreakdown:
     """The reward of a parsed final turn for a question and the true relation graph at its keyframes.
 
     Without a true graph (a benchmark's real video) the node and edge terms are 0.
     """
     r_answer = answer_score(answer.value, question, benchmark)
-    shape_ok = bool(re.match(_FORMAT.format(think=re.escape(think)), answer.text, re.DOTALL))
+    shape_ok = bool(reasoning.final_turn().match(answer.text))
     has_graph = answer.graph is not None and any(frame.nodes for frame in answer.graph.frames)
     r_format = float(shape_ok and has_graph and answer.text.count("<answer>") == 1)
     known = answer.graph is not None and true_graph is not None
