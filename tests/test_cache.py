@@ -1,18 +1,26 @@
-"""The tool cache: a GRPO group runs each tool once; entries survive processes; new backends miss."""
+"""The tool cache: a GRPO group runs each tool once; entries survive processes; new backends miss; stores."""
 
 import json
+import multiprocessing
+import os
+import pickle
 import subprocess
 import sys
 import textwrap
+import uuid
+import warnings
 
+import diskcache
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env.actions import tool_call
 from videostar_env.backends import OracleVision
 from videostar_env.tools.base import ToolResult
 from videostar_env.tools.cache import CacheConfig, ToolCache, file_digest
+from videostar_env.tools.stores import STORES, DirectoryStore
 
 ALL_TOOLS = "\n".join(tool_call(name) for name in
                       ("pose_estimation", "human_detection", "action_explanation", "video_description"))
@@ -44,9 +52,10 @@ def run_group(env, index=3, n=4):
     return results
 
 
-def test_a_grpo_group_runs_each_tool_once(tmp_path):
+@pytest.mark.parametrize("store", ["diskcache", "directory"])
+def test_a_grpo_group_runs_each_tool_once(tmp_path, store):
     vision = CountingOracle()
-    env = gym.make("VideoSTAR-v0", vision=vision, tool_cache=CacheConfig(str(tmp_path)))
+    env = gym.make("VideoSTAR-v0", vision=vision, tool_cache=CacheConfig(str(tmp_path), store=store))
     results = run_group(env)
     cache = env.unwrapped.toolbox.cache
     assert (cache.misses, cache.hits) == (4, 12)
@@ -125,8 +134,9 @@ def test_arguments_are_part_of_the_key(tmp_path):
     assert (cache.misses, cache.hits) == (3, 1)
 
 
-def test_the_cache_is_size_bounded(tmp_path):
-    cache = ToolCache(CacheConfig(str(tmp_path), size_limit_gb=2 / 1024))  # 2 MiB
+@pytest.mark.parametrize("store", ["diskcache", "directory"])
+def test_the_cache_is_size_bounded(tmp_path, store):
+    cache = ToolCache(CacheConfig(str(tmp_path), size_limit_gb=2 / 1024, store=store))  # 2 MiB
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)  # ~200 KB pickled
     for i in range(40):
         cache.put({"i": i}, ToolResult("t", [image]))
@@ -147,3 +157,107 @@ def test_default_directory_is_under_the_package_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("VIDEOSTAR_CACHE_DIR", str(tmp_path))
     cache = ToolCache(CacheConfig())
     assert cache.directory == str(tmp_path / "tools")
+
+
+# -- stores ----------------------------------------------------------------------------------------
+
+
+def result(i: int) -> ToolResult:
+    """A tool result of about 50 KB that names i in its text, image and data."""
+    return ToolResult(f"result {i}", [np.full((128, 128, 3), i % 256, np.uint8)], {"i": i})
+
+
+def same(got: ToolResult | None, i: int) -> bool:
+    return got is not None and got.text == f"result {i}" and got.data == {"i": i} and bool((got.images[0] == i % 256).all())
+
+
+@pytest.mark.parametrize("store", ["diskcache", "directory", "fsspec", "videostar_env.tools.stores:DirectoryStore"])
+def test_every_store_keeps_results_whole_and_a_pickled_cache_reopens_it(tmp_path, store):
+    directory = f"memory://tool-cache-{uuid.uuid4().hex}" if store == "fsspec" else str(tmp_path)
+    cache = ToolCache(CacheConfig(directory, store=store))
+    assert cache.get({"i": 1}) is None
+    for i in range(3):
+        cache.put({"i": i}, result(i))
+    cache.put({"i": 2}, result(2))  # a second put of a key replaces it
+    assert len(cache) == 3 and all(same(cache.get({"i": i}), i) for i in range(3))
+    copy = pickle.loads(pickle.dumps(cache))  # what an async vector env's worker receives
+    assert copy.config.store == store and same(copy.get({"i": 1}), 1)
+    copy.clear()
+    assert len(cache) == 0 and cache.get({"i": 1}) is None
+    cache.close()
+
+
+def write_and_read(directory: str, worker: int, rounds: int, shared_keys: int, start, out) -> None:
+    """One process of a multi-node job: writes keys every worker writes and keys of its own, reading as it goes."""
+    cache = ToolCache(CacheConfig(directory, store="directory"))
+    problems = []
+    start.wait()  # every worker begins at once
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for r in range(rounds):
+            for i in range(shared_keys):
+                cache.put({"shared": i}, result(i))
+                other = (i + worker + 1) % shared_keys
+                got = cache.get({"shared": other})
+                if got is not None and not same(got, other):
+                    problems.append(f"worker {worker} read a wrong entry for shared key {other}")
+            cache.put({"worker": worker, "round": r}, result(1000 * worker + r))
+    out.put(problems + [f"worker {worker}: {w.message}" for w in caught])
+
+
+def test_many_processes_share_a_directory_store_and_never_read_a_partial_entry(tmp_path):
+    workers, rounds, shared_keys = 4, 40, 8
+    spawn = multiprocessing.get_context("spawn")  # fresh interpreters, as on other nodes
+    start, out = spawn.Barrier(workers), spawn.Queue()
+    processes = [spawn.Process(target=write_and_read, args=(str(tmp_path), w, rounds, shared_keys, start, out))
+                 for w in range(workers)]
+    for process in processes:
+        process.start()
+    problems = [out.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    assert problems == [[]] * workers and [p.exitcode for p in processes] == [0] * workers
+    cache = ToolCache(CacheConfig(str(tmp_path), store="directory"))
+    assert len(cache) == shared_keys + workers * rounds
+    assert all(same(cache.get({"shared": i}), i) for i in range(shared_keys))
+    assert all(same(cache.get({"worker": w, "round": r}), 1000 * w + r) for w in range(workers) for r in range(rounds))
+    assert not [name for _, _, names in os.walk(tmp_path) for name in names if name.endswith(".tmp")]
+
+
+def test_a_damaged_directory_entry_is_a_miss_with_a_warning_and_the_next_put_replaces_it(tmp_path):
+    cache = ToolCache(CacheConfig(str(tmp_path), store="directory"))
+    cache.put({"i": 7}, result(7))
+    (path,) = [os.path.join(d, n) for d, _, names in os.walk(tmp_path) for n in names]
+    with open(path, "r+b") as handle:  # what a node that crashed mid-write could leave
+        handle.truncate(os.path.getsize(path) // 2)
+    with pytest.warns(RuntimeWarning, match="damaged"):
+        assert cache.get({"i": 7}) is None
+    cache.put({"i": 7}, result(7))
+    assert same(cache.get({"i": 7}), 7)
+
+
+def test_a_directory_store_deletes_stale_temporary_files_when_it_prunes(tmp_path):
+    store = DirectoryStore(str(tmp_path), size_limit=2**20)
+    store.put("ab" + "0" * 62, b"x")
+    folder = tmp_path / "ab"
+    stale, fresh = folder / "left-by-a-dead-writer.tmp", folder / "being-written.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    store.prune()
+    assert not stale.exists() and fresh.exists() and len(store) == 1
+
+
+def test_an_unknown_store_is_named_with_the_choices(tmp_path):
+    with pytest.raises(KeyError, match="directory"):
+        ToolCache(CacheConfig(str(tmp_path), store="nfs"))
+    with pytest.raises(TypeError, match="CacheConfig.store"):
+        CacheConfig(str(tmp_path), store=DirectoryStore(str(tmp_path), 2**20))
+    assert {"diskcache", "directory", "fsspec"} <= set(STORES.names())
+
+
+def test_entries_written_before_stores_held_bytes_still_hit(tmp_path):
+    old = diskcache.Cache(str(tmp_path))
+    old.set(ToolCache.hash({"i": 3}), result(3))  # how the cache stored results before
+    old.close()
+    assert same(ToolCache(CacheConfig(str(tmp_path))).get({"i": 3}), 3)

@@ -1,24 +1,26 @@
-"""The tool cache: every tool result on disk, content-addressed, shared by processes.
+"""The tool cache: every tool result stored, content-addressed, shared by processes (and nodes).
 
 A GRPO group revisits one video n times and training revisits it every epoch; a tool
 should run once per (video content, sampled frames, tool, canonical arguments, candidates,
 backend ids). Backend ids name the model and its weights digest, so new weights miss.
-diskcache (SQLite + files) makes the cache safe across processes (async vector envs) and
-restarts, and bounds its size by evicting the least recently stored entries.
+The entries live in a store (stores.py): diskcache by default (SQLite + files: safe across the
+processes of one machine and restarts, size-bounded), or one file per entry in a folder that
+the nodes of a multi-node job share ("directory"), or an object store ("fsspec").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import diskcache
 
 from ..data.digest import file_digest
 from ..paths import cache_dir
 from .base import Tool, ToolResult
+from .stores import STORES
 
 if TYPE_CHECKING:
     from .base import ToolContext
@@ -30,8 +32,14 @@ BACKEND_KINDS = ("vision", "explanation", "description", "objects")
 class CacheConfig:
     """Where and how big the tool cache is."""
 
-    directory: str | None = None  # None: the tools/ folder of paths.cache_dir() ($VIDEOSTAR_CACHE_DIR)
-    size_limit_gb: float = 4.0  # least recently stored entries are evicted beyond this size
+    directory: str | None = None  # None: the tools/ folder of paths.cache_dir() ($VIDEOSTAR_CACHE_DIR); a URL for "fsspec"
+    size_limit_gb: float = 4.0  # least recently stored entries are evicted beyond this size ("fsspec": not bounded)
+    store: str = "diskcache"  # "diskcache" (one machine), "directory" (a folder many nodes share, NFS too), "fsspec"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.store, str):  # a name travels to worker processes; a store object may not
+            raise TypeError(f"CacheConfig.store must be a registered store name or an import path 'module:attribute' "
+                            f"of a factory(directory, size_limit), got {self.store!r}")
 
 
 def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[str, Any]:
@@ -61,12 +69,12 @@ def cacheable(tool: Tool) -> bool:
 
 
 class ToolCache:
-    """Tool results on disk under a hash of their key; `hits` and `misses` count lookups in this process."""
+    """Tool results in a store under a hash of their key; `hits` and `misses` count lookups in this process."""
 
     def __init__(self, config: CacheConfig = CacheConfig()):
         self.config = config
         self.directory = config.directory or str(cache_dir() / "tools")
-        self._store = diskcache.Cache(self.directory, size_limit=int(config.size_limit_gb * 2**30))
+        self._store = STORES.make(config.store, directory=self.directory, size_limit=int(config.size_limit_gb * 2**30))
         self.hits = 0
         self.misses = 0
 
@@ -83,11 +91,11 @@ class ToolCache:
             self.misses += 1
             return None
         self.hits += 1
-        return value
+        return pickle.loads(value)
 
     def put(self, key: dict[str, Any], result: ToolResult) -> None:
         """Store a result under this key."""
-        self._store.set(self.hash(key), result)
+        self._store.put(self.hash(key), pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
     def __len__(self) -> int:
         return len(self._store)
@@ -97,12 +105,12 @@ class ToolCache:
         self._store.clear()
 
     def close(self) -> None:
-        """Release the database handle (the entries stay on disk)."""
+        """Release the store's handles (the entries stay)."""
         self._store.close()
 
     def __getstate__(self) -> dict[str, Any]:
         # A SQLite handle cannot cross a process boundary; the copy reopens the same folder.
-        return {"config": self.config, "directory": self.directory}
+        return {"config": dataclasses.replace(self.config, directory=self.directory)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(CacheConfig(state["directory"], state["config"].size_limit_gb))
+        self.__init__(state["config"])

@@ -1,0 +1,119 @@
+"""The process's clip memo: every env of a process shares decoded clips, each decoded once, least recently used out."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from videostar_env.data import SyntheticDataset, decode
+from videostar_env.data import memo
+from videostar_env.data.memo import ClipMemo
+
+from test_inflight import concurrently
+
+SIZE = (64, 64)
+
+
+@pytest.fixture(scope="module")
+def videos():
+    dataset = SyntheticDataset(split="base", per_class=1)
+    return [dataset[i].video for i in range(3)]
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """The paths memo.py decodes, in order (the real decoder runs, made slow like a long video)."""
+    seen = []
+
+    def counted(path, *args, **kwargs):
+        seen.append(path)
+        time.sleep(0.3)
+        return decode(path, *args, **kwargs)
+
+    monkeypatch.setattr(memo, "decode", counted)
+    return seen
+
+
+@pytest.mark.parametrize("keep", [0, 4])
+def test_concurrent_requests_for_one_clip_decode_it_once(videos, decodes, keep):
+    clips = concurrently([lambda: ClipMemo().clip(videos[0], 8, SIZE, keep=keep)] * 8)
+    assert len({id(c) for c in clips}) == 8 and decodes == [videos[0]] * 8  # separate memos share nothing
+    shared = ClipMemo()
+    clips = concurrently([lambda: shared.clip(videos[0], 8, SIZE, keep=keep)] * 8)
+    assert len(decodes) == 9 and all(c is clips[0] for c in clips)
+    assert len(shared) == (1 if keep else 0)  # keep=0 shares a decode in flight but keeps nothing
+
+
+def test_the_memo_keeps_the_latest_clips_and_decodes_an_evicted_one_again(videos, decodes):
+    clips = ClipMemo()
+    a = clips.clip(videos[0], 8, SIZE, keep=2)
+    assert clips.clip(videos[0], 8, SIZE, keep=2) is a
+    b = clips.clip(videos[1], 8, SIZE, keep=2)
+    assert clips.clip(videos[0], 8, SIZE, keep=2) is a  # a is now the most recently used
+    clips.clip(videos[2], 8, SIZE, keep=2)  # b goes
+    assert len(clips) == 2 and clips.clip(videos[0], 8, SIZE, keep=2) is a
+    again = clips.clip(videos[1], 8, SIZE, keep=2)
+    assert again is not b and np.array_equal(again.frames, b.frames)
+    assert decodes == [videos[0], videos[1], videos[2], videos[1]]
+    assert clips.nbytes == 2 * a.frames.nbytes
+
+
+def test_every_decoding_choice_is_part_of_the_key(videos, decodes):
+    clips = ClipMemo()
+    base = clips.clip(videos[0], 8, SIZE, "auto", None, keep=8)
+    variants = [clips.clip(videos[0], 4, SIZE, "auto", None, keep=8), clips.clip(videos[0], 8, (32, 48), "auto", None, keep=8),
+                clips.clip(videos[0], 8, SIZE, "pyav", None, keep=8), clips.clip(videos[0], 8, SIZE, "auto", (0.0, 1.0), keep=8)]
+    assert len({id(c) for c in [base, *variants]}) == 5 and len(decodes) == 5
+    assert variants[0].frames.shape[0] == 4 and variants[1].frames.shape[1:3] == (32, 48)
+    assert clips.clip(videos[0], 8, SIZE, "auto", [0, 1], keep=8) is variants[3]  # a window given as a list
+
+
+def test_a_rewritten_video_is_decoded_again(videos, decodes, tmp_path):
+    path = tmp_path / "video.mp4"
+    path.write_bytes(open(videos[0], "rb").read())
+    clips = ClipMemo()
+    first = clips.clip(str(path), 8, SIZE, keep=4)
+    path.write_bytes(open(videos[1], "rb").read())
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new mtime even on a coarse clock
+    second = clips.clip(str(path), 8, SIZE, keep=4)
+    assert second is not first and not np.array_equal(first.frames, second.frames)
+
+
+def test_max_bytes_bounds_the_frames_kept(videos):
+    one = decode(videos[0], 8, SIZE).frames.nbytes
+    clips = ClipMemo(max_bytes=int(1.5 * one))
+    for video in videos:
+        clips.clip(video, 8, SIZE, keep=10)
+    assert len(clips) == 1 and clips.nbytes == one
+    clips.clear()
+    assert len(clips) == 0 and clips.nbytes == 0
+
+
+def test_keep_zero_decodes_every_time_and_frames_are_read_only(videos):
+    clips = ClipMemo()
+    first, second = clips.clip(videos[0], 8, SIZE), clips.clip(videos[0], 8, SIZE)
+    assert first is not second and len(clips) == 0
+    with pytest.raises(ValueError, match="read-only"):
+        first.frames[0, 0, 0, 0] = 1
+
+
+def test_a_missing_video_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.mp4"):
+        ClipMemo().clip(str(tmp_path / "missing.mp4"), 8, SIZE, keep=4)
+
+
+def test_a_decoder_error_reaches_every_waiter_and_nothing_is_kept(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    clips, errors = ClipMemo(), []
+
+    def call():
+        try:
+            clips.clip(str(broken), 8, SIZE, keep=4)
+        except Exception as exc:  # the decoder's VideoDecodeError, naming the file
+            errors.append(str(exc))
+
+    concurrently([call] * 4)
+    assert len(errors) == 4 and all("broken.mp4" in e for e in errors) and len(clips) == 0
+

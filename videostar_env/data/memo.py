@@ -1,0 +1,140 @@
+"""Work shared by the threads of one process: one computation per key at a time, and decoded clips.
+
+verl's agent loop runs many episodes of a process in one asyncio loop and calls reset/step in
+executor threads; the rollouts of a GRPO group ask for the same video and the same tool calls
+at the same moment, on different envs. `InFlight` makes identical requests running at once
+compute once; `CLIPS` (a `ClipMemo`) lets every env of the process share decoded clips.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Hashable, TypeVar
+
+from .decode import Clip, decode
+
+V = TypeVar("V")
+
+
+@dataclass
+class _Flight:
+    leader: int  # thread id of the caller that computes
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: BaseException | None = None
+
+
+class InFlight(Generic[V]):
+    """Identical computations (same key) asked for at once run once; the other callers wait for its outcome.
+
+    Nothing is kept once a computation ends: a later call computes again (a cache, if any, sits
+    inside `compute`). A computation that raises hands the same exception to every waiter, so no
+    waiter hangs and a failing service is not called once per waiter.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Flight] = {}
+
+    def run(self, key: Hashable, compute: Callable[[], V]) -> tuple[V, bool]:
+        """(compute()'s value, False) for the caller that runs it; (that value, True) for callers that waited on it."""
+        with self._lock:
+            flight = self._flights.get(key)
+            leading = flight is None
+            if leading:
+                flight = self._flights[key] = _Flight(threading.get_ident())
+        if not leading:
+            if flight.leader == threading.get_ident():
+                raise RuntimeError(f"computing {key!r} asked for {key!r} again in the same thread: it would wait on "
+                                   "itself forever")
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value, True
+        try:
+            flight.value = compute()
+        except BaseException as exc:  # waiters get any failure, even KeyboardInterrupt, rather than hang
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.value, False
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._flights)
+
+
+class ClipMemo:
+    """Decoded clips of one process, least recently used first out; one decode per clip at a time.
+
+    Keyed by (path, mtime, size, window, num_frames, frame_size, decoder): a rewritten file is
+    decoded again. Frames are read-only (`Clip`), so envs share them safely. `max_bytes` (None:
+    no bound) caps the frames kept, besides the count each call gives.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0  # bytes of the frames kept
+        self._lock = threading.Lock()
+        self._clips: OrderedDict[tuple, Clip] = OrderedDict()
+        self._flights: InFlight[Clip] = InFlight()
+
+    def clip(self, path: str, num_frames: int, frame_size: tuple[int, int], decoder: str = "auto",
+             window: tuple[float, float] | None = None, keep: int = 0) -> Clip:
+        """decode(path, ...), from the memo when it holds it; keep > 0 keeps it among the `keep` latest clips.
+
+        keep=0 neither reads nor fills the memo (each reset decodes), but still shares a decode
+        that another thread is running for the same key. A caller with keep > 0 trims the memo to
+        its own `keep`, so envs with different counts in one process follow the latest caller.
+        """
+        try:
+            stat = os.stat(path)
+        except OSError:  # decode() says what is wrong with the path
+            return decode(path, num_frames, frame_size, decoder, window)
+        window = None if window is None else (float(window[0]), float(window[1]))
+        key = (path, stat.st_mtime_ns, stat.st_size, window, int(num_frames), tuple(frame_size), decoder)
+        if keep > 0:
+            with self._lock:
+                if key in self._clips:
+                    self._clips.move_to_end(key)
+                    return self._clips[key]
+
+        def load() -> Clip:
+            clip = decode(path, num_frames, frame_size, decoder, window)
+            self._keep(key, clip, keep)  # before the flight ends, so a caller arriving after it finds the clip
+            return clip
+
+        clip, shared = self._flights.run(key, load)
+        if shared:
+            self._keep(key, clip, keep)  # the decoding caller may have kept none
+        return clip
+
+    def _keep(self, key: tuple, clip: Clip, keep: int) -> None:
+        if keep <= 0:
+            return
+        with self._lock:
+            if key not in self._clips:
+                self._clips[key] = clip
+                self.nbytes += clip.frames.nbytes
+            self._clips.move_to_end(key)
+            while self._clips and (len(self._clips) > keep
+                                   or (self.max_bytes is not None and self.nbytes > self.max_bytes)):
+                self.nbytes -= self._clips.popitem(last=False)[1].frames.nbytes
+
+    def __len__(self) -> int:
+        return len(self._clips)
+
+    def clear(self) -> None:
+        """Forget every clip."""
+        with self._lock:
+            self._clips.clear()
+            self.nbytes = 0
+
+
+CLIPS = ClipMemo()  # the process's memo: every env of a process reads and fills this one
