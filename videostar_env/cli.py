@@ -78,27 +78,39 @@ def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str,
 
 
 def _precompute(args: argparse.Namespace) -> int:
+    from .data.frame_store import FrameStore
+
     console = Console(width=120)
     config = EnvConfig(**{**gym.spec(args.env_id).kwargs, **env_spec(args)})
+    frames = None if args.frames is None else FrameStore(args.frames or None)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("precompute", total=args.limit)
         indices = None if args.limit is None else range(args.limit)
-        report = precompute(config, None, indices, on_sample=lambda _: progress.advance(task))
+        report = precompute(config, None, indices, on_sample=lambda _: progress.advance(task), frames=frames,
+                            ray=args.ray, ray_workers=args.ray_workers)
     summary = report.as_dict()
     table = Table(title=f"{summary['samples']} samples in {summary['seconds']:.1f}s; cache {summary['cache']}")
     for column in ("tool", "computed", "reused", "failed"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for tool, counts in summary["tools"].items():
         table.add_row(tool, *(str(counts[c]) for c in ("computed", "reused", "failed")))
+    if summary["frames"]:
+        table.add_row("decoded frames", *(str(summary["frames"][c]) for c in ("computed", "reused", "failed")))
     console.print(table)
+    if report.resumed:
+        console.print(f"{report.resumed} of {report.samples} samples were finished by an earlier run (not decoded "
+                      "again)" + ("; nothing left to compute" if report.resumed == report.samples else ""))
+    if summary["frames"]:
+        console.print(f"Decoded frames in {summary['frames']['directory']}")
     for failure in report.failures[:5]:
         console.print(f"[red]failed[/red] {failure['tool']} on {failure['sample']}: {failure['message']}", markup=True)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(summary, indent=2))
         console.print(f"Wrote {args.out}")
-    return 1 if sum(report.failed.values()) and not sum(report.computed.values()) + sum(report.reused.values()) else 0
+    worked = report.computed or report.reused or report.frames["computed"] or report.frames["reused"]
+    return 1 if report.failures and not worked else 0
 
 
 def bench_config(args: argparse.Namespace) -> "BenchConfig":
@@ -279,12 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_env_args(pre, sorted(ENV_IDS), "the split to precompute (dataset default if omitted)")
     pre.add_argument("--limit", type=int, help="only the first N samples")
     pre.add_argument("--out", help="write the summary as JSON to this file")
+    pre.add_argument("--frames", nargs="?", const="", metavar="DIR",
+                     help="also store the decoded frames in DIR (default $VIDEOSTAR_CACHE_DIR/frames) for envs to "
+                          "read instead of decoding; with --no-cache, only the frames")
+    pre.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help="shard the samples over Ray actors: a cluster address, or none to start Ray locally")
+    pre.add_argument("--ray-workers", type=int, default=2, help="Ray actors (default 2)")
     pre.set_defaults(func=_precompute)
 
     bench = sub.add_parser("bench", parents=[common], help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
     bench.add_argument("--agent", default="heuristic", help="agent name or import path 'module:Class' (default heuristic)")
     bench.add_argument("--agent-options", metavar="JSON", help="keyword arguments of the agent as a JSON object")
-    bench.add_argument("--model", help="the agent's model: a Qwen2.5-VL folder or hub id (qwen-vl), a served name (openai)")
+    bench.add_argument("--model", help="the agent's model: an image-text-to-text chat model folder or hub id "
+                                       "(qwen-vl: Qwen2.5-VL, Qwen3-VL, ...), a served name (openai)")
     bench.add_argument("--base-url", help="the openai agent's endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM)")
     add_env_args(bench, sorted(ENV_IDS), "comma-separated splits, each evaluated on its own (e.g. val,test or 1,2,3)")
     bench.add_argument("--episodes", "--limit", dest="episodes", type=int,
