@@ -17,7 +17,8 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.cli import main
 from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data.frame_store import FrameStore, write_atomic
+from videostar_env.data.frame_store import FrameStore
+from videostar_env.paths import write_atomic
 from videostar_env.env import EnvConfig
 from videostar_env.precompute import PrecomputeWorker, precompute
 from videostar_env.tools.cache import CacheConfig, ToolCache

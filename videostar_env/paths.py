@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -24,3 +25,22 @@ def annotations_root(root: str | os.PathLike | None = None) -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"the Video-STAR annotation folder {path} does not exist")
     return path
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write a whole file or nothing: readers see the old file or the new one, never a part, whatever writers race.
+
+    The temporary file (`.<name>.<random>.tmp`, beside the target) is renamed over the target, which is
+    atomic within one folder on local and network file systems.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; the other workers of a cluster read it
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .data import Clip, decode, make_dataset
-from .data.frame_store import FrameStore, write_atomic
+from .data.frame_store import FrameStore
+from .paths import write_atomic
 from .env import EnvConfig, frame_window, make_toolbox
 from .paths import cache_dir
 from .tasks import make_task

@@ -14,32 +14,16 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..paths import cache_dir
+from ..paths import cache_dir, write_atomic
 from .decode import Clip, decode
 from .digest import file_digest
 
 FORMAT = "1"  # bump when the entry layout changes, so older entries are not read
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write a whole file or nothing: readers see the old file or the new one, never a part, whatever writers race."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; other workers of a cluster read it
-        os.replace(temporary, path)  # atomic within one folder, on local and network file systems
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 class FrameStore:

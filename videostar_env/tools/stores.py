@@ -19,13 +19,13 @@ import hashlib
 import os
 import pickle
 import time
-import uuid
 import warnings
 from contextlib import suppress
 from typing import Protocol
 
 import diskcache
 
+from ..paths import write_atomic
 from ..registry import Registry
 
 MAGIC = b"VSTC1\n"  # the first bytes of a framed entry; then a 32-byte BLAKE2b of the payload, then the payload
@@ -134,17 +134,8 @@ class DirectoryStore:
     def put(self, name: str, value: bytes) -> None:
         """Store value under name: write a temporary file, then rename it into place."""
         path = self._path(name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temp = f"{path}.{uuid.uuid4().hex}.tmp"  # unique per writer; same folder, so the rename stays atomic
         data = frame(value)
-        try:
-            with open(temp, "xb") as handle:
-                handle.write(data)
-            os.replace(temp, path)
-        except BaseException:
-            with suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        write_atomic(path, data)
         self._written += len(data)
         if self._written > self.size_limit // 10:
             self._written = 0
