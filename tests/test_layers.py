@@ -17,7 +17,7 @@ LAYERS = [
     {"tools"},
     {"actions", "tasks"},
     {"env", "episode", "info", "prompts", "render"},
-    {"wrappers", "vector", "rollout", "bench", "precompute", "cli", "cli_options", "__init__"},
+    {"wrappers", "vector", "cluster", "rollout", "bench", "precompute", "cli", "cli_options", "__init__"},
 ]
 
 

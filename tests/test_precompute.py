@@ -314,3 +314,14 @@ def test_ray_precompute_fills_the_cache_as_one_process_does(tmp_path, capsys, mo
     assert all(counts["computed"] == 0 for counts in summary["tools"].values())
     assert "5 of 5 samples were finished by an earlier run (not decoded again); nothing left to compute" \
         in capsys.readouterr().out
+
+
+def test_bench_says_in_one_line_that_no_cluster_answers(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'videostar-env[ray]'")
+    address = f"127.0.0.1:{unused_port()}"
+    assert main(["bench", "--episodes", "1", "--out", str(tmp_path / "run"), "--ray", address]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no Ray cluster answers at {address}" in err
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["bench", "--episodes", "1", "--out", str(tmp_path / "run2"), "--ray"]) == 2
+    assert "Ray is not installed" in capsys.readouterr().err

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -23,19 +22,15 @@ from typing import Any, Callable, Iterable, Sequence
 
 from .data import Clip, decode, make_dataset
 from .data.frame_store import FrameStore
-from .paths import write_atomic
+from .cluster import connect_ray, ray_module
 from .env import EnvConfig, frame_window, make_toolbox
-from .paths import cache_dir
+from .paths import cache_dir, write_atomic
 from .tasks import make_task
 from .tools.base import validate_arguments
 from .tools.cache import BACKEND_KINDS, cacheable, tool_key
 
 MAX_EXAMPLES = 20  # failure messages kept in the report
 STATUSES = ("computed", "reused", "failed")
-
-
-class RayUnavailable(ValueError):
-    """Ray cannot be used as asked (not installed, or no cluster at the address); the message says what to do."""
 
 
 @dataclass
@@ -212,7 +207,7 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
     if ray_workers < 1:
         raise ValueError(f"ray_workers must be at least 1, got {ray_workers}")
     if ray:
-        _ray_module(ray)  # a missing Ray or a wrong address fails now, not after the samples are checked
+        ray_module(ray)  # a missing Ray or a wrong address fails now, not after the samples are checked
     worker = PrecomputeWorker(config, tools, frames)
     cache = worker.toolbox.cache
     report = PrecomputeReport(cache_directory=cache.directory if cache is not None else "",
@@ -279,39 +274,4 @@ def _run_on_ray(address: str, workers: int, worker_args: tuple, todo: list[tuple
             ray.shutdown()
 
 
-def _ray_module(address: str) -> Any:
-    """The ray module, once a cluster answers at `address`; else a RayUnavailable saying what to do."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise RayUnavailable("Ray is not installed: pip install 'videostar-env[ray]' (or run without --ray)") from exc
-    if address in ("local", "auto") or ray.is_initialized():
-        return ray
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except ValueError:
-        raise RayUnavailable(f"a Ray address is HOST:PORT (e.g. 10.0.0.5:6379, or ray://HOST:10001 for Ray Client), "
-                             f"got {address!r}") from None
-    except OSError as exc:
-        raise RayUnavailable(f"no Ray cluster answers at {address} ({exc}); start one with `ray start --head` and "
-                             "give the address it prints, or give --ray alone to start Ray on this machine") from exc
-    return ray
-
-
-def connect_ray(address: str) -> bool:
-    """Connect to Ray at `address` ("local": start it here); True when this call started it (then shut it down)."""
-    ray = _ray_module(address)
-    if ray.is_initialized():
-        return False
-    # Local workers see this process's settings (cache and data folders); cluster nodes need their own.
-    env_vars = {k: v for k, v in os.environ.items() if k.startswith(("VIDEOSTAR_", "YOLO_"))}
-    try:
-        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env_vars})
-    except (ConnectionError, ValueError) as exc:
-        raise RayUnavailable(f"cannot connect to Ray at {address!r}: {exc}") from exc
-    return True
-
-
-__all__ = ["PrecomputeReport", "PrecomputeWorker", "RayUnavailable", "SampleOutcome", "connect_ray", "precompute"]
+__all__ = ["PrecomputeReport", "PrecomputeWorker", "SampleOutcome", "precompute"]

@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from ..cluster import connect_ray
 from ..env import redact_secrets
 from ..vector import make_vec
 from ..rollout import play
@@ -300,19 +301,6 @@ def _finish(log: ResultsLog, on_episode: OnEpisode | None, row: dict[str, Any], 
         on_episode(row)
 
 
-def _ray_init(address: str) -> bool:
-    """Connect to (or start, for "local") Ray; True when this call started it and must shut it down."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    # Local workers see this process's settings (cache and data folders); cluster nodes need their own.
-    env_vars = {k: v for k, v in os.environ.items() if k.startswith(("VIDEOSTAR_", "YOLO_"))}
-    ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": env_vars})
-    return True
-
-
 def run_bench(config: BenchConfig, out: str | os.PathLike,
               on_episode: OnEpisode | None = None, on_start: Callable[[int, int], None] | None = None
               ) -> tuple[list[Part], ResultsLog]:
@@ -322,7 +310,7 @@ def run_bench(config: BenchConfig, out: str | os.PathLike,
     todo = {p.name: [k for k, key in enumerate(p.keys()) if key not in log] for p in parts}
     if on_start is not None:
         on_start(sum(p.episodes for p in parts), sum(p.episodes - len(todo[p.name]) for p in parts))
-    started_ray = _ray_init(config.ray) if config.ray and any(todo.values()) else False
+    started_ray = connect_ray(config.ray) if config.ray and any(todo.values()) else False
     try:
         for part in parts:
             runner = run_ray if config.ray else run_vector
