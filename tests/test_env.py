@@ -58,6 +58,7 @@ def test_observation_and_info_contract():
     assert env.observation_space.contains(obs)
     for key in ("frame_indices", "timestamps", "fps", "total_frames", "num_frames", "frame_size", "messages", "tools"):
         assert key in info
+    assert info["token_budget"] is None and info["tokens_left"] is None  # unbounded unless a budget is given
     assert len(info["frame_indices"]) == 16 and info["fps"] == pytest.approx(15.0)
     video = info["messages"][1]["content"][0]
     assert video["type"] == "video" and video["video"].shape == (16, 128, 128, 3)

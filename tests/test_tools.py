@@ -10,7 +10,7 @@ from videostar_env import OVAREnv, ToolResult, register_tool, registered_tools, 
 from videostar_env.backends import OracleVision
 from videostar_env.perception import main_track
 from videostar_env.tools import ToolError, make_tools, registry, schema, validate_arguments
-from videostar_env.tools.builtin import PoseEstimation
+from videostar_env.tools.builtin import ActionExplanation, PoseEstimation
 
 
 class FrameDifference:
@@ -139,3 +139,12 @@ def test_builtin_tools_answer_offline(name, args, text):
 
 def test_main_track_handles_empty_frames():
     assert main_track([[], []]) is None
+
+
+def test_action_explanation_shortens_to_the_first_labels_that_fit_and_names_the_rest():
+    explanations = {"wave": "wave: " + "w" * 40, "clap": "clap: " + "c" * 40, "hands, then feet": "h: " + "h" * 40}
+    data = {"explanations": explanations}
+    two = ActionExplanation().shorten(data, lambda text: len(text) < 300)
+    assert two.startswith(explanations["wave"] + "\n" + explanations["clap"] + "\n[Shortened")
+    assert '2 of 3 labels explained. Left out: ["hands, then feet"].' in two  # JSON: labels may hold commas
+    assert ActionExplanation().shorten(data, lambda text: len(text) < 100) is None  # not even one label fits

@@ -1,8 +1,8 @@
 """The one builder from command-line options to an environment config, shared by every `videostar` command.
 
 `add_env_args` declares the options; `env_spec` turns them into (env id, gym.make keyword
-arguments): the dataset, the frames, the tools and backends, the cache, and any other
-EnvConfig field through --env-options JSON.
+arguments): the dataset, the frames, the tools and backends, the cache, the token budget, and
+any other EnvConfig field through --env-options JSON.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def frame_size(text: str) -> tuple[int, int]:
 
 def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help: str,
                  default_env_id: str = "VideoSTAR-v0") -> None:
-    """The environment options: env id, dataset, frames, tools, backends, cache and --env-options."""
+    """The environment options: env id, dataset, frames, tools, backends, cache, token budget and --env-options."""
     parser.add_argument("--env-id", default=default_env_id, choices=env_ids, help=f"environment id (default {default_env_id})")
     parser.add_argument("--dataset", default="synthetic",
                         help=f"synthetic, folder, manifest, scenes, sti-bench, vsi-bench, or a Video-STAR dataset: "
@@ -79,6 +79,9 @@ def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help
                             help=f"options of the {kind} backend as a JSON object (API keys: use the environment)")
     parser.add_argument("--cache-dir", help="tool cache folder (default: $VIDEOSTAR_CACHE_DIR/tools)")
     parser.add_argument("--no-cache", action="store_true", help="run every tool call afresh")
+    parser.add_argument("--token-budget", type=int, metavar="N",
+                        help="the policy's response tokens per episode, as verl's response_length (default: "
+                             "unbounded); a tool reply that would not fit is shortened or refused")
     parser.add_argument("--env-options", metavar="JSON",
                         help='any other EnvConfig field, e.g. {"max_turns": 4, "decoder": "pyav"}')
 
@@ -120,7 +123,7 @@ def env_spec(args: argparse.Namespace, with_dataset: bool = True) -> dict[str, A
             raise OptionError(f"--{kind} {name!r} is not a {kind} backend; choose one of {BACKENDS[kind].names()}")
         options = getattr(args, f"{kind}_options")
         kwargs[kind] = (name, json_option(options, f"--{kind}-options")) if options else name
-    for name in ("num_frames", "frame_size"):
+    for name in ("num_frames", "frame_size", "token_budget"):
         if getattr(args, name, None) is not None:
             kwargs[name] = getattr(args, name)
     if getattr(args, "tools", None):

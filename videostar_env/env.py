@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -20,6 +21,7 @@ from gymnasium import spaces
 
 from . import prompts
 from .actions import FORMATS, Answer, Invalid, ToolCall, parse
+from .clients.tokens import QWEN_BPE, Encoder, ReplyRoom, TokenMeter, make_encoder
 from .data import Clip, decode, make_dataset
 from .episode import CHARSET, Episode
 from .info import EpisodeInfo
@@ -29,14 +31,22 @@ from .tools import ToolContext, Toolbox
 from .tools.cache import CacheConfig
 
 
-SECRET_WORDS = ("key", "token", "secret", "password")  # option names whose values are never shown
+SECRET_WORDS = ("key", "token", "secret", "password")  # option names ending in these hold values never shown
+
+
+def is_secret_name(name: Any) -> bool:
+    """Whether an option name looks like a secret's: its last word ends in a SECRET_WORDS word, plural or not
+    (api_key, hf_token, apikey, api_keys), unlike token_budget or num_keyframes."""
+    if not isinstance(name, str):
+        return False
+    last = re.split(r"[\W_]+", name.lower().strip("_- "))[-1]
+    return last.removesuffix("s").endswith(SECRET_WORDS)
 
 
 def redact_secrets(value: Any) -> Any:
     """A copy of nested options with the value of every secret-looking key replaced by '***'."""
     if isinstance(value, dict):
-        return {k: "***" if isinstance(k, str) and any(w in k.lower() for w in SECRET_WORDS) and v
-                else redact_secrets(v) for k, v in value.items()}
+        return {k: "***" if is_secret_name(k) and v else redact_secrets(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact_secrets(v) for v in value)
     return value
@@ -75,16 +85,22 @@ class EnvConfig:
     reward: Any = None  # the task's reward config (or a dict of its fields); None: the task's default
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
     clip_memo: int = 0  # decoded clips kept in memory (LRU) for videos revisited by later episodes; 0: decode each reset
+    # The policy's response tokens for the whole episode (its turns and the env's replies, as verl's response_length);
+    # None: unbounded. reset(options={"token_budget": n}) sets it per episode.
+    token_budget: int | None = None
+    token_counter: Any = QWEN_BPE  # "qwen" (the real Qwen BPE, from dashscope), a Hugging Face tokenizer name or
+    # folder, or an object with encode(str) -> list
+    answer_reserve: int = 512  # tokens tool replies leave for the final answer (at most half the budget)
 
     def __post_init__(self) -> None:
         for name, low in (("num_frames", 2), ("max_turns", 1), ("max_tool_frames", 0), ("max_dialogue_chars", 64),
-                          ("max_action_chars", 1), ("clip_memo", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"EnvConfig.{name} must be an integer, got {value!r} ({type(value).__name__})")
-            if value < low:
-                raise ValueError(f"EnvConfig.{name} must be at least {low}, got {value}")
-            setattr(self, name, int(value))
+                          ("max_action_chars", 1), ("clip_memo", 0), ("answer_reserve", 0)):
+            setattr(self, name, _checked_int(getattr(self, name), f"EnvConfig.{name}", low))
+        self.token_budget = _checked_budget(self.token_budget, "EnvConfig.token_budget")
+        counter = self.token_counter
+        if not (isinstance(counter, str) and counter.strip() or isinstance(counter, Encoder)):
+            raise TypeError(f"EnvConfig.token_counter must be {QWEN_BPE!r}, a Hugging Face tokenizer name or folder, "
+                            f"or an object with encode(str) -> list, got {counter!r} ({type(counter).__name__})")
         size = self.frame_size
         if (isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2
                 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 8 for v in size)):
@@ -106,6 +122,25 @@ class EnvConfig:
         # Backend options may hold API keys: a config is logged and saved, its keys must not be.
         fields = ", ".join(f"{f.name}={redact_secrets(getattr(self, f.name))!r}" for f in dataclasses.fields(self))
         return f"EnvConfig({fields})"
+
+
+def _checked_int(value: Any, name: str, low: int) -> int:
+    """`value` as an int of at least `low`; TypeError or ValueError naming `name` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _checked_budget(value: Any, name: str) -> int | None:
+    """A token budget: None (unbounded) or a positive int; an error naming `name` otherwise."""
+    return None if value is None else _checked_int(value, name, 1)
+
+
+def answer_reserve(reserve: int, budget: int | None) -> int:
+    """The tokens an episode's tool replies leave for the answer: the config's reserve, at most half the budget."""
+    return reserve if budget is None else min(reserve, budget // 2)
 
 
 def frame_window(task: Task, sample: Any) -> tuple[float, float] | None:
@@ -159,11 +194,18 @@ class VideoToolEnv(gym.Env[dict, str]):
         self._static: dict[str, Any] = {}
         self._done = True
         self._clips: OrderedDict[tuple, Clip] = OrderedDict()
+        self._meter: TokenMeter | None = None
+        if cfg.token_budget is not None:
+            self._token_meter()  # a counter that cannot be loaded fails when the env is made, not mid-episode
+        self._tokens_left: int | None = None  # None: this episode is unbounded
+        self._exact_left: int | None = None  # set by a driver that counts the tokens itself, for the next step
+        self._reserve = cfg.answer_reserve  # the episode's tokens kept for the answer
 
     # -- gymnasium API -------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, EpisodeInfo]:
-        """Start an episode on options["index"] (a dataset position) if given, else on a sample drawn with the env's RNG."""
+        """Start an episode on options["index"] (a dataset position) if given, else on a sample drawn with the env's
+        RNG; options["token_budget"] replaces the config's token budget for this episode."""
         super().reset(seed=seed)
         options = options or {}
         index = options.get("index")
@@ -171,6 +213,9 @@ class VideoToolEnv(gym.Env[dict, str]):
             index = int(self.np_random.integers(len(self.dataset)))
         sample = self.dataset[int(index)]
         cfg, task = self.config, self.task
+        budget = _checked_budget(options.get("token_budget", cfg.token_budget), 'reset option "token_budget"')
+        if budget is not None:
+            self._token_meter()
         window = frame_window(task, sample)
         clip = self._clip(sample.video, window)
         candidates = task.candidates(sample)
@@ -179,6 +224,8 @@ class VideoToolEnv(gym.Env[dict, str]):
         question = task.question(sample, candidates, cfg.num_frames)
         ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names))
         self._episode, self._done = ep, False
+        self._tokens_left, self._exact_left = budget, None
+        self._reserve = answer_reserve(cfg.answer_reserve, budget)
         self._ctx = self.toolbox.context(sample, clip, candidates, self.dataset.knowledge)
         self._static = {
             "task": task.name, "sample_id": sample.id, "dataset": sample.dataset, "video": sample.video,
@@ -187,6 +234,7 @@ class VideoToolEnv(gym.Env[dict, str]):
             "frame_indices": list(clip.indices), "timestamps": list(clip.timestamps),
             "window": list(window) if window else None,
             "total_frames": clip.total_frames, "tools": self.tool_schemas, "ground_truth": task.ground_truth(sample),
+            "token_budget": budget,
         }
         return self._observation(), self._info()
 
@@ -200,6 +248,10 @@ class VideoToolEnv(gym.Env[dict, str]):
         calls_before = list(ep.calls)  # the tool log as it stood when this turn was written
         text = action if isinstance(action, str) else repr(action)
         ep.add_text("assistant", text)
+        if self._exact_left is not None:  # the driver's exact count, the policy's turn included
+            self._tokens_left, self._exact_left = self._exact_left, None
+        elif self._tokens_left is not None:
+            self._tokens_left -= self._token_meter().turn("assistant", text)
         parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False))
         if isinstance(parsed, ToolCall) and cfg.action_format == "videostar" and ep.tools_chosen:
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
@@ -212,8 +264,10 @@ class VideoToolEnv(gym.Env[dict, str]):
         elif isinstance(parsed, ToolCall):
             self._run_tools(ep, parsed)
         else:
-            ep.add_text("user", prompts.invalid_turn(parsed.reason, cfg.max_turns - ep.turns))
-        truncated = not terminated and ep.turns >= cfg.max_turns
+            self._env_says(prompts.invalid_turn(parsed.reason, cfg.max_turns - ep.turns))
+        # Out of tokens, the policy cannot write another turn (verl's loop stops there too).
+        spent = self._tokens_left is not None and self._tokens_left <= 0
+        truncated = not terminated and (ep.turns >= cfg.max_turns or spent)
         if truncated:
             # A task may score a last turn that is no answer (action recognition's official mode does, as the
             # released code scores every final turn); otherwise the truncated episode earns 0.
@@ -231,6 +285,15 @@ class VideoToolEnv(gym.Env[dict, str]):
         if isinstance(parsed, Invalid):
             info["invalid_reason"] = parsed.reason
         return self._observation(), float(reward), terminated, truncated, info
+
+    def set_tokens_left(self, tokens: int) -> None:
+        """The exact budget tokens left once the next step's action is in the context, from a driver that counts
+        its tokens (verl's agent loop: response_length minus the response so far); the env counts on from there."""
+        if self._episode is None or self._done:
+            raise RuntimeError("set_tokens_left() applies to the next step of a running episode: call reset() first")
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)):
+            raise TypeError(f"set_tokens_left(tokens) takes an integer, got {tokens!r} ({type(tokens).__name__})")
+        self._exact_left = int(tokens)  # 0 or less: spent, the step ends the episode after the policy's turn
 
     def render(self) -> np.ndarray | None:
         """The frames, the latest tool images and the dialogue as one rgb_array image."""
@@ -263,12 +326,28 @@ class VideoToolEnv(gym.Env[dict, str]):
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
         for c in call.calls:
-            ep.add_call(self.toolbox.run(c.name, c.arguments, self._ctx))
+            left = self._tokens_left
+            room = None if left is None else ReplyRoom(left - self._reserve, left, self._token_meter())
+            record = self.toolbox.run(c.name, c.arguments, self._ctx, room)
+            ep.add_call(record)
+            if room is not None:
+                self._tokens_left -= room.cost(record.text, record.images)
         if self.config.action_format == "videostar":
             ep.tools_chosen = True
             if not call.calls:
-                ep.add_text("user", "No tools were chosen.")
-            ep.add_text("user", self.task.after_tools)
+                self._env_says("No tools were chosen.")
+            self._env_says(self.task.after_tools)
+
+    def _env_says(self, text: str) -> None:
+        """Add a plain env message, counting its tokens against the budget."""
+        self._episode.add_text("user", text)
+        if self._tokens_left is not None:
+            self._tokens_left -= self._token_meter().turn("user", text)
+
+    def _token_meter(self) -> TokenMeter:
+        if self._meter is None:
+            self._meter = TokenMeter(make_encoder(self.config.token_counter))
+        return self._meter
 
     def _observation(self) -> dict[str, Any]:
         ep, cfg = self._episode, self.config
@@ -284,7 +363,8 @@ class VideoToolEnv(gym.Env[dict, str]):
         ep = self._episode
         calls = ep.calls
         return {**self._static, "ground_truth": copy.deepcopy(self._static["ground_truth"]),  # fresh per call
-                "turn": ep.turns, "messages": ep.messages, "tool_results": [c.as_dict() for c in calls]}
+                "turn": ep.turns, "messages": ep.messages, "tool_results": [c.as_dict() for c in calls],
+                "tokens_left": None if self._tokens_left is None else max(self._tokens_left, 0)}
 
 
 OVAREnv = VideoToolEnv  # the action-recognition env's historical name; the task is a config field now

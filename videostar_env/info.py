@@ -31,10 +31,12 @@ class EpisodeInfo(TypedDict, total=False):
     total_frames: int  # frames in the source video
     tools: list[dict[str, Any]]  # the offered tools in OpenAI function format
     ground_truth: dict[str, Any]  # the task's truth about the sample (e.g. label, group): never for a policy
+    token_budget: int | None  # the policy's response tokens for the episode (None: unbounded)
     # Updated every step.
     turn: int  # policy turns taken
     messages: list[dict[str, Any]]  # the conversation in OpenAI/Qwen chat format, images as arrays
     tool_results: list[dict[str, Any]]  # one per tool call: name, arguments, ok, text, data, cached
+    tokens_left: int | None  # of the budget, after the env's replies (None: unbounded); 0 ends the episode
     # Set by step.
     action: str  # "ToolCall", "Answer" or "Invalid"
     invalid_reason: str  # why an Invalid turn could not be used

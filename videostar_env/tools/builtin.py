@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Callable
 
 from ..errors import ToolError
 from ..perception.detections import main_track, salient_keyframes, spread
@@ -112,6 +113,24 @@ class ActionExplanation:
         text = "\n".join(explanations[label] for label in labels)
         return ToolResult(text, [], {"explanations": explanations, "missing": missing, "signatures": signatures,
                                      "submotions": submotions})
+
+    def shorten(self, data: dict[str, Any], fits: Callable[[str], bool]) -> str | None:
+        """The explanations of as many labels as fit, in the order asked, naming the rest; None if not even one fits."""
+        explanations = list(data["explanations"].items())
+        low, high = 0, len(explanations) - 1  # the most labels known to fit / that may fit
+        while low < high:  # each label shown adds far more text than naming it as left out takes
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if fits(_shortened(explanations, mid)) else (low, mid - 1)
+        return _shortened(explanations, low) if low else None  # every low above 0 was checked to fit
+
+
+def _shortened(explanations: list[tuple[str, str]], shown: int) -> str:
+    """The first `shown` explanations, then which labels were left out and how to ask for them."""
+    rest = json.dumps([label for label, _ in explanations[shown:]], ensure_ascii=False)  # labels may hold commas
+    return ("\n".join(text for _, text in explanations[:shown])
+            + f"\n[Shortened to fit your token budget: {shown} of {len(explanations)} labels explained. Left out: "
+            f'{rest}. To read some of them, call action_explanation again with "labels": [...] naming only those '
+            "you need.]")
 
 
 class VideoDescription:

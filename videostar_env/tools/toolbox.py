@@ -1,15 +1,17 @@
 """The toolbox: an env's tools with their backends and cache, the one object that runs tool calls.
 
 The env runs every call through it; precompute, the bench, the verl data writer and the
-benchmarks use it directly, without reaching into an env.
+benchmarks use it directly, without reaching into an env. Given room in a token budget, it fits
+each reply to it: whole, shortened by the tool, or refused with the token counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from ..backends import Backends, make_backends
+from ..clients.tokens import ReplyRoom
 from ..data.decode import Clip
 from ..data.sample import VideoSample
 from ..knowledge import KnowledgeBase
@@ -61,11 +63,36 @@ class Toolbox:
         """What the tools see for one video."""
         return ToolContext(sample, clip, tuple(candidates), knowledge, self.backends)
 
-    def run(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> ToolCallRecord:
-        """Run one call through the cache; never raises for a bad call, the record says what went wrong."""
-        return run_tool(self.tools, name, arguments, ctx, self.cache)
+    def run(self, name: str, arguments: dict[str, Any], ctx: ToolContext,
+            room: ReplyRoom | None = None) -> ToolCallRecord:
+        """Run one call through the cache; never raises for a bad call, the record says what went wrong.
+
+        With `room`, a reply too long for it is shortened by its tool, or else refused (see `fit_reply`).
+        """
+        record = run_tool(self.tools, name, arguments, ctx, self.cache)
+        return fit_reply(self.tools[name], record, room) if room is not None and record.ok else record
 
     def close(self) -> None:
         """Release the cache's database handle."""
         if self.cache is not None:
             self.cache.close()
+
+
+def fit_reply(tool: Tool, record: ToolCallRecord, room: ReplyRoom) -> ToolCallRecord:
+    """The record as the policy may read it within `room`: as is, shortened, or refused; its data stays whole.
+
+    A tool that can say less meaningfully has `shorten(data, fits) -> str | None`: the longest text
+    built from its data that `fits`, or None. Any other reply that does not fit becomes a failed call
+    saying how many tokens it needed and how many are left, never text cut off mid-way. A shortened
+    reply is text only.
+    """
+    if room.fits(record.text, record.images):
+        return record
+    shorten = getattr(tool, "shorten", None)
+    text = shorten(record.data, room.fits) if shorten is not None else None
+    if text is not None:
+        return replace(record, text=text, images=[])
+    return replace(record, ok=False, images=[], text=(
+        f"Error: the {record.name} reply needs {room.cost(record.text, record.images)} tokens, but only "
+        f"{max(room.tokens, 0)} of the {max(room.left, 0)} tokens left in your budget may go to tool replies (the "
+        f"rest is kept for your answer). Ask for less (fewer labels or images) or give your answer now."))

@@ -1,0 +1,113 @@
+"""Token counts as the policy's model sees its context: text through a real tokenizer, images through Qwen-VL's grid.
+
+Text is counted exactly by a tokenizer: by default the real Qwen BPE vocabulary that ships inside
+dashscope (the vocabulary Qwen2.5 uses), or a Hugging Face tokenizer, or any object with
+`encode(str) -> list`. Chat messages are counted with the ChatML tokens Qwen2.5's template puts
+around them (tool results as `<tool_response>` blocks in a user turn). Images are an estimate:
+Qwen2-VL / Qwen2.5-VL resize an image to multiples of 28 pixels (14-pixel patches merged 2×2,
+within the image processor's default pixel range) and spend one token per 28×28 cell, plus the
+two vision markers. A driver that tokenizes the real context (verl's agent loop) knows better.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+QWEN_BPE = "qwen"  # the Qwen BPE vocabulary inside dashscope (dashscope.get_tokenizer("qwen-7b-chat"))
+CELL = 28  # pixels per image token side: 14-pixel patches, merged 2×2
+MIN_PIXELS, MAX_PIXELS = 56 * 56, 28 * 28 * 1280  # Qwen2VLImageProcessor's default resize range
+VISION_MARKERS = 2  # <|vision_start|> and <|vision_end|> around each image's tokens
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns text into a list of token ids."""
+
+    def encode(self, text: str) -> list: ...
+
+
+@lru_cache(maxsize=8)
+def _named_encoder(name: str) -> Encoder:
+    # Loading a vocabulary takes about a second: once per process and name.
+    if name == QWEN_BPE:
+        try:
+            from dashscope import get_tokenizer
+        except ImportError as exc:
+            raise ImportError(f"token counter {QWEN_BPE!r} is the Qwen BPE inside dashscope, which is not installed: "
+                              f"pip install 'videostar-env[qwen]' (or dashscope), or give a Hugging Face tokenizer "
+                              f"name or folder") from exc
+        return get_tokenizer("qwen-7b-chat")
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name)
+    except Exception as exc:  # a missing package, folder or hub name: all say the same to the user
+        raise ValueError(f"token counter {name!r} is not {QWEN_BPE!r} and could not be loaded as a Hugging Face "
+                         f"tokenizer ({type(exc).__name__}: {exc}); give {QWEN_BPE!r} (the Qwen BPE from dashscope), "
+                         f"a local tokenizer folder, or an object with encode(str) -> list") from exc
+
+
+def make_encoder(spec: Any = QWEN_BPE) -> Encoder:
+    """An encoder from "qwen" (the real Qwen BPE), a Hugging Face tokenizer name or folder, or an object with encode."""
+    if isinstance(spec, str) and spec.strip():
+        return _named_encoder(spec.strip())
+    if isinstance(spec, Encoder) and callable(spec.encode):
+        return spec
+    raise TypeError(f"a token counter must be {QWEN_BPE!r}, a Hugging Face tokenizer name or folder, or an object "
+                    f"with encode(str) -> list, got {spec!r} ({type(spec).__name__})")
+
+
+def image_tokens(height: int, width: int) -> int:
+    """Tokens Qwen2/2.5-VL spends on one image of this size: its resized 28-pixel grid plus the vision markers."""
+    if min(height, width) < 1:
+        raise ValueError(f"an image must be at least 1×1 pixels, got {height}×{width}")
+    h, w = round(height / CELL) * CELL, round(width / CELL) * CELL
+    if h * w > MAX_PIXELS:
+        scale = math.sqrt(height * width / MAX_PIXELS)
+        h, w = max(CELL, math.floor(height / scale / CELL) * CELL), max(CELL, math.floor(width / scale / CELL) * CELL)
+    elif h * w < MIN_PIXELS:
+        scale = math.sqrt(MIN_PIXELS / (height * width))
+        h, w = math.ceil(height * scale / CELL) * CELL, math.ceil(width * scale / CELL) * CELL
+    return (h // CELL) * (w // CELL) + VISION_MARKERS
+
+
+@dataclass(frozen=True)
+class TokenMeter:
+    """Token counts of the messages of an episode, as Qwen2.5's ChatML template lays them out."""
+
+    encoder: Encoder
+
+    def text(self, text: str) -> int:
+        """Tokens of plain text."""
+        return len(self.encoder.encode(text))
+
+    def turn(self, role: str, text: str) -> int:
+        """Tokens of one text message (system, user, or a policy turn with its generation prompt)."""
+        return self.text(f"<|im_start|>{role}\n{text}<|im_end|>\n")
+
+    def tool_reply(self, text: str, images: Sequence[np.ndarray] = ()) -> int:
+        """Tokens of one tool result: its images (estimated) and its text inside <tool_response> in a user turn."""
+        wrapped = self.text(f"<|im_start|>user\n<tool_response>\n{text}\n</tool_response><|im_end|>\n")
+        return wrapped + sum(image_tokens(*np.shape(image)[:2]) for image in images)
+
+
+@dataclass(frozen=True)
+class ReplyRoom:
+    """How many tokens the env's reply to one tool call may take, out of those left, and how replies are counted."""
+
+    tokens: int  # the reply's share: the tokens left minus those kept for the final answer (may be <= 0)
+    left: int  # the tokens left in the episode's budget
+    meter: TokenMeter
+
+    def cost(self, text: str, images: Sequence[np.ndarray] = ()) -> int:
+        """Tokens this reply would take."""
+        return self.meter.tool_reply(text, images)
+
+    def fits(self, text: str, images: Sequence[np.ndarray] = ()) -> bool:
+        """Whether this reply fits in the room."""
+        return self.cost(text, images) <= self.tokens
