@@ -217,3 +217,35 @@ def test_the_clip_memo_shares_decoded_frames_between_episodes_of_a_video():
     assert off._episode.clip is not kept  # the default decodes at every reset
     with pytest.raises(ValueError, match="clip_memo"):
         gym.make("VideoSTAR-v0", clip_memo=-1)
+
+
+def test_every_env_of_a_process_shares_the_clip_memo():
+    from videostar_env.data.memo import CLIPS
+
+    CLIPS.clear()
+    one, two = (gym.make("VideoSTAR-v0", clip_memo=4).unwrapped for _ in range(2))
+    one.reset(options={"index": 3})
+    two.reset(options={"index": 3})
+    assert two._episode.clip is one._episode.clip  # a GRPO group's episodes land on different envs
+
+
+def test_a_frame_store_is_read_instead_of_decoding(tmp_path):
+    from videostar_env.data.frame_store import FrameStore
+
+    env = gym.make("VideoSTAR-v0", frame_store=str(tmp_path)).unwrapped
+    frames = env.reset(options={"index": 0})[0]["frames"]
+    sample = env.dataset[0]
+    stored = FrameStore(tmp_path).get(sample.video, 16, (128, 128))
+    assert stored is not None and np.array_equal(stored.frames, frames)  # filled on a miss
+    assert np.array_equal(gym.make("VideoSTAR-v0").reset(options={"index": 0})[0]["frames"], frames)
+    with pytest.raises(TypeError, match="frame_store"):
+        gym.make("VideoSTAR-v0", frame_store=3)
+
+
+def test_reserved_reasoning_tags_reach_the_prompt_and_the_parsers_hints():
+    env = gym.make("VideoSTAR-TwoTurn-v0", task_options={"reasoning": "qwen3"})
+    _, info = env.reset(seed=0)
+    prompt = info["messages"][1]["content"][-1]["text"]
+    assert "[your reasoning]</think>" in prompt and "<think>[your reasoning]" not in prompt
+    _, _, _, _, info = env.step("hmm")
+    assert "</think><answer>" in info["invalid_reason"] and "<think>" not in info["invalid_reason"]

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -20,9 +19,11 @@ import numpy as np
 from gymnasium import spaces
 
 from . import prompts
-from .actions import FORMATS, Answer, Invalid, ToolCall, parse
+from .actions import FORMATS, Answer, Invalid, ReasoningTags, ToolCall, parse
 from .clients.tokens import QWEN_BPE, Encoder, ReplyRoom, TokenMeter, make_encoder
 from .data import Clip, decode, make_dataset
+from .data.frame_store import FrameStore
+from .data.memo import CLIPS
 from .episode import CHARSET, Episode
 from .info import EpisodeInfo
 from .render import render_episode
@@ -84,7 +85,8 @@ class EnvConfig:
     objects: Any = "oracle"  # objects backend (object_detection, object_tracking, relation_graph)
     reward: Any = None  # the task's reward config (or a dict of its fields); None: the task's default
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
-    clip_memo: int = 0  # decoded clips kept in memory (LRU) for videos revisited by later episodes; 0: decode each reset
+    clip_memo: int = 0  # decoded clips the process keeps (LRU, shared by every env of the process); 0: decode each reset
+    frame_store: str | None = None  # folder of decoded frames (videostar precompute --frames DIR) read instead of decoding
     # The policy's response tokens for the whole episode (its turns and the env's replies, as verl's response_length);
     # None: unbounded. reset(options={"token_budget": n}) sets it per episode.
     token_budget: int | None = None
@@ -115,6 +117,8 @@ class EnvConfig:
         for name in ("dataset_kwargs", "task_options"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"EnvConfig.{name} must be a dict, got {getattr(self, name)!r}")
+        if self.frame_store is not None and not isinstance(self.frame_store, (str, os.PathLike)):
+            raise TypeError(f"EnvConfig.frame_store must be a folder path or None, got {self.frame_store!r}")
         if self.tool_cache is not None and not isinstance(self.tool_cache, CacheConfig):
             raise TypeError(f"EnvConfig.tool_cache must be a CacheConfig or None, got {self.tool_cache!r}")
 
@@ -172,6 +176,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         cfg = self.config
         self.task: Task = make_task(cfg.task, **cfg.task_options)
         self.reward_config = self.task.reward_config(cfg.reward)
+        self._reasoning: ReasoningTags = getattr(self.task, "reasoning", ReasoningTags())  # a task without tags: the paper's
         self.dataset = make_dataset(cfg.dataset, **cfg.dataset_kwargs)
         if len(self.dataset) == 0:
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
@@ -193,7 +198,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         self._ctx: ToolContext | None = None
         self._static: dict[str, Any] = {}
         self._done = True
-        self._clips: OrderedDict[tuple, Clip] = OrderedDict()
+        self._read = FrameStore(cfg.frame_store).load if cfg.frame_store is not None else decode
         self._meter: TokenMeter | None = None
         if cfg.token_budget is not None:
             self._token_meter()  # a counter that cannot be loaded fails when the env is made, not mid-episode
@@ -222,7 +227,8 @@ class VideoToolEnv(gym.Env[dict, str]):
         ep = Episode(sample, clip, candidates)
         ep.add_text("system", self._system_prompt)
         question = task.question(sample, candidates, cfg.num_frames)
-        ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names))
+        ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names,
+                                                  self._reasoning))
         self._episode, self._done = ep, False
         self._tokens_left, self._exact_left = budget, None
         self._reserve = answer_reserve(cfg.answer_reserve, budget)
@@ -252,7 +258,8 @@ class VideoToolEnv(gym.Env[dict, str]):
             self._tokens_left, self._exact_left = self._exact_left, None
         elif self._tokens_left is not None:
             self._tokens_left -= self._token_meter().turn("assistant", text)
-        parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False))
+        parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False),
+                       self._reasoning)
         if isinstance(parsed, ToolCall) and cfg.action_format == "videostar" and ep.tools_chosen:
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
         reward, terminated, info_extra = 0.0, False, {}
@@ -312,17 +319,9 @@ class VideoToolEnv(gym.Env[dict, str]):
     # -- internals -----------------------------------------------------------------------------
 
     def _clip(self, path: str, window: tuple[float, float] | None = None) -> Clip:
-        """The video's sampled frames: from the memo when it holds them (frames are read-only, so shareable)."""
+        """The video's sampled frames, through the process's clip memo (frames are read-only, so shareable)."""
         cfg = self.config
-        if not cfg.clip_memo or not os.path.isfile(path):  # decode() reports a missing file
-            return decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window)
-        stat = os.stat(path)
-        key = (path, stat.st_mtime_ns, stat.st_size, window)  # a rewritten file is decoded again
-        clip = self._clips.pop(key, None) or decode(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window)
-        self._clips[key] = clip
-        while len(self._clips) > cfg.clip_memo:
-            self._clips.popitem(last=False)
-        return clip
+        return CLIPS.clip(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window, keep=cfg.clip_memo, read=self._read)
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
         for c in call.calls:

@@ -86,8 +86,8 @@ class ClipMemo:
         self._flights: InFlight[Clip] = InFlight()
 
     def clip(self, path: str, num_frames: int, frame_size: tuple[int, int], decoder: str = "auto",
-             window: tuple[float, float] | None = None, keep: int = 0) -> Clip:
-        """decode(path, ...), from the memo when it holds it; keep > 0 keeps it among the `keep` latest clips.
+             window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] = decode) -> Clip:
+        """read(path, ...) (decode, or a frame store's load), from the memo when it holds it; keep > 0 keeps it.
 
         keep=0 neither reads nor fills the memo (each reset decodes), but still shares a decode
         that another thread is running for the same key. A caller with keep > 0 trims the memo to
@@ -96,7 +96,7 @@ class ClipMemo:
         try:
             stat = os.stat(path)
         except OSError:  # decode() says what is wrong with the path
-            return decode(path, num_frames, frame_size, decoder, window)
+            return read(path, num_frames, frame_size, decoder, window)
         window = None if window is None else (float(window[0]), float(window[1]))
         key = (path, stat.st_mtime_ns, stat.st_size, window, int(num_frames), tuple(frame_size), decoder)
         if keep > 0:
@@ -106,7 +106,7 @@ class ClipMemo:
                     return self._clips[key]
 
         def load() -> Clip:
-            clip = decode(path, num_frames, frame_size, decoder, window)
+            clip = read(path, num_frames, frame_size, decoder, window)
             self._keep(key, clip, keep)  # before the flight ends, so a caller arriving after it finds the clip
             return clip
 
