@@ -1,24 +1,56 @@
 """verl agent loop: each rollout sample plays one env episode (any task) against the policy being trained.
 
 The first prompt is the env's first observation (system prompt with the tool schemas, the
-sampled frames as a video with their timing metadata, the question); then generate -> env.step
--> the env's new messages (tool text and images) appended -> generate ... until the env ends
-the episode or the response budget is spent. Policy tokens are masked 1, env tokens 0; the
-env's total reward is the sample's reward_score and its breakdown (the task's own terms:
-accuracy, format, tool, ... for action recognition; format, answer, node, edge, ... for
-spatio-temporal questions) goes to extra_fields["reward_extra_info"], which verl logs. verl
-stacks those keys over a batch, so one training set should hold rows of one task.
+sampled frames as a video with their timing metadata, the question), rendered by the policy's
+processor; then generate -> env.step -> the env's new messages (tool text and images) appended
+-> generate ... until the env ends the episode or the response budget is spent. The env's total
+reward is the sample's reward_score; its breakdown (the task's own terms: accuracy, format, tool,
+... for action recognition; format, answer, node, edge, ... for spatio-temporal questions) goes to
+extra_fields["reward_extra_info"], which verl logs. verl stacks those keys over a batch, so one
+training set should hold rows of one task.
+
+Tokens. The sequence is built turn by turn with verl's continuous-token helpers (ct_*): the
+policy's sampled tokens are appended as they are (mask 1, its end-of-turn token included), the
+env's turns are rendered by the processor and appended (mask 0), and the newline the chat
+template writes after an end-of-turn token is inserted as the env's (mask 0), so each request's
+prompt extends the previous one and holds exactly what the policy saw (verl #6501 dropped that
+newline). For the same final conversation this equals the processor's rendering
+(apply_chat_template + processor on the same frames and images), except where written here:
+- the rendering ends with the template's newline after the last end-of-turn token; the sequence
+  ends at that token, the policy's last (nothing follows it to train);
+- a template that rewrites earlier assistant turns renders them differently: Qwen3 Thinking
+  writes a turn before the last user query without its reasoning and without the `<think>\n` its
+  generation prompt had given. The sequence keeps each turn as the policy wrote it after the
+  prompt it was given (token in, token out), which is what the rollout's log-probs belong to;
+- a turn that stopped without its end-of-turn token (a length or stop limit, or eos) is closed
+  by the loop with one (mask 0), as the template writes it, before the env's turn;
+- the policy's own tokens are kept: re-encoding its text may split it differently (BPE merges).
+
+The policy's turn reaches the env as the policy wrote it: every token decoded, special or not
+(a tokenizer that marks `<think>` special would lose it to skip_special_tokens), only pad, eos
+and end-of-turn tokens left out.
+
+Media. multi_modal_data holds the video and every tool image kept in the sequence, in the order
+of their placeholders. Every request carries the video and all the tool images so far (slime
+#1847: later turns lost their images). verl's server client hands them to the back-end named by
+actor_rollout_ref.rollout.name: vLLM takes the frames with their metadata; SGLang cannot take
+raw frames, so the loop also passes the processor's video features (mm_processor_output), which
+the client sends to SGLang as its video_data. (A Qwen3-VL video on vLLM: verl 0.9.1's vLLM server
+collapses every placeholder run, leaving one per frame group of the one video, verl #5024.) An env
+turn that does not fit in the response budget is left out whole, so no image is cut from its
+placeholders.
 
 Registered for verl through trainers/config/agent_loop.yaml (name: videostar_agent). Rows of
 `videostar verl-data` name the env id (extra_info.env_id, which wins over the YAML's env_id),
-the dataset, the sample (extra_info.sample_index) and the episode seed.
+the dataset and the task options (which win over the YAML's env_kwargs), the sample
+(extra_info.sample_index) and the episode seed.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 from uuid import uuid4
 
 import gymnasium as gym
@@ -28,12 +60,27 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 
+END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
+
+
+def end_token_ids(tokenizer: Any) -> set[int]:
+    """The ids that end a policy turn: pad, eos and the chat's end-of-turn token."""
+    ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
+    if END_OF_TURN in tokenizer.get_vocab():
+        ids.add(tokenizer.convert_tokens_to_ids(END_OF_TURN))
+    return {i for i in ids if i is not None}
+
+
+def turn_text(tokenizer: Any, token_ids: Sequence[int], ends: set[int]) -> str:
+    """The policy's turn as the env reads it: every token decoded (reasoning tags included) except those in ends."""
+    return tokenizer.decode([t for t in token_ids if t not in ends], skip_special_tokens=False)
+
 
 class VideoStarAgentLoop(AgentLoopBase):
     """One env episode per rollout sample, token in / token out through verl's server manager.
 
     env_id: the env of rows that name none (rows of `videostar verl-data` name theirs); env_kwargs:
-    gym.make keyword arguments for every env the loop makes (a row's dataset replaces the dataset).
+    gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs).
     """
 
     # Idle envs per configuration: concurrent trajectories each take one, and building an env
@@ -48,17 +95,32 @@ class VideoStarAgentLoop(AgentLoopBase):
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.response_length = int(self.rollout_config.response_length)
+        self.processor_kwargs = self._get_mm_processor_kwargs()
+        if self.rollout_config.get("name") == "sglang" and self.processor_kwargs:
+            # verl 0.9.1's SGLang server takes no mm_processor_kwargs: it would size the media by the
+            # checkpoint's own settings while our placeholders follow these.
+            raise ValueError(f"data.mm_processor_kwargs={self.processor_kwargs} cannot reach verl's SGLang rollout "
+                             "server; leave it empty and set the pixel bounds in the checkpoint's processor config")
+        self.ends = end_token_ids(self.tokenizer)
+        self.end_of_turn = (self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
+                            if END_OF_TURN in self.tokenizer.get_vocab() else self.tokenizer.eos_token_id)
 
     def _env_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
-        """The YAML's env kwargs, with the dataset the row was written from (videostar verl-data) when it names one."""
+        """The YAML's env kwargs, with the dataset and task options the row was written with (videostar verl-data).
+
+        The row's task options (e.g. the reasoning tags of a Thinking template) make the env read the policy's turns
+        as the row's reward function does.
+        """
         kwargs = dict(self.env_kwargs)
         if extra.get("dataset"):
             kwargs["dataset"] = extra["dataset"]
             kwargs["dataset_kwargs"] = json.loads(extra.get("dataset_kwargs") or "{}")
+        if extra.get("task_options"):
+            kwargs["task_options"] = json.loads(extra["task_options"])
         return kwargs
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
-        """Play the row's episode; returns prompt/response tokens, the mask and the env's reward."""
+        """Play the row's episode; returns prompt/response tokens, the mask, the media and the env's reward."""
         extra = kwargs.get("extra_info") or {}
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
@@ -70,53 +132,75 @@ class VideoStarAgentLoop(AgentLoopBase):
         finally:
             idle.append(env)
 
-    async def _play(self, env: gym.Env, sampling_params: dict[str, Any], index: int, seed: int | None) -> AgentLoopOutput:
+    async def _play(self, env: gym.Env, sampling_params: dict[str, Any], index: int,
+                    seed: int | None) -> AgentLoopOutput:
         timing = {"generate_sequences": 0.0, "tool_calls": 0.0}
         _, info = await self.loop.run_in_executor(None, lambda: env.reset(seed=seed, options={"index": index}))
         chat = qwen_chat(info["messages"])
-        videos = list(zip(chat.videos, chat.video_metadata))
-        messages = chat.messages
-        prompt_ids = await self.ct_build_initial_tokens(messages, videos=videos)
-        prompt_length = len(prompt_ids)
-        tokens, mask = list(prompt_ids), []
+        messages, images = chat.messages, chat.images
+        videos = list(zip(chat.videos, chat.video_metadata))  # (frames, metadata): verl's and vLLM's video form
+        self._assert_mm_supported(bool(videos or images))
+        features: dict[str, Any] = {}
+        tokens = await self.ct_build_initial_tokens(messages, images=images or None, videos=videos or None,
+                                                    mm_inputs_out=features)
+        prompt_length = len(tokens)
+        # The video as SGLang takes it: the processor's features of the frames just rendered.
+        video_features = self.build_sglang_video_payload(videos, features)
+        mask: list[int] = []
+        logprobs: list[float] | None = None
         request_id = uuid4().hex
         ended, assistant_turns, env_turns = False, 0, 0
         while len(mask) < self.response_length:
             start = time.perf_counter()
             output = await self.server_manager.generate(
                 request_id=request_id, prompt_ids=tokens, sampling_params=sampling_params,
-                image_data=chat.images or None, video_data=videos)
+                image_data=images or None, video_data=videos or None, mm_processor_output=video_features,
+                mm_processor_kwargs=self.processor_kwargs)
             timing["generate_sequences"] += time.perf_counter() - start
-            merged, mask, _ = await self.ct_merge_assistant_token(tokens, output.token_ids, mask)
+            sampled = output.log_probs or None
+            merged, mask, logprobs = await self.ct_merge_assistant_token(
+                tokens, output.token_ids, mask, logprobs if sampled is None else (logprobs or []),
+                assistant_logprobs=sampled)
             tokens = merged.token_ids
             assistant_turns += 1
-            text = self.tokenizer.decode(output.token_ids, skip_special_tokens=True)
+            text = turn_text(self.tokenizer, output.token_ids, self.ends)
             start = time.perf_counter()
             _, _, terminated, truncated, info = await self.loop.run_in_executor(None, lambda: env.step(text))
             timing["tool_calls"] += time.perf_counter() - start
             if terminated or truncated:
                 ended = True
                 break
+            if output.token_ids[-1:] != [self.end_of_turn]:  # stopped short (or at eos): closed as the template does
+                tokens, mask = tokens + [self.end_of_turn], mask + [0]
+                logprobs = None if logprobs is None else logprobs + [0.0]
             if len(mask) >= self.response_length:
                 break
             chat = qwen_chat(info["messages"])
-            merged, mask, _ = await self.ct_merge_context_msg(chat.messages[:len(messages) + 1], chat.messages,
-                                                              tokens, mask)
-            tokens, messages = merged.token_ids, chat.messages
+            merged, turn_mask, turn_logprobs = await self.ct_merge_context_msg(
+                chat.messages[:len(messages) + 1], chat.messages, tokens, mask, logprobs)
+            if len(turn_mask) >= self.response_length:
+                break  # the env's turn does not fit: left out whole (its images with it)
+            tokens, mask, logprobs = merged.token_ids, turn_mask, turn_logprobs
+            messages, images = chat.messages, chat.images
             env_turns += 1
         # The task's breakdown; every one of its terms at 0 when the response budget ran out first.
         reward = info["reward"] if ended else env.unwrapped.task.zero_reward()
         calls = [r["name"] for r in info["tool_results"]]
-        multi_modal_data = {"videos": videos}
-        if chat.images:
-            multi_modal_data["images"] = chat.images
+        multi_modal_data: dict[str, Any] = {}
+        if videos:
+            multi_modal_data["videos"] = videos
+        if images:
+            multi_modal_data["images"] = images
         return AgentLoopOutput(
             prompt_ids=tokens[:prompt_length],
             response_ids=tokens[prompt_length:][: self.response_length],
             response_mask=mask[: self.response_length],
+            response_logprobs=None if logprobs is None else logprobs[: self.response_length],
             reward_score=float(reward["total"]),
             num_turns=1 + assistant_turns + env_turns,
             multi_modal_data=multi_modal_data,
+            mm_processor_kwargs=self.processor_kwargs,
+            mm_processor_output=video_features,
             metrics=AgentLoopMetrics(**timing),
             # verl logs every reward_extra_info key per step: the reward terms and the tool use.
             extra_fields={"reward_extra_info": {**{k: float(v) for k, v in reward.items()},
