@@ -173,3 +173,13 @@ def test_bench_runs_qwen3_vl_episodes_to_the_end(instruct, tmp_path, env_id):
     assert json.loads((out / "metrics.json").read_text())["overall"]["episodes"] == 2
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["answer"] is not None or (r["truncated"] and r["turns"] == 2) for r in rows)
+
+
+def test_bench_refuses_a_thinking_model_scored_in_the_papers_form_unless_told(thinking, tmp_path, capsys):
+    common = ["bench", "--agent", "qwen-vl", "--model", str(thinking), "--agent-options",
+              '{"max_new_tokens": 8, "device": "cpu"}', "--num-frames", "4", "--frame-size", "56", "--episodes", "1"]
+    assert main([*common, "--env-options", '{"max_turns": 2}', "--out", str(tmp_path / "a")]) == 2
+    assert '{"task_options": {"reasoning": "qwen3"}}' in capsys.readouterr().out
+    options = '{"max_turns": 2, "task_options": {"reasoning": "qwen3"}}'
+    assert main([*common, "--env-options", options, "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["overall"]["episodes"] == 1

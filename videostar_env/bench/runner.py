@@ -150,7 +150,19 @@ def open_run(out: str | os.PathLike, config: BenchConfig) -> ResultsLog:
 def _make_agent(config: BenchConfig) -> Any:
     from videostar_agents import make_agent  # the agents package sits beside the env package
 
-    return make_agent(config.agent, **{"seed": config.seed, **config.agent_kwargs})
+    agent = make_agent(config.agent, **{"seed": config.seed, **config.agent_kwargs})
+    check_reasoning(getattr(agent, "reasoning", None), config.env_kwargs.get("task_options", {}))
+    return agent
+
+
+def check_reasoning(agent_form: str | None, task_options: dict[str, Any]) -> None:
+    """Refuse a policy whose chat template writes the reasoning tags differently from what the env would score."""
+    if agent_form in (None, "paper") or "reasoning" in task_options:
+        return
+    raise BenchError(f"the model's chat template opens the reasoning itself (reasoning form {agent_form!r}), so its "
+                     "replies would fail the paper's format reward; score them in that form with --env-options "
+                     f"'{{\"task_options\": {{\"reasoning\": \"{agent_form}\"}}}}', or name \"paper\" there to keep the "
+                     "paper's strict form")
 
 
 def _failed_record(key: str, part: Part, episode: int, info: dict[str, Any]) -> dict[str, Any]:
