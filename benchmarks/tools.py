@@ -69,7 +69,7 @@ def yolo_batching(pose_weights: str, device: str, frames: int = 16, size: int = 
     result: dict[str, Any] = {"device": device, "weights": Path(pose_weights).name, "frames": frames,
                               "frame_size": size}
     for mode, batch_size in (("batched", None), ("per_frame", 1)):
-        vision = YOLOVision(pose_weights, pose_weights, device=device, batch_size=batch_size)
+        vision = YOLOVision(pose_weights, pose_weights, device=device, batch_size=batch_size, memory=0)
         sample = SyntheticDataset(per_class=1)[0]
 
         def once() -> None:

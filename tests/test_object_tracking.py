@@ -93,9 +93,10 @@ def test_no_tracker_state_carries_over_between_clips(people, pancake):
     clip = decode(pancake, 16, SIZE)
     other = decode(str(shared_file("clips/arm_wrestling.mp4")), 16, SIZE)
     first = people.track(clip, sample_of(pancake))
-    people._last.clear()  # the memo of the last clip would answer the next call without tracking
+    people.forget()  # the results kept per clip would answer the next call without tracking
     again = people.track(clip, sample_of(pancake))
     people.track(other, sample_of(other.path))  # another video, with other people and ids, in between
+    people.forget()
     after = people.track(clip, sample_of(pancake))
     assert ids_per_frame(first) == ids_per_frame(again) == ids_per_frame(after)
     np.testing.assert_allclose([o.box for f in first for o in f], [o.box for f in after for o in f])
@@ -107,12 +108,12 @@ def test_no_tracker_state_carries_over_between_clips(people, pancake):
 
 def test_concurrent_tracks_do_not_mix_clips(people, pancake):
     clips = [decode(pancake, 16, SIZE), decode(str(shared_file("clips/arm_wrestling.mp4")), 16, SIZE)]
-    people._last.clear()
+    people.forget()
     expected = [ids_per_frame(people.track(c, sample_of(c.path))) for c in clips]
     got = [None, None]
 
     def run(i):
-        people._last.clear()
+        people.forget()
         got[i] = ids_per_frame(people.track(clips[i], sample_of(clips[i].path)))
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]

@@ -51,7 +51,7 @@ def sections(quick: bool) -> dict[str, Callable[[], Any]]:
         "vector": lambda: vector_throughput(episodes=4 if quick else 48, counts=(1, 2) if quick else (1, 2, 4),
                                             rounds=1 if quick else 2),
         "memory": lambda: memory_per_env(frame_counts=(8, 16) if quick else (8, 16, 32, 64), episodes=2 if quick else 20),
-        "yolo": lambda: yolo_pose(repeats=1 if quick else 3),
+        "yolo": lambda: yolo_pose(repeats=1 if quick else 3, episodes=16 if quick else 64),
     }
 
 

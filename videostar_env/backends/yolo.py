@@ -1,14 +1,15 @@
 """YOLO11 vision (ultralytics): person boxes and COCO-17 keypoints on the episode's sampled frames.
 
 Any format ultralytics loads works: .pt, .onnx, .tflite, an OpenVINO folder. The paper used
-yolo11x-pose.pt; the defaults are the nano models. Each episode's frames go through the
-model in one batched call, and the result is in the oracle's format (backends/base.py).
+yolo11x-pose.pt; the defaults are the nano models. Frames go through the model in batched calls
+shared by the episodes of a process, and the result is in the oracle's format (backends/base.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,6 +21,7 @@ from ..data.sample import VideoSample
 from ..errors import ToolError
 from ..data.digest import file_digest
 from ..perception.detections import Detection, FrameDetections
+from .service import ModelService, ServiceOptions, frames_digest, shared
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"
@@ -72,18 +74,102 @@ def resolve_weights(name: str, download: bool = True, option: str = "pose_weight
         f"--vision-options '{{\"{option}\": \"PATH\"}}'), or put it in ${WEIGHTS_DIR_ENV}.")
 
 
+def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> Any:
+    """An ultralytics YOLO model from weights, or a ToolError saying what to do: e.g. the weights of `what` are
+    missing, corrupt, or of a task not in `tasks`."""
+    try:
+        from ultralytics import YOLO
+    except ImportError as exc:
+        raise ToolError("the yolo backends need ultralytics: pip install 'videostar-env[yolo]'") from exc
+    try:
+        model = YOLO(source)
+    except Exception as exc:  # ultralytics raises ConnectionError, FileNotFoundError, RuntimeError...
+        raise ToolError(f"cannot load YOLO {what} {source!r}: {' '.join(str(exc).split())[:300]}. Download them "
+                        f"where there is internet ({_RELEASES}) and {advice}, or put the file in "
+                        f"${WEIGHTS_DIR_ENV}.") from exc
+    if model.task not in tasks:
+        raise ToolError(f"YOLO {what} {source!r} are a {model.task!r} model, but a {' or '.join(map(repr, tasks))} "
+                        f"model is needed (e.g. yolo11n{'-pose' if tasks == ('pose',) else ''}.pt); {advice}.")
+    return model
+
+
+# Measured with benchmarks/perf/yolo.py: on a CPU, model calls of many episodes' frames take no less time than
+# one call per episode (the int8 TFLite graph runs one frame at a time) but hold every frame's input at once;
+# ultralytics runs a TFLite model on cores - 1 threads, so a second copy uses the rest (1.9x on 2 cores). A GPU
+# gains from large batches on one copy.
+GPU_SHARING = {"batch_size": 64, "replicas": 1}
+CPU_SHARING = {"batch_size": 16, "replicas": 2}
+
+
+def device_sharing(device: str | None) -> dict[str, int]:
+    """Frames per model call and model copies for a device ("cpu", "cuda:0", ...; None: the one ultralytics picks)."""
+    if device is None:
+        import torch  # ultralytics picks the first GPU when there is one
+
+        on_gpu = torch.cuda.is_available()
+    else:
+        on_gpu = not str(device).lower().startswith(("cpu", "intel"))
+    if on_gpu:
+        return dict(GPU_SHARING)
+    return {**CPU_SHARING, "replicas": min(CPU_SHARING["replicas"], os.cpu_count() or 1)}
+
+
+def sharing(batch_size: int | None, max_wait_ms: float, replicas: int | None, memory: int,
+            device: str | None = "cpu") -> ServiceOptions:
+    """A backend's service options on `device`; batch_size or replicas None take device_sharing(device)'s."""
+    if batch_size is None or replicas is None:
+        defaults = device_sharing(device)
+        batch_size = defaults["batch_size"] if batch_size is None else batch_size
+        replicas = defaults["replicas"] if replicas is None else replicas
+    return ServiceOptions(batch_size, max_wait_ms, replicas, memory)
+
+
+def bgr_frames(clip: Clip) -> list[np.ndarray]:
+    """A clip's frames as ultralytics reads numpy images: BGR, contiguous."""
+    return [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]
+
+
+def _people(task: str, predict_args: dict[str, Any], model: Any, frames: list[np.ndarray]) -> list[FrameDetections]:
+    """One model call on frames from any episodes: the people in each, in the oracle's format."""
+    person = next((k for k, v in model.names.items() if v == "person"), 0)
+    out = []
+    for res in model.predict(frames, **predict_args):
+        boxes = res.boxes
+        xyxy = boxes.xyxy.cpu().numpy() if len(boxes) else np.zeros((0, 4))
+        scores = boxes.conf.cpu().numpy() if len(boxes) else np.zeros(0)
+        classes = boxes.cls.cpu().numpy().astype(int) if len(boxes) else np.zeros(0, int)
+        kps = res.keypoints.data.cpu().numpy() if task == "pose" and res.keypoints is not None else None
+        people = []
+        for i in range(len(xyxy)):
+            if classes[i] == person:
+                points = None if kps is None else kps[i].astype(np.float32)
+                if points is not None:
+                    points.setflags(write=False)  # shared by every episode that reads this clip
+                people.append(Detection(tuple(float(v) for v in xyxy[i]), float(scores[i]), points))
+        out.append(people)
+    return out
+
+
 class YOLOVision:
-    """Person detection and pose with ultralytics YOLO; models load on first use."""
+    """Person detection and pose with ultralytics YOLO; models load on first use, once per process.
+
+    Backends made with the same options (every env of a process, in verl's agent loop) share one
+    `ModelService` per model (backends/service.py): its model copies, its model calls, which take the
+    frames of every episode waiting, and its results per clip, so that video_description reads the
+    poses pose_estimation found without running the model again.
+    """
 
     def __init__(self, detect_weights: str = "yolo11n.pt", pose_weights: str = "yolo11n-pose.pt",
                  device: str | None = None, imgsz: int | None = None, conf: float = 0.25, iou: float = 0.7,
-                 max_det: int = 20, half: bool = False, batch_size: int | None = None, download: bool = True):
+                 max_det: int = 20, half: bool = False, batch_size: int | None = None, max_wait_ms: float = 0.0,
+                 replicas: int | None = None, memory: int = 256, download: bool = True):
         """device: e.g. "cpu", "cuda:0" (None: ultralytics picks); imgsz: inference size (None: the weights' own,
         640 for .pt); conf/iou: NMS thresholds; max_det: people per frame; half: fp16 on GPU; batch_size: frames
-        per model call (None: all sampled frames at once); download: let ultralytics fetch official weights."""
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1 or None, got {batch_size}")
-        self.batch_size = batch_size
+        per model call, from any episodes; max_wait_ms: how long a model call waits for other episodes' frames;
+        replicas: model copies that run at once (batch_size, replicas None: device_sharing(device)'s); memory:
+        clips whose results are kept; download: let ultralytics fetch official weights."""
+        sharing(batch_size, max_wait_ms, replicas, memory)  # checks them now; the device's defaults come at first use
+        self._sharing = (batch_size, max_wait_ms, replicas, memory)
         # Weights load only for the tools that need them (prepare); a missing file is reported by its option.
         given = {"detect": detect_weights, "pose": pose_weights}
         self.weights: dict[str, tuple[str, str]] = {}
@@ -102,9 +188,7 @@ class YOLOVision:
             self.predict_args["imgsz"] = imgsz
         tags = ",".join(self.weights[t][1] if t in self.weights else f"{given[t]}(missing)" for t in SLOTS)
         self.id = f"yolo[{tags}]imgsz={imgsz},conf={conf},iou={iou},max_det={max_det},half={half}"
-        self._models: dict[str, Any] = {}
-        # pose_estimation and video_description both need the pose of the same clip: run the model once.
-        self._last: dict[str, tuple[Any, list[FrameDetections]]] = {}
+        self._services: dict[str, ModelService] = {}
 
     def prepare(self, tasks: Iterable[str]) -> None:
         """Fail now, naming the file and its option, when weights that the chosen tools need are missing."""
@@ -114,49 +198,29 @@ class YOLOVision:
         if missing:
             raise FileNotFoundError("\n".join(str(exc) for exc in missing))
 
-    def _model(self, task: str) -> Any:
+    def service(self, task: str) -> ModelService:
+        """The process's service for the `task` ("detect" or "pose") model of these options."""
         if task in self._missing:
             raise ToolError(str(self._missing[task]))
-        if task not in self._models:
-            source, _ = self.weights[task]
-            try:
-                from ultralytics import YOLO
-            except ImportError as exc:
-                raise ToolError("the yolo backend needs ultralytics: pip install 'videostar-env[yolo]'") from exc
-            try:
-                model = YOLO(source)
-            except Exception as exc:  # ultralytics raises ConnectionError, FileNotFoundError, RuntimeError...
-                raise ToolError(
-                    f"cannot load YOLO {task} weights {source!r}: {str(exc).strip()[:300]}. Download them where "
-                    f"there is internet ({_RELEASES}) and pass the path in the vision backend's options, "
-                    f"or put the file in ${WEIGHTS_DIR_ENV}.") from exc
-            if model.task != task:
-                raise ToolError(f"YOLO weights {source!r} are a {model.task!r} model, but the {task} slot needs a "
-                                f"{task!r} model (e.g. yolo11n{'-pose' if task == 'pose' else ''}.pt)")
-            self._models[task] = model
-        return self._models[task]
+        if task not in self._services:
+            source, tag = self.weights[task]
+            args = dict(self.predict_args)
+            options = sharing(*self._sharing, device=args.get("device"))
+            load = partial(load_yolo, source, (task,), f"{task} weights",
+                           f"pass the path as the vision backend's '{SLOTS[task]}' option")
+            key = ("yolo", task, tag, tuple(sorted(args.items())), options)
+            self._services[task] = shared(key, lambda: ModelService(load, partial(_people, task, args), options))
+        return self._services[task]
+
+    def forget(self) -> None:
+        """Drop the results kept per clip (for every backend of these options): the next calls run the models."""
+        for task in self.weights:
+            self.service(task).forget()
 
     def _predict(self, task: str, clip: Clip) -> list[FrameDetections]:
-        last = self._last.get(task)
-        if last is not None and last[0] is clip:
-            return last[1]
-        model = self._model(task)
-        bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]  # ultralytics reads BGR
-        step = self.batch_size or len(bgr)
-        results = [r for k in range(0, len(bgr), step) for r in model.predict(bgr[k:k + step], **self.predict_args)]
-        person = next((k for k, v in model.names.items() if v == "person"), 0)
-        frames = []
-        for res in results:
-            boxes = res.boxes
-            xyxy = boxes.xyxy.cpu().numpy() if len(boxes) else np.zeros((0, 4))
-            scores = boxes.conf.cpu().numpy() if len(boxes) else np.zeros(0)
-            classes = boxes.cls.cpu().numpy().astype(int) if len(boxes) else np.zeros(0, int)
-            kps = res.keypoints.data.cpu().numpy() if task == "pose" and res.keypoints is not None else None
-            frames.append([Detection(tuple(float(v) for v in xyxy[i]), float(scores[i]),
-                                     None if kps is None else kps[i].astype(np.float32))
-                           for i in range(len(xyxy)) if classes[i] == person])
-        self._last[task] = (clip, frames)
-        return frames
+        service = self.service(task)
+        frames = service.remember(frames_digest(clip.frames), lambda: service.run(bgr_frames(clip)))
+        return [list(people) for people in frames]  # the caller's lists; the store keeps its own
 
     def detect(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:
         """People per sampled frame from the detection model (other COCO classes dropped)."""

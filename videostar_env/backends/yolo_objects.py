@@ -8,13 +8,16 @@ clip's frames; a detector knows no ground-plane position, so `position` stays No
 
 Trackers assume nearby frames; the object tools decode the video densely for them
 (tools/objects.py). Any weights format ultralytics loads works (.pt, .onnx, .tflite, ...).
+
+Backends made with the same options share, per process, one service for detection (batched
+calls across episodes) and one for tracking (a model copy per clip being tracked, since a
+tracker's state lives in its model), each with its results per clip (backends/service.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import threading
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +28,8 @@ from ..data.digest import file_digest
 from ..data.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
-from .yolo import _RELEASES, WEIGHTS_DIR_ENV, resolve_weights
+from .service import ModelService, frames_digest, shared
+from .yolo import bgr_frames, load_yolo, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations
 TASKS = ("detect", "segment")  # model tasks whose results carry labelled boxes of every class
@@ -48,18 +52,90 @@ def _tracker_tag(tracker: str) -> str:
     return f"{path.name}#{file_digest(path)[:16]}"
 
 
+def _load(source: str, classes: tuple[str, ...] | None) -> Any:
+    """The detector, checked to know every wanted class."""
+    model = load_yolo(source, TASKS, "weights", "pass the path as the objects backend's 'weights' option "
+                                                "(--objects-options '{\"weights\": \"PATH\"}')")
+    names = [str(v) for v in model.names.values()]
+    unknown = [c for c in classes or () if c not in names]
+    if unknown:
+        raise ToolError(f"YOLO weights {source!r} know no class {', '.join(map(repr, unknown))}; "
+                        f"the 'classes' option takes names among: {', '.join(names)}.")
+    return model
+
+
+def _call_args(model: Any, args: dict[str, Any], classes: tuple[str, ...] | None) -> dict[str, Any]:
+    if classes is None:
+        return args
+    ids = {str(v): int(k) for k, v in model.names.items()}
+    return {**args, "classes": [ids[c] for c in classes]}
+
+
+def _boxes(model: Any, results: list) -> list[FrameObjects]:
+    """Labelled boxes per result, clipped to its frame."""
+    frames = []
+    for res in results:
+        boxes = res.boxes
+        if boxes is None or not len(boxes):
+            frames.append([])
+            continue
+        h, w = res.orig_shape
+        xyxy = boxes.xyxy.cpu().numpy().astype(float)
+        xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
+        xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
+        scores = boxes.conf.cpu().numpy()
+        classes = boxes.cls.cpu().numpy().astype(int)
+        ids = boxes.id.cpu().numpy().astype(int) if boxes.id is not None else None
+        frames.append([ObjectBox(str(model.names[int(classes[i])]), tuple(float(v) for v in xyxy[i]),
+                                 float(scores[i]), None if ids is None else int(ids[i]))
+                       for i in range(len(xyxy))])
+    return frames
+
+
+def _detect(source: str, args: dict[str, Any], classes: tuple[str, ...] | None, model: Any,
+            frames: list[np.ndarray]) -> list[FrameObjects]:
+    """One model call on frames from any episodes: the labelled boxes in each."""
+    try:
+        return _boxes(model, model.predict(frames, **_call_args(model, args, classes)))
+    except Exception as exc:
+        raise ToolError(f"YOLO detection with {source!r} failed: {type(exc).__name__}: {_short(exc)}") from exc
+
+
+def _track(source: str, tracker: str, args: dict[str, Any], classes: tuple[str, ...] | None, model: Any,
+           frames: list[np.ndarray]) -> list[FrameObjects]:
+    """Boxes with track ids from a fresh tracker that reads the frames in order."""
+    args = {**_call_args(model, args, classes), "tracker": tracker}
+    results: list = []
+    try:
+        # persist=False makes new trackers for the first frame (ultralytics/trackers/track.py,
+        # on_predict_start); persist=True keeps them for the rest. A list of frames is one batch whose
+        # results the tracker reads in order; frames of one list get different names, which
+        # persist=False would take for new videos and reset on, so only the first frame goes alone.
+        results += model.track(frames[0], persist=False, **args)
+        for k in range(1, len(frames), _CHUNK):
+            results += model.track(frames[k:k + _CHUNK], persist=True, **args)
+    except Exception as exc:
+        raise ToolError(f"YOLO tracking with {source!r} and tracker {tracker!r} failed: "
+                        f"{type(exc).__name__}: {_short(exc)}") from exc
+    return _boxes(model, results)
+
+
 class YOLOObjects:
-    """Labelled boxes and tracks of objects with an ultralytics YOLO detector; the model loads on first use."""
+    """Labelled boxes and tracks of objects with an ultralytics YOLO detector; models load on first use."""
 
     def __init__(self, weights: str = "yolo11n.pt", device: str | None = None, imgsz: int | None = None,
                  conf: float | None = None, iou: float = 0.7, max_det: int = 50, tracker: str = "bytetrack.yaml",
-                 classes: Sequence[str] | None = None, download: bool = True):
+                 classes: Sequence[str] | None = None, batch_size: int | None = None, max_wait_ms: float = 0.0,
+                 replicas: int | None = None, memory: int = 256, download: bool = True):
         """weights: a path or an official name (looked up like the yolo vision backend's, also in
         $VIDEOSTAR_WEIGHTS_DIR); device: e.g. "cpu", "cuda:0" (None: ultralytics picks); imgsz: inference
         size (None: the weights' own); conf: least box score (None: 0.25 to detect, 0.1 to track, as
         ultralytics does: trackers use low-score boxes to keep tracks alive); iou: NMS threshold; max_det:
         boxes per frame; tracker: "bytetrack.yaml", "botsort.yaml" or a tracker yaml path; classes: class
-        names to keep, e.g. ["person", "car"] (None: every class the model knows); download: let
+        names to keep, e.g. ["person", "car"] (None: every class the model knows); batch_size: frames per
+        detection call, from any episodes; max_wait_ms: how long a detection call waits for other episodes'
+        frames; replicas: model copies that run at once, for detection and for tracking (batch_size, replicas
+        None: yolo.device_sharing(device)'s); memory: clips whose results are kept; download: let
         ultralytics fetch official weights (never when YOLO_OFFLINE=1)."""
         for name, value, low, high in (("iou", iou, 0.0, 1.0), ("conf", conf, 0.0, 1.0)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -93,73 +169,34 @@ class YOLOObjects:
         wanted = "all" if self.classes is None else "+".join(self.classes)
         self.id = (f"yolo-objects[{tag}]imgsz={imgsz},conf={conf},iou={iou},max_det={max_det},"
                    f"tracker={tracker_tag},classes={wanted}")
-        self._model: Any = None
-        self._class_ids: list[int] | None = None
-        # The model holds one predictor and one tracker: one clip at a time (env threads share backends).
-        self._lock = threading.Lock()
-        # object_tracking and relation_graph track the same dense clip in one episode: run the tracker once.
-        self._last: dict[str, tuple[tuple, list[FrameObjects]]] = {}
+        sharing(batch_size, max_wait_ms, replicas, memory)  # checks them now; the device's defaults come at first use
+        self._sharing = (batch_size, max_wait_ms, replicas, memory)
+        self._services: dict[str, ModelService] = {}
 
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
-        try:
-            from ultralytics import YOLO
-        except ImportError as exc:
-            raise ToolError("the yolo objects backend needs ultralytics: pip install 'videostar-env[yolo]'") from exc
-        try:
-            model = YOLO(self.source)
-        except Exception as exc:  # ultralytics raises ConnectionError, FileNotFoundError, RuntimeError...
-            raise ToolError(
-                f"cannot load YOLO weights {self.source!r}: {_short(exc)}. Download them where there "
-                f"is internet ({_RELEASES}) and pass the path as the objects backend's 'weights' option "
-                f"(--objects-options '{{\"weights\": \"PATH\"}}'), or put the file in ${WEIGHTS_DIR_ENV}.") from exc
-        if model.task not in TASKS:
-            raise ToolError(f"YOLO weights {self.source!r} are a {model.task!r} model, but the objects backend needs "
-                            f"a detection model of labelled boxes (e.g. yolo11n.pt); pass one as 'weights'.")
-        names = {str(v): int(k) for k, v in model.names.items()}
-        if self.classes is not None:
-            unknown = [c for c in self.classes if c not in names]
-            if unknown:
-                raise ToolError(f"YOLO weights {self.source!r} know no class {', '.join(map(repr, unknown))}; "
-                                f"the 'classes' option takes names among: {', '.join(names)}.")
-            self._class_ids = [names[c] for c in self.classes]
-        self._model = model
-        return model
+    def service(self, kind: str) -> ModelService:
+        """The process's service for `kind` ("detect" or "track") with these options."""
+        if kind not in self._services:
+            conf = self.conf if self.conf is not None else 0.25 if kind == "detect" else 0.1
+            args = {**self.args, "conf": conf}
+            run = partial(_detect, self.source, args, self.classes) if kind == "detect" else \
+                partial(_track, self.source, self.tracker, args, self.classes)
+            load = partial(_load, self.source, self.classes)
+            options = sharing(*self._sharing, device=self.args.get("device"))
+            key = ("yolo-objects", kind, self.id, tuple(sorted(args.items())), options)
+            self._services[kind] = shared(key, lambda: ModelService(load, run, options))
+        return self._services[kind]
 
-    def _call_args(self, default_conf: float) -> dict[str, Any]:
-        args = {**self.args, "conf": default_conf if self.conf is None else self.conf}
-        if self._class_ids is not None:
-            args["classes"] = self._class_ids
-        return args
-
-    @staticmethod
-    def _key(clip: Clip) -> tuple:
-        # The frames' content, not the Clip object: each tool decodes its own dense clip.
-        return (clip.frames.shape, hashlib.blake2b(np.ascontiguousarray(clip.frames).data, digest_size=16).digest())
-
-    def _boxes(self, results: list, names: dict, frame_size: tuple[int, int]) -> list[FrameObjects]:
-        h, w = frame_size
-        frames = []
-        for res in results:
-            boxes = res.boxes
-            if boxes is None or not len(boxes):
-                frames.append([])
-                continue
-            xyxy = boxes.xyxy.cpu().numpy().astype(float)
-            xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, w)
-            xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
-            scores = boxes.conf.cpu().numpy()
-            classes = boxes.cls.cpu().numpy().astype(int)
-            ids = boxes.id.cpu().numpy().astype(int) if boxes.id is not None else None
-            frames.append([ObjectBox(str(names[int(classes[i])]), tuple(float(v) for v in xyxy[i]),
-                                     float(scores[i]), None if ids is None else int(ids[i]))
-                           for i in range(len(xyxy))])
-        return frames
+    def forget(self) -> None:
+        """Drop the results kept per clip (for every backend of these options): the next calls run the model."""
+        for kind in ("detect", "track"):
+            self.service(kind).forget()
 
     def detect(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
-        """Labelled boxes per frame of the clip, from one batched model call; no track ids."""
-        return self._remembered("detect", clip, self._detect)
+        """Labelled boxes per frame of the clip, from batched model calls; no track ids."""
+        service = self.service("detect")
+        # The frames' content, not the Clip object, is the key: each object tool decodes its own dense clip.
+        frames = service.remember(frames_digest(clip.frames), lambda: service.run(bgr_frames(clip)))
+        return [list(f) for f in frames]
 
     def track(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
         """Labelled boxes per frame with track ids from a fresh tracker that reads the frames in order.
@@ -169,37 +206,7 @@ class YOLOObjects:
         if importlib.util.find_spec("lap") is None:  # else ultralytics would try to pip-install it mid-episode
             raise ToolError("object tracking with the yolo objects backend needs the 'lap' package: pip install lap "
                             "(or pip install 'videostar-env[yolo]').")
-        return self._remembered("track", clip, self._track)
-
-    def _remembered(self, kind: str, clip: Clip, run: Any) -> list[FrameObjects]:
-        # object_tracking and relation_graph decode the same dense clip: run the model once for both.
-        key = self._key(clip)
-        with self._lock:
-            last = self._last.get(kind)
-            if last is None or last[0] != key:
-                model = self._load()
-                bgr = [np.ascontiguousarray(frame[..., ::-1]) for frame in clip.frames]  # ultralytics reads BGR
-                last = self._last[kind] = (key, self._boxes(run(model, bgr), model.names, clip.frames.shape[1:3]))
-            return [list(f) for f in last[1]]
-
-    def _detect(self, model: Any, bgr: list[np.ndarray]) -> list:
-        try:
-            return model.predict(bgr, **self._call_args(0.25))
-        except Exception as exc:
-            raise ToolError(f"YOLO detection with {self.source!r} failed: {type(exc).__name__}: {_short(exc)}") from exc
-
-    def _track(self, model: Any, bgr: list[np.ndarray]) -> list:
-        args = {**self._call_args(0.1), "tracker": self.tracker}
-        results: list = []
-        try:
-            # persist=False makes new trackers for the first frame (ultralytics/trackers/track.py,
-            # on_predict_start); persist=True keeps them for the rest. A list of frames is one batch whose
-            # results the tracker reads in order; frames of one list get different names, which
-            # persist=False would take for new videos and reset on, so only the first frame goes alone.
-            results += model.track(bgr[0], persist=False, **args)
-            for k in range(1, len(bgr), _CHUNK):
-                results += model.track(bgr[k:k + _CHUNK], persist=True, **args)
-        except Exception as exc:
-            raise ToolError(f"YOLO tracking with {self.source!r} and tracker {self.tracker!r} failed: "
-                            f"{type(exc).__name__}: {_short(exc)}") from exc
-        return results
+        service = self.service("track")
+        # object_tracking and relation_graph track the same dense clip: once for both.
+        return [list(f) for f in service.remember(frames_digest(clip.frames),
+                                                  lambda: service.exclusive(bgr_frames(clip)))]

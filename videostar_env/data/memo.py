@@ -86,13 +86,14 @@ class ClipMemo:
         self._flights: InFlight[Clip] = InFlight()
 
     def clip(self, path: str, num_frames: int, frame_size: tuple[int, int], decoder: str = "auto",
-             window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] = decode) -> Clip:
-        """read(path, ...) (decode, or a frame store's load), from the memo when it holds it; keep > 0 keeps it.
+             window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] | None = None) -> Clip:
+        """read(path, ...) (default decode; or a frame store's load), from the memo when it holds it; keep > 0 keeps it.
 
         keep=0 neither reads nor fills the memo (each reset decodes), but still shares a decode
         that another thread is running for the same key. A caller with keep > 0 trims the memo to
         its own `keep`, so envs with different counts in one process follow the latest caller.
         """
+        read = read or decode
         try:
             stat = os.stat(path)
         except OSError:  # decode() says what is wrong with the path
