@@ -17,3 +17,15 @@ def test_demo_tool_use_beats_no_tool(tmp_path, capsys):
     assert tool["tool_calls_per_episode"] > 0 and no_tool["tool_calls_per_episode"] == 0
     assert (tmp_path / "episode.png").stat().st_size > 0
     assert "heuristic" in capsys.readouterr().out
+
+
+def test_cache_store_and_size_are_set_from_the_command_line(tmp_path, capsys):
+    from videostar_env.tools.stores import DirectoryStore
+
+    folder = tmp_path / "shared"
+    assert main(["precompute", "--limit", "1", "--tools", "pose_estimation", "--cache-dir", str(folder),
+                 "--cache-store", "directory", "--cache-size-gb", "0.5"]) == 0
+    assert len(DirectoryStore(str(folder), 10**9)) == 1  # one entry file, in the directory store's layout
+    assert main(["precompute", "--limit", "1", "--cache-dir", str(folder), "--cache-store", "redis"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "redis" in err and "directory" in err

@@ -78,6 +78,11 @@ def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help
         parser.add_argument(f"--{kind}-options", metavar="JSON",
                             help=f"options of the {kind} backend as a JSON object (API keys: use the environment)")
     parser.add_argument("--cache-dir", help="tool cache folder (default: $VIDEOSTAR_CACHE_DIR/tools)")
+    parser.add_argument("--cache-store", default="diskcache",
+                        help="tool cache store: diskcache (one machine; default), directory (a folder shared by "
+                             "nodes, e.g. over NFS), fsspec (--cache-dir is then a URL such as s3://bucket/tools)")
+    parser.add_argument("--cache-size-gb", type=float, default=4.0,
+                        help="tool cache size bound in GB (default 4; the fsspec store has none)")
     parser.add_argument("--no-cache", action="store_true", help="run every tool call afresh")
     parser.add_argument("--token-budget", type=int, metavar="N",
                         help="the policy's response tokens per episode, as verl's response_length (default: "
@@ -130,8 +135,8 @@ def env_spec(args: argparse.Namespace, with_dataset: bool = True) -> dict[str, A
         kwargs["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
     if args.no_cache:
         kwargs["tool_cache"] = None
-    elif args.cache_dir:
-        kwargs["tool_cache"] = CacheConfig(args.cache_dir)
+    elif args.cache_dir or args.cache_store != "diskcache" or args.cache_size_gb != 4.0:
+        kwargs["tool_cache"] = CacheConfig(args.cache_dir, args.cache_size_gb, args.cache_store)
     if with_dataset:
         kwargs["dataset"], kwargs["dataset_kwargs"] = dataset_spec(args)
     return kwargs
