@@ -222,7 +222,8 @@ def test_an_env_turn_that_does_not_fit_the_budget_is_left_out_with_its_images(ti
     first = len(policy.tokenizer.encode(turns[0], add_special_tokens=False)) + 1
     output = play(policy, replica, row, response_length=first + 40, env_kwargs=env_kwargs)  # < the pose turn
     assert output.response_ids == replica.replies[0] and output.response_mask == [1] * first
-    assert "images" not in output.multi_modal_data and not output.extra_fields["env_ended"]
+    # the env's refusal (the pose images would not fit) does not fit either: left out, and the env truncates
+    assert "images" not in output.multi_modal_data and output.extra_fields["env_ended"]
     assert output.reward_score == 0.0 and output.extra_fields["reward_extra_info"]["env_turns"] == 0.0
     inputs, _ = training_inputs(policy, output)  # verl's training side finds the video and no image
     assert "image_grid_thw" not in inputs and len(inputs["video_grid_thw"]) == 1

@@ -185,7 +185,9 @@ def test_the_response_budget_ends_the_episode_with_no_reward(tiny):
     server = StandInReplica(tokenizer, [tool_call("pose_estimation")] * 5)
     output = play(tiny, server, {"sample_index": 1, "seed": 0}, response_length=40)
     assert len(output.response_ids) == len(output.response_mask) <= 40
-    assert output.reward_score == 0.0 and not output.extra_fields["env_ended"]
+    # the env, told the exact tokens left before each step, truncates the episode when they are spent
+    assert output.reward_score == 0.0 and not any(output.extra_fields["reward_extra_info"][k]
+                                                  for k in ("accuracy", "format", "tool", "submotion", "total"))
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +300,7 @@ def test_an_unfinished_spatiotemporal_episode_reports_the_tasks_terms_at_zero(ti
     server = StandInReplica(tokenizer, [tool_call("object_detection")] * 5)
     output = play(tiny, server, str_row("VideoSTR-Tools-v0", 0), response_length=40)
     info = output.extra_fields["reward_extra_info"]
-    assert not output.extra_fields["env_ended"] and output.reward_score == 0.0
+    assert output.extra_fields["env_ended"] and output.reward_score == 0.0  # the env truncated at the spent budget
     assert set(info) == STR_TERMS | {"tool_calls", "env_turns"} and not any(info[k] for k in STR_TERMS)
 
 
@@ -490,3 +492,30 @@ def test_sft_config_composes_on_verls_sft_trainer():
     config, base = composed("videostar_sft", "sft_trainer_engine")
     assert config.data.messages_key == "messages" and config.data.truncation == "error"
     assert_keys_exist("videostar_sft", base)
+
+
+def test_the_env_fits_a_long_tool_reply_to_the_exact_tokens_left(tiny):
+    tokenizer = tiny.tokenizer
+    final = answer("wave", [("Right arm", "swings from side to side")])
+    server = StandInReplica(tokenizer, [tool_call("action_explanation"), final])
+    output = play(tiny, server, {"sample_index": 0, "seed": 3}, response_length=1200)
+    (_, first), (_, tool), (_, second) = runs(output.response_mask)
+    reply = tokenizer.decode(output.response_ids[first:first + tool])
+    # every label's explanation would not fit: the env kept those that do and said how to ask for the rest
+    assert 'call action_explanation again with "labels"' in reply
+    assert len(output.response_ids) <= 1200 and output.extra_fields["env_ended"]
+    assert output.extra_fields["reward_extra_info"]["env_turns"] == 1.0
+
+
+def test_envs_come_from_one_pool_per_configuration_built_off_the_loop(tiny):
+    from videostar_trainers.env_pool import EnvPool, pool_key
+
+    tokenizer = tiny.tokenizer
+    row = {"sample_index": 0, "dataset": "synthetic", "dataset_kwargs": json.dumps({"per_class": 1, "seed": 5})}
+    before = set(EnvPool._shared)
+    for seed in (0, 1):
+        play(tiny, StandInReplica(tokenizer, [answer("wave", [("Body", "moves")])]), {**row, "seed": seed})
+    pools = [EnvPool._shared[key] for key in set(EnvPool._shared) - before]
+    assert len(pools) == 1 and pools[0].size == pools[0].idle == 1  # one env, reused by the second sample
+    assert pools[0].key == pool_key("VideoSTAR-v0", pools[0].env_kwargs)
+    assert pools[0].env_kwargs["token_counter"] == tokenizer.name_or_path  # the policy's tokenizer counts the budget

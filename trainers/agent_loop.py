@@ -49,8 +49,9 @@ the dataset and the task options (which win over the YAML's env_kwargs), the sam
 from __future__ import annotations
 
 import json
+import math
 import time
-from typing import Any, ClassVar, Sequence
+from typing import Any, Sequence
 from uuid import uuid4
 
 import gymnasium as gym
@@ -59,6 +60,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
+from videostar_trainers.env_pool import EnvPool
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
 
@@ -80,20 +82,24 @@ class VideoStarAgentLoop(AgentLoopBase):
     """One env episode per rollout sample, token in / token out through verl's server manager.
 
     env_id: the env of rows that name none (rows of `videostar verl-data` name theirs); env_kwargs:
-    gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs).
+    gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs);
+    env_threads: env calls of this worker that run at once (None: its cores; see trainers/env_pool.py);
+    env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
+    x rollout.n / rollout.agent.num_workers).
+
+    Envs live in the process's EnvPool for the configuration: built off the event loop, reset and stepped
+    on the pool's threads with the chat conversion, and the garbage collector frozen once the pool is full.
     """
 
-    # Idle envs per configuration: concurrent trajectories each take one, and building an env
-    # (dataset, backends, cache) happens once per worker rather than once per sample.
-    _idle: ClassVar[dict[str, list[gym.Env]]] = {}
-
     def __init__(self, *args: Any, env_id: str = "VideoSTAR-v0", env_kwargs: dict | DictConfig | None = None,
-                 **kwargs: Any):
+                 env_threads: int | None = None, env_prefill: int | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if isinstance(env_kwargs, DictConfig):
             env_kwargs = OmegaConf.to_container(env_kwargs, resolve=True)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
+        self.env_threads = env_threads
+        self.env_prefill = self._worker_share() if env_prefill is None else int(env_prefill)
         self.response_length = int(self.rollout_config.response_length)
         self.processor_kwargs = self._get_mm_processor_kwargs()
         if self.rollout_config.get("name") == "sglang" and self.processor_kwargs:
@@ -104,6 +110,12 @@ class VideoStarAgentLoop(AgentLoopBase):
         self.ends = end_token_ids(self.tokenizer)
         self.end_of_turn = (self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
                             if END_OF_TURN in self.tokenizer.get_vocab() else self.tokenizer.eos_token_id)
+
+    def _worker_share(self) -> int:
+        """This worker's rollouts per step: the episodes it plays at once (1 when the config does not say)."""
+        batch = (self.config.get("data") or {}).get("train_batch_size")
+        workers = (self.rollout_config.get("agent") or {}).get("num_workers") or 1
+        return max(1, math.ceil(batch * int(self.rollout_config.get("n") or 1) / workers)) if batch else 1
 
     def _env_kwargs(self, extra: dict[str, Any]) -> dict[str, Any]:
         """The YAML's env kwargs, with the dataset and task options the row was written with (videostar verl-data).
@@ -117,6 +129,10 @@ class VideoStarAgentLoop(AgentLoopBase):
             kwargs["dataset_kwargs"] = json.loads(extra.get("dataset_kwargs") or "{}")
         if extra.get("task_options"):
             kwargs["task_options"] = json.loads(extra["task_options"])
+        # The env counts its replies against the response budget with the policy's own tokenizer.
+        if "token_counter" not in kwargs and isinstance(getattr(self.tokenizer, "name_or_path", None), str) \
+                and self.tokenizer.name_or_path:
+            kwargs["token_counter"] = self.tokenizer.name_or_path
         return kwargs
 
     async def run(self, sampling_params: dict[str, Any], **kwargs: Any) -> AgentLoopOutput:
@@ -124,19 +140,17 @@ class VideoStarAgentLoop(AgentLoopBase):
         extra = kwargs.get("extra_info") or {}
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
-        key = f"{env_id}:{json.dumps(env_kwargs, sort_keys=True, default=str)}"
-        idle = self._idle.setdefault(key, [])
-        env = idle.pop() if idle else gym.make(env_id, **env_kwargs)
-        try:
-            return await self._play(env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
-        finally:
-            idle.append(env)
+        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads)
+        await pool.start(self.env_prefill)  # the first episodes of a worker wait for one fill; later ones pass
+        async with pool.env() as env:
+            return await self._play(pool, env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
 
-    async def _play(self, env: gym.Env, sampling_params: dict[str, Any], index: int,
+    async def _play(self, pool: EnvPool, env: gym.Env, sampling_params: dict[str, Any], index: int,
                     seed: int | None) -> AgentLoopOutput:
         timing = {"generate_sequences": 0.0, "tool_calls": 0.0}
-        _, info = await self.loop.run_in_executor(None, lambda: env.reset(seed=seed, options={"index": index}))
-        chat = qwen_chat(info["messages"])
+        start = await pool.reset(env, seed=seed, options={"index": index, "token_budget": self.response_length},
+                                 convert=qwen_chat)
+        info, chat = start.info, start.converted
         messages, images = chat.messages, chat.images
         videos = list(zip(chat.videos, chat.video_metadata))  # (frames, metadata): verl's and vLLM's video form
         self._assert_mm_supported(bool(videos or images))
@@ -165,9 +179,11 @@ class VideoStarAgentLoop(AgentLoopBase):
             assistant_turns += 1
             text = turn_text(self.tokenizer, output.token_ids, self.ends)
             start = time.perf_counter()
-            _, _, terminated, truncated, info = await self.loop.run_in_executor(None, lambda: env.step(text))
+            env.unwrapped.set_tokens_left(self.response_length - len(mask))  # exact: the env fits its reply to it
+            step = await pool.step(env, text, convert=qwen_chat)
             timing["tool_calls"] += time.perf_counter() - start
-            if terminated or truncated:
+            info = step.info
+            if step.done:
                 ended = True
                 break
             if output.token_ids[-1:] != [self.end_of_turn]:  # stopped short (or at eos): closed as the template does
@@ -175,7 +191,7 @@ class VideoStarAgentLoop(AgentLoopBase):
                 logprobs = None if logprobs is None else logprobs + [0.0]
             if len(mask) >= self.response_length:
                 break
-            chat = qwen_chat(info["messages"])
+            chat = step.converted
             merged, turn_mask, turn_logprobs = await self.ct_merge_context_msg(
                 chat.messages[:len(messages) + 1], chat.messages, tokens, mask, logprobs)
             if len(turn_mask) >= self.response_length:

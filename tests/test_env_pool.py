@@ -1,0 +1,185 @@
+"""EnvPool: envs built, reset, stepped and converted on the pool's threads, never on the event loop; one episode per env."""
+
+import asyncio
+import gc
+import os
+import threading
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import videostar_env  # noqa: F401  (registers the env ids)
+from videostar_agents.messages import QwenChat, qwen_chat
+from videostar_env import OVAREnv, answer, tool_call
+from videostar_trainers.env_pool import EnvPool, Transition, default_threads, pool_key
+
+KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
+BUILT_ON: list[str] = []  # the thread each probe env was built in
+PROBE = "EnvPoolProbe-v0"
+
+
+def probe_env(**kwargs):
+    """The real env, noting the thread that builds it."""
+    BUILT_ON.append(threading.current_thread().name)
+    return OVAREnv(**kwargs)
+
+
+gym.register(PROBE, entry_point=probe_env)
+
+
+@pytest.fixture
+def pool():
+    pool = EnvPool(PROBE, KWARGS, threads=2)
+    BUILT_ON.clear()
+    yield pool
+    gc.unfreeze()
+    if pool.idle == pool.size:
+        pool.close()
+
+
+def test_default_threads_are_the_cores_this_process_may_use():
+    assert 1 <= default_threads() <= len(os.sched_getaffinity(0))
+    assert EnvPool("VideoSTAR-v0", KWARGS).threads == default_threads()
+
+
+def test_a_configuration_is_its_id_and_kwargs_in_any_order():
+    assert pool_key("A-v0", {"x": 1, "y": {"b": 2, "a": 1}}) == pool_key("A-v0", {"y": {"a": 1, "b": 2}, "x": 1})
+    assert pool_key("A-v0", {"x": 1}) != pool_key("A-v0", {"x": 2}) != pool_key("B-v0", {"x": 2})
+    assert pool_key("A-v0") == pool_key("A-v0", {})
+
+
+def test_start_builds_and_warms_envs_on_the_pool_threads_then_freezes_the_gc(pool):
+    warmed_on = []
+
+    async def main():
+        await asyncio.gather(pool.start(3, warm=lambda env: warmed_on.append(threading.current_thread().name)),
+                             pool.start(3))  # concurrent callers: one fill
+        await pool.start(2)  # already full: nothing built
+
+    gc.unfreeze()
+    asyncio.run(main())
+    assert pool.size == pool.idle == 3 and len(BUILT_ON) == 3 and len(warmed_on) == 3
+    assert all(name.startswith("env-pool") for name in BUILT_ON + warmed_on)
+    assert gc.get_freeze_count() > 0
+
+
+def test_start_without_freezing_and_bad_sizes(pool):
+    gc.unfreeze()
+    asyncio.run(pool.start(1, freeze_gc=False))
+    assert gc.get_freeze_count() == 0 and pool.size == 1
+    with pytest.raises(ValueError, match="at least 0"):
+        asyncio.run(pool.start(-1))
+    for threads in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            EnvPool(PROBE, KWARGS, threads=threads)
+
+
+def test_acquire_builds_off_the_loop_when_every_env_is_in_use(pool):
+    async def main():
+        await pool.start(1, freeze_gc=False)
+        first, second = await pool.acquire(), await pool.acquire()
+        assert first is not second and pool.size == 2 and pool.idle == 0
+        pool.release(first)
+        assert await pool.acquire() is first  # an idle env before a new one
+        pool.release(first)
+        pool.release(second)
+
+    asyncio.run(main())
+    assert len(BUILT_ON) == 2 and all(name.startswith("env-pool") for name in BUILT_ON)
+    assert pool.idle == pool.size == 2
+
+
+def test_an_episode_through_the_pool_converts_messages_on_its_threads(pool):
+    converted_on = []
+
+    def convert(messages):
+        converted_on.append(threading.current_thread().name)
+        return qwen_chat(messages)
+
+    async def main():
+        async with pool.env() as env:
+            first = await pool.reset(env, seed=3, options={"index": 2}, convert=convert)
+            tool = await pool.step(env, tool_call("pose_estimation"), convert=convert)
+            last = await pool.step(env, answer(first.info["ground_truth"]["label"]), convert=convert)
+            plain = await pool.reset(env, seed=3, options={"index": 2})
+        return first, tool, last, plain
+
+    first, tool, last, plain = asyncio.run(main())
+    assert isinstance(first, Transition) and isinstance(first.converted, QwenChat) and not first.done
+    assert first.converted.videos[0].shape == first.observation["frames"].shape
+    assert first.info["sample_id"] == plain.info["sample_id"] and plain.converted is None
+    assert isinstance(tool.converted, QwenChat) and len(tool.converted.messages) > len(first.converted.messages)
+    assert tool.info["tool_results"][0]["name"] == "pose_estimation" and tool.reward == 0.0
+    assert last.done and last.terminated and not last.truncated and last.converted is None  # nothing to convert
+    assert last.reward == pytest.approx(last.info["reward"]["total"])
+    assert len(converted_on) == 2 and all(name.startswith("env-pool") for name in converted_on)
+    assert pool.idle == pool.size == 1
+
+
+def test_concurrent_episodes_never_share_an_env(pool):
+    in_use: set[int] = set()
+    overlaps = []
+
+    async def episode(k: int) -> float:
+        async with pool.env() as env:
+            if id(env) in in_use:
+                overlaps.append(k)
+            in_use.add(id(env))
+            turn = await pool.reset(env, seed=k, options={"index": k % 3})
+            await asyncio.sleep(0.01)  # the policy generating
+            turn = await pool.step(env, answer(turn.info["ground_truth"]["label"]))
+            in_use.discard(id(env))
+            return turn.reward
+
+    async def main():
+        await pool.start(3, freeze_gc=False)
+        return await asyncio.gather(*(episode(k) for k in range(8)))
+
+    rewards = asyncio.run(main())
+    assert not overlaps and len(rewards) == 8 and all(np.isfinite(rewards))
+    assert pool.size == 8 and pool.idle == 8  # 8 at once: 3 prefilled, 5 built on demand
+
+
+def test_the_shared_pool_is_one_per_configuration_and_close_forgets_it():
+    a = EnvPool.shared(PROBE, {"dataset": "synthetic", "tool_cache": None})
+    assert EnvPool.shared(PROBE, {"tool_cache": None, "dataset": "synthetic"}, threads=7) is a
+    assert a.threads == default_threads()  # threads count only when the pool is made
+    other = EnvPool.shared(PROBE, KWARGS)
+    assert other is not a
+    a.close()
+    other.close()
+    assert EnvPool.shared(PROBE, {"dataset": "synthetic", "tool_cache": None}) is not a
+    EnvPool.shared(PROBE, {"dataset": "synthetic", "tool_cache": None}).close()
+
+
+def test_close_refuses_while_an_episode_holds_an_env(pool):
+    async def main():
+        return await pool.acquire()
+
+    env = asyncio.run(main())
+    with pytest.raises(RuntimeError, match="still in use"):
+        pool.close()
+    pool.release(env)
+    pool.close()
+    assert pool.size == pool.idle == 0
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.executor.submit(print)
+
+
+def test_a_failed_build_or_warm_up_is_raised_and_the_envs_that_were_built_are_kept(pool):
+    calls = []
+
+    def warm(env):
+        calls.append(env)
+        if len(calls) == 2:
+            raise RuntimeError("model file is corrupt")
+
+    with pytest.raises(RuntimeError, match="corrupt"):
+        asyncio.run(pool.start(3, warm=warm, freeze_gc=False))
+    assert pool.size == pool.idle == 2 and len(calls) == 3  # the env whose warm-up failed is closed, not kept
+    broken = EnvPool("VideoSTAR-v0", {"dataset": "no-such-dataset"})
+    with pytest.raises(KeyError, match="no-such-dataset"):
+        asyncio.run(broken.start(1, freeze_gc=False))
+    assert broken.size == 0
+    broken.close()

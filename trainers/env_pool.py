@@ -1,0 +1,196 @@
+"""EnvPool: the envs of one configuration, shared by many episodes of one asyncio loop, their work kept off the loop.
+
+verl's agent-loop worker plays every rollout of its batch as a coroutine of one event loop; while
+one episode's env decodes a video or runs a tool model, the others must keep streaming tokens. So
+everything CPU-bound here runs on the pool's own bounded thread pool: building envs (prefilled when
+the worker starts, built on demand past that), reset, step, and an optional converter of the env's
+messages into what the model reads (e.g. `videostar_agents.messages.qwen_chat`). Plain asyncio and
+Gymnasium: any trainer with an event loop can use it.
+
+Threads: the default is the cores this process may use (CPU affinity, capped by a cgroup CPU quota).
+More threads than cores only add contention (6 threads on 2 cores made each env call 3.4x slower
+than 2). On a large node that hosts several agent-loop workers (verl's rollout.agent.num_workers
+Ray actors, next to the trainer's own processes), give each pool about cores / workers on the node;
+backends that wait on the network (a Qwen server) rather than compute may take more.
+
+Garbage collection: CPython's full collections walk every live object, and a worker holds many
+(torch and ultralytics alone: ~320k; a full collection of them took ~450 ms here), so with dozens
+of envs they stalled the loop by 124-146 ms. `start` collects, then freezes what is alive once the
+pool is full (`gc.freeze()`): collections skip those objects from then on (stalls of 15-20 ms).
+The trade-off: a frozen object is still freed when its last reference goes, but one left in a
+reference cycle is never collected (until `gc.unfreeze()`); that costs nothing for envs and
+libraries that live as long as the worker. What is built or imported after the freeze is not
+frozen: prefill with the worker's concurrency (its share of the batch), and pass `warm` to load
+what loads on first use (a backend's models and their libraries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, ClassVar
+
+import gymnasium as gym
+
+
+def default_threads() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota when one is set."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = Path("/sys/fs/cgroup/cpu.max")
+    if quota.exists():  # containers (Kubernetes, Ray on k8s) see the host's cores but may use only their quota
+        limit, period = (quota.read_text().split() + ["100000"])[:2]
+        if limit != "max":
+            cores = min(cores, max(1, math.ceil(int(limit) / int(period))))
+    return cores
+
+
+def pool_key(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str:
+    """The identity of a configuration: the env id and its gym.make keyword arguments, canonically ordered."""
+    return f"{env_id}:{json.dumps(env_kwargs or {}, sort_keys=True, default=str)}"
+
+
+@dataclass
+class Transition:
+    """What reset or step returned, plus the converter's output of the env's messages (None without one)."""
+
+    observation: Any
+    info: dict[str, Any]
+    reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    converted: Any = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the episode ended (terminated or truncated)."""
+        return self.terminated or self.truncated
+
+
+class EnvPool:
+    """Idle envs of one (env_id, kwargs) configuration and the threads that run them; one episode per env at a time."""
+
+    _shared: ClassVar[dict[str, EnvPool]] = {}
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None):
+        """threads: env calls that may run at once (None: default_threads(), the cores; see the module docstring)."""
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None (one per core), got {threads!r}")
+        self.env_id = env_id
+        self.env_kwargs = dict(env_kwargs or {})
+        self.key = pool_key(env_id, self.env_kwargs)
+        self.threads = threads or default_threads()
+        self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="env-pool")
+        self.size = 0  # envs built, idle or in use
+        self._idle: list[gym.Env] = []
+        self._filling = asyncio.Lock()
+
+    @classmethod
+    def shared(cls, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None) -> EnvPool:
+        """This process's pool for a configuration, made on first use (threads count only then)."""
+        key = pool_key(env_id, env_kwargs)
+        if key not in cls._shared:
+            cls._shared[key] = cls(env_id, env_kwargs, threads)
+        return cls._shared[key]
+
+    @property
+    def idle(self) -> int:
+        """Envs waiting for an episode."""
+        return len(self._idle)
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def _make(self, warm: Callable[[gym.Env], Any] | None = None) -> gym.Env:
+        env = gym.make(self.env_id, **self.env_kwargs)
+        if warm is not None:
+            try:
+                warm(env)
+            except BaseException:
+                env.close()
+                raise
+        return env
+
+    async def _build(self, warm: Callable[[gym.Env], Any] | None = None) -> gym.Env:
+        env = await self._run(lambda: self._make(warm))
+        self.size += 1
+        return env
+
+    async def start(self, envs: int, warm: Callable[[gym.Env], Any] | None = None, freeze_gc: bool = True) -> None:
+        """Build envs off the loop until the pool holds `envs`, run `warm` on each new one there (e.g. load the models
+        that load on first use, so that their objects are frozen too), then collect and freeze the GC's view.
+
+        Safe to await from every episode's first step: concurrent callers wait for one fill, later ones return at once.
+        """
+        if envs < 0:
+            raise ValueError(f"envs must be at least 0, got {envs}")
+        async with self._filling:
+            missing = envs - self.size
+            if missing <= 0:
+                return
+            built = await asyncio.gather(*(self._build(warm) for _ in range(missing)), return_exceptions=True)
+            self._idle.extend(env for env in built if not isinstance(env, BaseException))  # kept, even if some failed
+            failed = [error for error in built if isinstance(error, BaseException)]
+            if failed:
+                raise failed[0]
+            if freeze_gc:
+                gc.collect()  # garbage left now would otherwise be frozen for good
+                gc.freeze()
+
+    async def acquire(self) -> gym.Env:
+        """An idle env, or a new one built off the loop when all are in use."""
+        return self._idle.pop() if self._idle else await self._build()
+
+    def release(self, env: gym.Env) -> None:
+        """Give an env back for the next episode (its next reset starts afresh)."""
+        self._idle.append(env)
+
+    @contextlib.asynccontextmanager
+    async def env(self) -> AsyncIterator[gym.Env]:
+        """`async with pool.env() as env:` an env for one episode, given back however the episode ends."""
+        env = await self.acquire()
+        try:
+            yield env
+        finally:
+            self.release(env)
+
+    async def reset(self, env: gym.Env, *, seed: int | None = None, options: dict[str, Any] | None = None,
+                    convert: Callable[[list[dict[str, Any]]], Any] | None = None) -> Transition:
+        """env.reset on the pool's threads; `converted` is convert(info["messages"]) computed there too."""
+
+        def work() -> Transition:
+            observation, info = env.reset(seed=seed, options=options)
+            return Transition(observation, info, converted=None if convert is None else convert(info["messages"]))
+
+        return await self._run(work)
+
+    async def step(self, env: gym.Env, action: Any,
+                   convert: Callable[[list[dict[str, Any]]], Any] | None = None) -> Transition:
+        """env.step on the pool's threads; `converted` as for reset, skipped once the episode is over."""
+
+        def work() -> Transition:
+            observation, reward, terminated, truncated, info = env.step(action)
+            done = bool(terminated or truncated)
+            return Transition(observation, info, float(reward), bool(terminated), bool(truncated),
+                              None if convert is None or done else convert(info["messages"]))
+
+        return await self._run(work)
+
+    def close(self) -> None:
+        """Close every env and stop the threads; the pool must have no episode running."""
+        if len(self._idle) != self.size:
+            raise RuntimeError(f"{self.size - len(self._idle)} of the pool's {self.size} envs are still in use: "
+                               f"close the pool after every episode has released its env")
+        for env in self._idle:
+            env.close()
+        self._idle.clear()
+        self.size = 0
+        self.executor.shutdown(wait=True)
+        if EnvPool._shared.get(self.key) is self:
+            del EnvPool._shared[self.key]
