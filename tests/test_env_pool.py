@@ -12,7 +12,8 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
 from videostar_env import OVAREnv, answer, tool_call
-from videostar_trainers.env_pool import EnvPool, Transition, default_threads, pool_key
+from videostar_trainers.env_pool import (THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
+                                         pool_key)
 
 KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
 BUILT_ON: list[str] = []  # the thread each probe env was built in
@@ -38,8 +39,9 @@ def pool():
         pool.close()
 
 
-def test_default_threads_are_the_cores_this_process_may_use():
-    assert 1 <= default_threads() <= len(os.sched_getaffinity(0))
+def test_default_threads_are_a_few_per_core_this_process_may_use():
+    assert 1 <= available_cores() <= len(os.sched_getaffinity(0))
+    assert default_threads() == THREADS_PER_CORE * available_cores()
     assert EnvPool("VideoSTAR-v0", KWARGS).threads == default_threads()
 
 

@@ -1,6 +1,9 @@
 """The performance benchmark measures what it claims; its table and chart come from its JSON."""
 
+import dataclasses
 import json
+import tempfile
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -140,3 +143,86 @@ def test_command_line_quick_yolo_section(tmp_path):
     assert rows[0]["device"] == "cpu" and rows[0]["batched_ms_per_frame"] > 0
     if not report["machine"]["gpu"]:
         assert report["yolo"]["target"]["met"] is None  # not measured, not claimed
+
+
+# -- concurrent episodes through EnvPool (benchmarks.perf.concurrency) -------------------------------------------------
+
+from benchmarks.perf import concurrency as conc  # noqa: E402
+from benchmarks.perf.report import concurrency_table  # noqa: E402
+from videostar_trainers.env_pool import default_threads  # noqa: E402
+
+
+def test_concurrency_cells_run_the_pattern_before_envpool_with_the_cache_off_only():
+    grid = conc.cells((1, 4), (0.05,), ("synthetic",), ("off", "warm"), ("pool", "before"), threads=(None, 4))
+    assert [(m, c, t, k) for _, c, m, t, k, _ in grid] == [
+        ("pool", "off", None, 1), ("pool", "off", None, 4), ("pool", "off", 4, 1), ("pool", "off", 4, 4),
+        ("pool", "warm", None, 1), ("pool", "warm", None, 4), ("pool", "warm", 4, 1), ("pool", "warm", 4, 4),
+        ("before", "off", None, 1), ("before", "off", None, 4)]
+
+
+def test_concurrency_lag_summary_and_checks():
+    assert conc.lag_summary([float(i) for i in range(1, 101)]) == {"p50_ms": 50.5, "p99_ms": 99.0, "max_ms": 100.0}
+    assert conc.lag_summary([]) == {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+    cell = conc.Cell("synthetic", "off", "pool", 4, 0.05, 1, conc.SYNTHETIC)
+    run = {"tool_calls": 8, "tool_runs": 3, "backend_calls": 3, "unique_keys": 2, "tool_errors": 0, "episodes": 4}
+    assert all(conc.checks(cell, run).values())
+    assert not conc.checks(cell, {**run, "tool_runs": 1, "backend_calls": 1})["cache_rule"]  # fewer runs than keys
+    assert not conc.checks(dataclasses.replace(cell, cache="warm"), run)["cache_rule"]  # a warm cache runs nothing
+    assert not conc.checks(cell, {**run, "backend_calls": 5})["runs_are_backend_calls"]
+    assert conc.checks(cell, {**run, "model_frames": 3 * conc.FRAMES})["model_runs_each_call_once"]
+    assert not conc.checks(cell, {**run, "model_frames": 5})["model_runs_each_call_once"]  # a clip run twice or cut
+
+
+def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp_path):
+    result = conc.concurrency(ks=(4,), generation_s=(0.01,), data=("synthetic",), rounds=1, repeats=1,
+                              vector_episodes=0)
+    rows = {(r["mode"], r["cache"]): r for r in result["rows"]}
+    assert set(rows) == {("pool", "off"), ("pool", "cold"), ("pool", "warm"), ("before", "off")}
+    for row in rows.values():
+        run = row["runs"][0]
+        assert all(row["checks"].values()), row["checks"]
+        assert run["tool_calls"] == 4 * 2 and run["unique_keys"] == 2  # one group of 4 on one video, 2 tools
+        assert row["ideal_episodes_per_s"] == pytest.approx(4 / (3 * 0.01), abs=1e-3)
+        assert row["efficiency"] == pytest.approx(run["episodes_per_s"] / run["ideal_episodes_per_s"], abs=1e-3)
+        assert row["env_overhead"] == pytest.approx(1 - row["efficiency"], abs=1e-3)
+        assert row["peak_rss_mb"] > 0 and row["cpu_ms_per_episode"] > 0
+        assert row["loop_lag"]["max_ms"] >= row["loop_lag"]["p99_ms"] >= 0
+    # A cold cache runs each key once (identical calls at once share one run, later ones hit the cache); warm: none.
+    assert rows[("pool", "cold")]["runs"][0]["tool_runs"] == 2 == rows[("pool", "cold")]["runs"][0]["backend_calls"]
+    assert rows[("pool", "warm")]["runs"][0]["tool_runs"] == 0 == rows[("pool", "warm")]["runs"][0]["backend_calls"]
+    table = concurrency_table(result)
+    assert table.count("| synthetic |") == 4 and "**" not in table  # no failed check
+    assert rows[("pool", "off")]["threads"] == default_threads() and rows[("before", "off")]["threads"] >= 5
+    assert f"| EnvPool ({default_threads()} threads), K=4 episodes at once (synthetic, G=0.01 s, cache off)" in perf_table(
+        {"machine": machine(), "concurrency": result})
+
+
+def test_concurrency_refuses_unknown_choices_and_missing_clips(monkeypatch):
+    with pytest.raises(ValueError, match="data must be some of"):
+        conc.concurrency(data=("youtube",))
+    with pytest.raises(ValueError, match="at least 1"):
+        conc.concurrency(ks=(0,), data=("synthetic",))
+    monkeypatch.setattr(conc, "SHARED_CLIPS", conc.SHARED_CLIPS.parent / "no-such-folder")
+    with pytest.raises(FileNotFoundError, match="VIDEOSTAR_SHARED_DATA"):
+        conc.concurrency(ks=(1,), data=("clips",), repeats=1)
+
+
+def test_concurrency_command_line_writes_json_and_table(tmp_path):
+    assert conc.main(["--out", str(tmp_path), "--data", "synthetic", "--ks", "2", "--generation", "0.01",
+                      "--caches", "warm", "--modes", "pool", "--threads", "1", "--rounds", "1", "--repeats", "1"]) == 0
+    report = json.loads((tmp_path / "concurrency.json").read_text())
+    assert [(r["k"], r["cache"], r["threads"]) for r in report["concurrency"]["rows"]] == [(2, "warm", 1)]
+    assert (tmp_path / "concurrency.md").read_text() == concurrency_table(report["concurrency"])
+
+
+def test_async_vector_env_on_the_real_clips_reports_two_envs_over_one():
+    from conftest import shared_file
+
+    shared_file("clips/arm_wrestling.mp4")
+    pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
+    with tempfile.TemporaryDirectory() as scratch:
+        clips, videos = conc.data_kwargs(("clips",), Path(scratch))["clips"]
+        result = conc.vector_on_clips(clips, episodes=2, rounds=1)
+    assert videos == 3 and set(result["episodes_per_s"]) == {"sync_1", "async_1", "async_2"}
+    eps = result["episodes_per_s"]
+    assert result["async_2_over_async_1"] == pytest.approx(eps["async_2"] / eps["async_1"], abs=0.01)

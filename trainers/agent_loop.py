@@ -83,7 +83,7 @@ class VideoStarAgentLoop(AgentLoopBase):
 
     env_id: the env of rows that name none (rows of `videostar verl-data` name theirs); env_kwargs:
     gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs);
-    env_threads: env calls of this worker that run at once (None: its cores; see trainers/env_pool.py);
+    env_threads: env calls of this worker that run at once (None: 4 per core; see trainers/env_pool.py);
     env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
     x rollout.n / rollout.agent.num_workers).
 

@@ -5,7 +5,8 @@
 Writes DIR/perf.json, DIR/perf.png and DIR/perf.md (the README's table); with --readme, puts
 the table between that file's perf-table markers. Sections: reset (vs the decode floor and
 the decoders), step (overhead), grpo (tool runs with and without the cache), yolo (batched
-vs per-frame pose), vector (sync/async episodes per second), memory (per env, by frames).
+vs per-frame pose), vector (sync/async episodes per second), memory (per env, by frames),
+concurrency (K episodes at once through EnvPool, as verl's agent loop plays them).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 from ..tools import machine as python_machine
 
-SECTIONS = ("reset", "step", "grpo", "vector", "memory", "yolo")  # yolo last: it imports torch
+SECTIONS = ("reset", "step", "grpo", "vector", "memory", "concurrency", "yolo")  # yolo last: it imports torch
 
 
 def machine() -> dict[str, Any]:
@@ -37,6 +38,7 @@ def machine() -> dict[str, Any]:
 
 def sections(quick: bool) -> dict[str, Callable[[], Any]]:
     """Each section's measurement; quick: fewer repeats and episodes, for a smoke run."""
+    from .concurrency import QUICK, concurrency
     from .decoding import reset_vs_decode
     from .memory import memory_per_env
     from .stepping import step_overhead
@@ -51,6 +53,7 @@ def sections(quick: bool) -> dict[str, Callable[[], Any]]:
         "vector": lambda: vector_throughput(episodes=4 if quick else 48, counts=(1, 2) if quick else (1, 2, 4),
                                             rounds=1 if quick else 2),
         "memory": lambda: memory_per_env(frame_counts=(8, 16) if quick else (8, 16, 32, 64), episodes=2 if quick else 20),
+        "concurrency": lambda: concurrency(**(QUICK if quick else {})),
         "yolo": lambda: yolo_pose(repeats=1 if quick else 3, episodes=16 if quick else 64),
     }
 

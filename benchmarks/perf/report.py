@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,16 @@ def perf_table(report: dict[str, Any]) -> str:
                      f"(+{mem['episode_mb_per_extra_frame']} MB/frame) | — |")
         lines.append(f"| process peak RSS of one env (an async sub-env), by frames | — | "
                      + ", ".join(f"{r['num_frames']}: {r['process_peak_mb']:.0f} MB" for r in mem["rows"]) + " | — |")
+    for row in report.get("concurrency", {}).get("rows", []):
+        if row["mode"] == "pool" and row["cache"] == "off":
+            lines.append(f"| EnvPool ({row['threads']} threads), K={row['k']} episodes at once ({row['data']}, "
+                         f"G={row['generation_s']} s, cache off): "
+                         f"episodes/s ÷ ideal | — | {row['efficiency']:.2f} ({row['episodes_per_s']:.2f} of "
+                         f"{row['ideal_episodes_per_s']:.1f}/s; {row['cpu_ms_per_episode']:.0f} CPU ms per episode; "
+                         f"loop lag max {row['loop_lag']['max_ms']:.0f} ms) | — |")
+    vector = report.get("concurrency", {}).get("vector_clips")
+    if vector:
+        lines.append(f"| async vector env on the real clips, 2 envs / 1 env | — | {vector['async_2_over_async_1']:.2f}× | — |")
     if "reset" in report:
         lines += ["", "Decoding the same 16 frames, median ms (ratio to the floor):", "",
                   "| video | floor: decord at source size | decord (default) | PyAV | OpenCV | `reset()` |",
@@ -70,6 +81,44 @@ def perf_table(report: dict[str, Any]) -> str:
                     if k in v else "—" for k in ("decord", "pyav", "opencv", "reset")}
             lines.append(f"| {v['video']} | {v['floor_decord_source_size']['median_ms']:.1f} | {cell['decord']} | "
                          f"{cell['pyav']} | {cell['opencv']} | {cell['reset']} |")
+    return "\n".join(lines) + "\n"
+
+
+def concurrency_table(result: dict[str, Any]) -> str:
+    """Concurrent episodes (benchmarks.perf.concurrency) as markdown: ratios first, then rates, loop lag, memory, tool runs."""
+    turns, group = result["turns"], result["group_size"]
+    lines = [f"K episodes at once in one event loop, {turns} turns each after a simulated generation of G s (GRPO groups "
+             f"of {group} on one video); ideal K / ({turns} G) episodes/s; median of {result['repeats']} processes per row, "
+             f"{result['rounds']} round(s) of K episodes each. CPU ms: the whole process's CPU time (all threads) per "
+             f"episode, the env's cost that other load on the machine hardly changes (cores needed = episodes/s × it). "
+             f"threads: the executor's (EnvPool: the cores unless set; "
+             f"before: verl's default executor).", "",
+             "| data | cache | mode | threads | K | G s | episodes/s ÷ ideal | env overhead | episodes/s (ideal) | "
+             "CPU ms per episode | "
+             "loop lag p50 / p99 / max ms | loop lag max while filling, ms | peak RSS MB | "
+             "tool runs / unique keys (ratio) | backend calls (model frames) | checks |", "|" + "---|" * 16]
+    for r in result["rows"]:
+        runs = statistics.median(x["tool_runs"] for x in r["runs"])
+        keys = statistics.median(x["unique_keys"] for x in r["runs"])
+        calls = statistics.median(x["backend_calls"] for x in r["runs"])
+        frames = "—" if r["runs"][0]["model_frames"] is None else \
+            f"{statistics.median(x['model_frames'] for x in r['runs']):g}"
+        lag = r["loop_lag"]
+        failed = [name for name, ok in r["checks"].items() if not ok]
+        lines.append(f"| {r['data']} | {r['cache']} | {r['mode']} | {r['threads']} | {r['k']} | {r['generation_s']} | "
+                     f"{r['efficiency']:.2f} | "
+                     f"{r['env_overhead']:.0%} | {r['episodes_per_s']:.2f} ({r['ideal_episodes_per_s']:.1f}) | "
+                     f"{r['cpu_ms_per_episode']:.0f} | "
+                     f"{lag['p50_ms']:.1f} / {lag['p99_ms']:.1f} / {lag['max_ms']:.0f} | {r['fill_loop_lag_max_ms']:.0f} | "
+                     f"{r['peak_rss_mb']:.0f} | {runs:g} / {keys:g} ({r['tool_runs_over_unique_keys']:.2f}) | {calls:g} ({frames}) | "
+                     f"{'ok' if not failed else '**' + ', '.join(failed) + '**'} |")
+    vector = result.get("vector_clips")
+    if vector:
+        eps = vector["episodes_per_s"]
+        lines += ["", f"Gymnasium's async vector env on the real clips (cache off, the same episodes without generation "
+                      f"time): 2 sub-envs ÷ 1 = {vector['async_2_over_async_1']:.2f}× ({vector['async_2_over_sync_1']:.2f}× "
+                      f"of one in-process env); episodes/s: sync ×1 {eps['sync_1']}, async ×1 {eps['async_1']}, "
+                      f"async ×2 {eps['async_2']}."]
     return "\n".join(lines) + "\n"
 
 
