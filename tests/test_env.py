@@ -249,3 +249,12 @@ def test_reserved_reasoning_tags_reach_the_prompt_and_the_parsers_hints():
     assert "[your reasoning]</think>" in prompt and "<think>[your reasoning]" not in prompt
     _, _, _, _, info = env.step("hmm")
     assert "</think><answer>" in info["invalid_reason"] and "<think>" not in info["invalid_reason"]
+
+
+def test_envs_share_the_observation_bounds_but_not_their_random_state():
+    one, two = gym.make("VideoSTAR-v0"), gym.make("VideoSTAR-v0")
+    a, b = one.observation_space["frames"], two.observation_space["frames"]
+    assert a is not b and a.high is b.high and not a.high.flags.writeable  # 2.4 MB of bounds per env, built once
+    a.seed(0)
+    b.seed(1)
+    assert not np.array_equal(a.sample(), b.sample()) and a.contains(b.sample())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -147,6 +148,16 @@ def answer_reserve(reserve: int, budget: int | None) -> int:
     return reserve if budget is None else min(reserve, budget // 2)
 
 
+@functools.lru_cache(maxsize=16)
+def image_box(count: int, height: int, width: int) -> spaces.Box:
+    """The Box of `count` RGB images, built once per shape: its bound arrays are as big as the images (4 of
+    them, 14 MB at 16 + 8 frames of 224 px), and every env of a process shares them through a shallow copy."""
+    box = spaces.Box(0, 255, (count, height, width, 3), np.uint8)
+    for bound in (box.low, box.high, box.bounded_below, box.bounded_above):
+        bound.flags.writeable = False
+    return box
+
+
 def frame_window(task: Task, sample: Any) -> tuple[float, float] | None:
     """The seconds of the video a sample's frames come from: the task's choice, else the sample's window."""
     choose = getattr(task, "frame_window", None)
@@ -188,8 +199,8 @@ class VideoToolEnv(gym.Env[dict, str]):
         self._system_prompt = prompts.system_prompt(self.task.role, cfg.action_format, self.tool_schemas)
         h, w = cfg.frame_size
         self.observation_space = spaces.Dict({
-            "frames": spaces.Box(0, 255, (cfg.num_frames, h, w, 3), np.uint8),
-            "tool_frames": spaces.Box(0, 255, (cfg.max_tool_frames, h, w, 3), np.uint8),
+            "frames": copy.copy(image_box(cfg.num_frames, h, w)),
+            "tool_frames": copy.copy(image_box(cfg.max_tool_frames, h, w)),
             "num_tool_frames": spaces.Discrete(cfg.max_tool_frames + 1),
             "dialogue": spaces.Text(max_length=cfg.max_dialogue_chars, charset=CHARSET),
         })
