@@ -25,3 +25,13 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not present (set VIDEOSTAR_SHARED_DATA to the shared data folder)")
     return path
+
+
+def build_weights(yaml: str, path, seed: int = 0) -> str:
+    """A random YOLO11 model from ultralytics' own yaml, saved the way trained weights are."""
+    import torch
+    import ultralytics
+
+    torch.manual_seed(seed)
+    ultralytics.YOLO(yaml).save(str(path))
+    return str(path)

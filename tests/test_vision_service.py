@@ -17,21 +17,12 @@ from videostar_env.backends.yolo import device_sharing, sharing
 from videostar_env.data import SyntheticDataset, VideoSample, decode
 from videostar_env.errors import ToolError
 
-from conftest import shared_file
+from conftest import build_weights, shared_file
 
 ultralytics = pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
 
 SAMPLE = VideoSample("clip", "unused", "unknown", (), "test", "test")  # the backends read only the clip
 REAL_CLIPS = ("arm_wrestling.mp4", "apply_eye_makeup.avi", "flipping_pancake.mkv")
-
-
-def build_weights(yaml: str, path, seed: int = 0) -> str:
-    """A random YOLO11 model from ultralytics' own yaml, saved the way trained weights are."""
-    import torch
-
-    torch.manual_seed(seed)
-    ultralytics.YOLO(yaml).save(str(path))
-    return str(path)
 
 
 @pytest.fixture(scope="module")

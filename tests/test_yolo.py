@@ -15,18 +15,9 @@ from videostar_env.knowledge import KnowledgeBase
 from videostar_env.tools import PoseEstimation, ToolContext, ToolError
 from videostar_env.tools.cache import CacheConfig
 
-from conftest import shared_file
+from conftest import build_weights, shared_file
 
 ultralytics = pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
-
-
-def build_weights(yaml: str, path, seed: int = 0) -> str:
-    """A random YOLO11 model from ultralytics' own yaml, saved the way trained weights are."""
-    import torch
-
-    torch.manual_seed(seed)
-    ultralytics.YOLO(yaml).save(str(path))
-    return str(path)
 
 
 @pytest.fixture(scope="module")
