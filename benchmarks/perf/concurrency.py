@@ -73,6 +73,7 @@ class Cell:
     data_kwargs: dict[str, Any]
     cache_dir: str | None = None
     threads: int | None = None
+    vision_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # more YOLO options on the clips
 
 
 def env_kwargs(cell: Cell) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def env_kwargs(cell: Cell) -> dict[str, Any]:
                               "tool_cache": None if off else CacheConfig(cell.cache_dir)}
     if cell.data == "clips":
         kwargs["vision"] = ("yolo", {"detect_weights": str(SHARED_DETECT), "pose_weights": str(SHARED_POSE),
-                                     "imgsz": 256, "device": "cpu", **({"memory": 0} if off else {})})
+                                     "imgsz": 256, "device": "cpu", **({"memory": 0} if off else {}),
+                                     **cell.vision_options})
     return kwargs
 
 
@@ -342,16 +344,18 @@ def vector_on_clips(clips: dict[str, Any], episodes: int, rounds: int) -> dict[s
 
 def concurrency(ks: tuple[int, ...] = KS, generation_s: tuple[float, ...] = GENERATION_S, data: tuple[str, ...] = DATA,
                 caches: tuple[str, ...] = CACHES, modes: tuple[str, ...] = MODES, rounds: int = 2, repeats: int = 3,
-                threads: tuple[int | None, ...] = (None,), vector_episodes: int = 24) -> dict[str, Any]:
+                threads: tuple[int | None, ...] = (None,), vector_episodes: int = 24,
+                vision_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every cell in fresh processes (repeats interleaved, so load on a shared machine hits all alike), then the
-    vector env on the clips (vector_episodes=0: skipped). threads: EnvPool sizes to compare (None: the cores)."""
+    vector env on the clips (vector_episodes=0: skipped). threads: EnvPool sizes to compare (None: the default);
+    vision_options: YOLO options added on the clips (e.g. {"replicas": 1, "batch_size": 8})."""
     for name, given, known in (("data", data, DATA), ("caches", caches, CACHES), ("modes", modes, MODES)):
         if not given or set(given) - set(known):
             raise ValueError(f"{name} must be some of {known}, got {given}")
     if min(ks) < 1 or min(generation_s) <= 0 or rounds < 1 or repeats < 1:
         raise ValueError(f"ks, rounds and repeats must be at least 1 and generation_s above 0, got ks={ks}, "
                          f"generation_s={generation_s}, rounds={rounds}, repeats={repeats}")
-    grid = [Cell(d, c, m, k, g, rounds, {}, None, t) for d, c, m, t, k, g in cells(ks, generation_s, data, caches, modes,
+    grid = [Cell(d, c, m, k, g, rounds, {}, None, t, dict(vision_options or {})) for d, c, m, t, k, g in cells(ks, generation_s, data, caches, modes,
                                                                                   threads)]
     runs: list[list[dict[str, Any]]] = [[] for _ in grid]
     context = multiprocessing.get_context("spawn")
@@ -387,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds of K episodes per process (default 2; quick 1)")
     parser.add_argument("--repeats", type=int, help="processes per cell (default 3; quick 1)")
     parser.add_argument("--vector-episodes", type=int, help="timed episodes of the vector envs on the clips (0: skip)")
-    parser.add_argument("--threads", help="comma-separated EnvPool thread counts to compare (default: the cores)")
+    parser.add_argument("--threads", help="comma-separated EnvPool thread counts to compare (default: 4 per core)")
+    parser.add_argument("--vision-options", metavar="JSON", help='more YOLO options on the clips, e.g. {"replicas": 1}')
     args = parser.parse_args(argv)
     options: dict[str, Any] = {"data": tuple(args.data.split(",")), "caches": tuple(args.caches.split(",")),
                                "modes": tuple(args.modes.split(","))}
@@ -396,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     given = {"ks": args.ks and tuple(int(k) for k in args.ks.split(",")),
              "generation_s": args.generation and tuple(float(g) for g in args.generation.split(",")),
              "threads": args.threads and tuple(int(t) for t in args.threads.split(",")), "rounds": args.rounds,
-             "repeats": args.repeats, "vector_episodes": args.vector_episodes}
+             "repeats": args.repeats, "vector_episodes": args.vector_episodes,
+             "vision_options": args.vision_options and json.loads(args.vision_options)}
     options.update({k: v for k, v in given.items() if v is not None})
     start = time.perf_counter()
     report = {"machine": machine(), "quick": args.quick, "concurrency": concurrency(**options)}
