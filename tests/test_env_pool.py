@@ -185,3 +185,17 @@ def test_a_failed_build_or_warm_up_is_raised_and_the_envs_that_were_built_are_ke
         asyncio.run(broken.start(1, freeze_gc=False))
     assert broken.size == 0
     broken.close()
+
+
+def test_a_driver_that_reads_only_the_chat_keeps_no_observation():
+    async def main():
+        pool = EnvPool("VideoSTAR-v0", {"dataset_kwargs": {"per_class": 1}}, threads=1)
+        async with pool.env() as env:
+            start = await pool.reset(env, seed=0, options={"index": 0}, convert=len, observe=False)
+            step = await pool.step(env, "not a turn", convert=len, observe=False)
+        pool.close()
+        return start, step
+
+    start, step = asyncio.run(main())
+    assert start.observation is None and step.observation is None
+    assert start.converted == len(start.info["messages"]) and step.converted == len(step.info["messages"])

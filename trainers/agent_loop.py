@@ -149,7 +149,7 @@ class VideoStarAgentLoop(AgentLoopBase):
                     seed: int | None) -> AgentLoopOutput:
         timing = {"generate_sequences": 0.0, "tool_calls": 0.0}
         start = await pool.reset(env, seed=seed, options={"index": index, "token_budget": self.response_length},
-                                 convert=qwen_chat)
+                                 convert=qwen_chat, observe=False)
         info, chat = start.info, start.converted
         messages, images = chat.messages, chat.images
         videos = list(zip(chat.videos, chat.video_metadata))  # (frames, metadata): verl's and vLLM's video form
@@ -180,7 +180,7 @@ class VideoStarAgentLoop(AgentLoopBase):
             text = turn_text(self.tokenizer, output.token_ids, self.ends)
             start = time.perf_counter()
             env.unwrapped.set_tokens_left(self.response_length - len(mask))  # exact: the env fits its reply to it
-            step = await pool.step(env, text, convert=qwen_chat)
+            step = await pool.step(env, text, convert=qwen_chat, observe=False)
             timing["tool_calls"] += time.perf_counter() - start
             info = step.info
             if step.done:

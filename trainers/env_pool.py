@@ -175,23 +175,27 @@ class EnvPool:
             self.release(env)
 
     async def reset(self, env: gym.Env, *, seed: int | None = None, options: dict[str, Any] | None = None,
-                    convert: Callable[[list[dict[str, Any]]], Any] | None = None) -> Transition:
-        """env.reset on the pool's threads; `converted` is convert(info["messages"]) computed there too."""
+                    convert: Callable[[list[dict[str, Any]]], Any] | None = None, observe: bool = True) -> Transition:
+        """env.reset on the pool's threads; `converted` is convert(info["messages"]) computed there too.
+
+        observe=False drops the observation (None): a driver that reads only the chat does not keep a copy of
+        the frames and tool-frame slots per live episode (3.6 MB at 16 + 8 frames of 224 px)."""
 
         def work() -> Transition:
             observation, info = env.reset(seed=seed, options=options)
-            return Transition(observation, info, converted=None if convert is None else convert(info["messages"]))
+            return Transition(observation if observe else None, info,
+                              converted=None if convert is None else convert(info["messages"]))
 
         return await self._run(work)
 
     async def step(self, env: gym.Env, action: Any,
-                   convert: Callable[[list[dict[str, Any]]], Any] | None = None) -> Transition:
-        """env.step on the pool's threads; `converted` as for reset, skipped once the episode is over."""
+                   convert: Callable[[list[dict[str, Any]]], Any] | None = None, observe: bool = True) -> Transition:
+        """env.step on the pool's threads; `converted` and `observe` as for reset (no conversion once it is over)."""
 
         def work() -> Transition:
             observation, reward, terminated, truncated, info = env.step(action)
             done = bool(terminated or truncated)
-            return Transition(observation, info, float(reward), bool(terminated), bool(truncated),
+            return Transition(observation if observe else None, info, float(reward), bool(terminated), bool(truncated),
                               None if convert is None or done else convert(info["messages"]))
 
         return await self._run(work)

@@ -146,15 +146,15 @@ class EnvsBefore:
         finally:
             self.idle.append(env)
 
-    async def reset(self, env: gym.Env, *, seed: int, options: dict, convert: Any) -> Transition:
+    async def reset(self, env: gym.Env, *, seed: int, options: dict, convert: Any, observe: bool = True) -> Transition:
         """reset on the default executor, messages converted on the loop."""
         obs, info = await asyncio.get_running_loop().run_in_executor(None, lambda: env.reset(seed=seed, options=options))
-        return Transition(obs, info, converted=convert(info["messages"]))
+        return Transition(obs if observe else None, info, converted=convert(info["messages"]))
 
-    async def step(self, env: gym.Env, action: str, convert: Any) -> Transition:
+    async def step(self, env: gym.Env, action: str, convert: Any, observe: bool = True) -> Transition:
         """step on the default executor, messages converted on the loop while the episode goes on."""
         obs, reward, term, trunc, info = await asyncio.get_running_loop().run_in_executor(None, lambda: env.step(action))
-        return Transition(obs, info, float(reward), term, trunc, None if term or trunc else convert(info["messages"]))
+        return Transition(obs if observe else None, info, float(reward), term, trunc, None if term or trunc else convert(info["messages"]))
 
     def close(self) -> None:
         """Close every env."""
@@ -193,11 +193,11 @@ def lag_summary(lags_ms: list[float]) -> dict[str, float]:
 async def play(envs: Any, index: int, seed: int, generation_s: float, tally: Counter, keys: set) -> None:
     """One episode as the agent loop plays it: reset, then generate (sleep) and step, TURNS times."""
     async with envs.env() as env:
-        turn = await envs.reset(env, seed=seed, options={"index": index}, convert=qwen_chat)
+        turn = await envs.reset(env, seed=seed, options={"index": index}, convert=qwen_chat, observe=False)
         actions = [tool_call(name) for name in TOOLS] + [answer(turn.info["ground_truth"]["label"])]
         for action in actions:
             await asyncio.sleep(generation_s)
-            turn = await envs.step(env, action, convert=qwen_chat)
+            turn = await envs.step(env, action, convert=qwen_chat, observe=False)
     if not turn.done or turn.converted is not None:
         raise RuntimeError(f"episode {seed} did not end on its answer (turn {turn.info['turn']})")
     for record in turn.info["tool_results"]:
