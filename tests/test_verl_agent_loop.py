@@ -319,9 +319,30 @@ def test_grpo_advantages_from_env_rewards():
     assert torch.allclose(advantages, expected[:, None].expand(4, length), atol=1e-5)
 
 
+def rlhf_row(policy, path, index, rows, tmp_path):
+    """Row `index` of a verl-data parquet as verl's RLHFDataset gives it, after checking the dataset holds `rows`
+    rows and the row's 16 frames, read by verl's own video reader, render within the prompt length."""
+    from verl.utils.dataset.rl_dataset import RLHFDataset
+
+
+    # verl's length filter forks a datasets process pool, which can deadlock in a test process that
+    # already runs threads; the same measurement is made here through verl's own video reader.
+    config = OmegaConf.create({"prompt_key": "prompt", "video_key": "videos", "max_prompt_length": 8192,
+                               "filter_overlong_prompts": False, "cache_dir": str(tmp_path / "cache")})
+    dataset = RLHFDataset(str(path), policy.tokenizer, config, policy.processor)
+    assert len(dataset) == rows
+    row = dataset[index]
+    _, videos = asyncio.run(RLHFDataset.process_vision_info(row["raw_prompt"], 14, config))
+    text = policy.processor.apply_chat_template(row["raw_prompt"], add_generation_prompt=True, tokenize=False)
+    frames, metadata = zip(*videos)
+    inputs = policy.processor(text=[text], videos=list(frames), video_metadata=list(metadata), do_sample_frames=False,
+                              return_tensors="pt")
+    assert frames[0].shape[0] == 16 and inputs["input_ids"].shape[1] < config.max_prompt_length
+    return row
+
+
 def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_path):
     import pandas as pd
-    from verl.utils.dataset.rl_dataset import RLHFDataset
 
     from videostar_env.cli import main
 
@@ -330,20 +351,8 @@ def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_p
                  "--dataset-options", json.dumps(ENV_KWARGS["dataset_kwargs"]), "--out", str(path)]) == 0
     frame = pd.read_parquet(path)
     assert len(frame) == 4 and set(frame["agent_name"]) == {"videostar_agent"}
-    tokenizer, processor = tiny.tokenizer, tiny.processor
-    # verl's length filter forks a datasets process pool, which can deadlock in a test process that
-    # already runs threads; the same measurement is made below through verl's own video reader.
-    config = OmegaConf.create({"prompt_key": "prompt", "video_key": "videos", "max_prompt_length": 8192,
-                               "filter_overlong_prompts": False, "cache_dir": str(tmp_path / "cache")})
-    dataset = RLHFDataset(str(path), tokenizer, config, processor)
-    assert len(dataset) == 4
-    row = dataset[2]
-    images, videos = asyncio.run(RLHFDataset.process_vision_info(row["raw_prompt"], 14, config))
-    text = processor.apply_chat_template(row["raw_prompt"], add_generation_prompt=True, tokenize=False)
-    frames, metadata = zip(*videos)
-    inputs = processor(text=[text], videos=list(frames), video_metadata=list(metadata), do_sample_frames=False,
-                       return_tensors="pt")
-    assert frames[0].shape[0] == 16 and inputs["input_ids"].shape[1] < config.max_prompt_length
+    tokenizer = tiny.tokenizer
+    row = rlhf_row(tiny, path, 2, 4, tmp_path)
     assert row["agent_name"] == "videostar_agent" and row["extra_info"]["seed"] == 9
     assert [p["type"] for p in row["raw_prompt"][1]["content"]][:2] == ["video", "text"]
     assert row["reward_model"]["ground_truth"] in row["extra_info"]["candidates"]
@@ -357,7 +366,6 @@ def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_p
 
 def test_verl_data_for_spatiotemporal_questions_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_path):
     import pandas as pd
-    from verl.utils.dataset.rl_dataset import RLHFDataset
 
     from videostar_env.cli import main
     from videostar_trainers.reward import compute_score
@@ -368,18 +376,8 @@ def test_verl_data_for_spatiotemporal_questions_loads_in_rlhf_dataset_and_drives
     frame = pd.read_parquet(path)
     assert len(frame) == 6 and set(frame["ability"]) == {"spatiotemporal"}
     assert set(frame["agent_name"]) == {"videostar_agent"} and set(frame["data_source"]) == {"videostar/scenes"}
-    tokenizer, processor = tiny.tokenizer, tiny.processor
-    config = OmegaConf.create({"prompt_key": "prompt", "video_key": "videos", "max_prompt_length": 8192,
-                               "filter_overlong_prompts": False, "cache_dir": str(tmp_path / "cache")})
-    dataset = RLHFDataset(str(path), tokenizer, config, processor)
-    assert len(dataset) == 6
-    row = dataset[1]
-    images, videos = asyncio.run(RLHFDataset.process_vision_info(row["raw_prompt"], 14, config))
-    text = processor.apply_chat_template(row["raw_prompt"], add_generation_prompt=True, tokenize=False)
-    frames, metadata = zip(*videos)
-    inputs = processor(text=[text], videos=list(frames), video_metadata=list(metadata), do_sample_frames=False,
-                       return_tensors="pt")
-    assert frames[0].shape[0] == 16 and inputs["input_ids"].shape[1] < config.max_prompt_length
+    tokenizer = tiny.tokenizer
+    row = rlhf_row(tiny, path, 1, 6, tmp_path)
     assert [p["type"] for p in row["raw_prompt"][1]["content"]][:2] == ["video", "text"]
     extra = row["extra_info"]
     assert extra["env_id"] == "VideoSTR-v0" and extra["task"] == "spatiotemporal" and extra["dataset"] == "scenes"
