@@ -203,6 +203,23 @@ def test_frames_alone_are_precomputed_without_a_tool_cache(tmp_path):
     assert again.as_dict()["frames"] == {"directory": str(tmp_path / "frames"), "computed": 0, "reused": 3, "failed": 0}
 
 
+def test_the_frame_store_the_env_reads_is_the_one_precompute_fills(tmp_path, monkeypatch):
+    import dataclasses
+
+    from videostar_env import OVAREnv
+    from videostar_env.data import frame_store
+
+    config = dataclasses.replace(small_config(tmp_path, tool_cache=None), frame_store=str(tmp_path / "frames"))
+    assert precompute(config, indices=range(2)).frames == {"computed": 2}
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the env decoded a video the frame store holds")
+
+    monkeypatch.setattr(frame_store, "decode", no_decoding)
+    frames = OVAREnv(config=config).reset(options={"index": 1})[0]["frames"]
+    assert frames.shape == (4, 128, 128, 3)
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     config, store = small_config(tmp_path), FrameStore(tmp_path / "frames")
 

@@ -200,7 +200,7 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
     """Run each tool (default arguments) on each sample of the config's dataset into its tool cache.
 
     tools: names among the config's tools (None: every cacheable one). frames: also store each
-    sample's decoded frames there. ray: shard the samples over `ray_workers` Ray actors ("local":
+    sample's decoded frames there (default: the config's frame_store, the one its envs read). ray: shard the samples over `ray_workers` Ray actors ("local":
     start Ray here; else a cluster address). The frames are decoded as the env decodes them, so
     the env's later calls find the same cache keys. Samples finished by an earlier run are skipped.
     """
@@ -208,6 +208,8 @@ def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: I
         raise ValueError(f"ray_workers must be at least 1, got {ray_workers}")
     if ray:
         ray_module(ray)  # a missing Ray or a wrong address fails now, not after the samples are checked
+    if frames is None and config.frame_store is not None:
+        frames = FrameStore(config.frame_store)
     worker = PrecomputeWorker(config, tools, frames)
     cache = worker.toolbox.cache
     report = PrecomputeReport(cache_directory=cache.directory if cache is not None else "",
