@@ -301,3 +301,20 @@ def test_the_token_benchmark_counts_every_shipped_annotation_file(tmp_path, caps
     assert hmdb["labels_kept"] == 25 and ssv2["labels_kept"] == 87 and k600["labels_kept"] < 160
     assert k600["explanation_reply"] > 4096 > ssv2["explanation_reply"] > hmdb["explanation_reply"]
     assert hmdb["user"] < k600["user"] and hmdb["system"] == k600["system"]  # one system prompt, longer candidate lists
+
+
+def test_a_reply_is_encoded_once_however_often_its_room_is_asked():
+    from videostar_env.clients.tokens import ReplyRoom, TokenMeter
+
+    class Counting:
+        calls = 0
+
+        def encode(self, text):
+            Counting.calls += 1
+            return text.split()
+
+    room = ReplyRoom(100, 200, TokenMeter(Counting()))
+    image = np.zeros((56, 56, 3), np.uint8)
+    cost = room.cost("a b c", [image])
+    assert room.fits("a b c", [image]) == (cost <= 100) and room.cost("a b c", [image]) == cost
+    assert Counting.calls == 1 and room.cost("a b c") < cost and Counting.calls == 2

@@ -12,7 +12,7 @@ two vision markers. A driver that tokenizes the real context (verl's agent loop)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, Sequence, runtime_checkable
 
@@ -103,10 +103,15 @@ class ReplyRoom:
     tokens: int  # the reply's share: the tokens left minus those kept for the final answer (may be <= 0)
     left: int  # the tokens left in the episode's budget
     meter: TokenMeter
+    # Counted replies: the toolbox asks whether a reply fits, then the env charges the same reply.
+    _costs: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
 
     def cost(self, text: str, images: Sequence[np.ndarray] = ()) -> int:
-        """Tokens this reply would take."""
-        return self.meter.tool_reply(text, images)
+        """Tokens this reply would take (each reply encoded once per room)."""
+        key = (text, tuple(np.shape(image)[:2] for image in images))
+        if key not in self._costs:
+            self._costs[key] = self.meter.tool_reply(text, images)
+        return self._costs[key]
 
     def fits(self, text: str, images: Sequence[np.ndarray] = ()) -> bool:
         """Whether this reply fits in the room."""
