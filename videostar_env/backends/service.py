@@ -21,11 +21,12 @@ import threading
 import time
 import weakref
 from collections import OrderedDict, deque
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
 import numpy as np
+
+from ..data.memo import InFlight
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class ModelService:
         self._queue: deque[_Request] = deque()
         self._free: list[Any] = []  # loaded copies not in use
         self._claimed = 0  # copies loaded or being loaded
-        self._results: OrderedDict[Hashable, Future] = OrderedDict()
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()  # per-clip results, least recently used first
+        self._flights: InFlight[Any] = InFlight()
         self.models: list[Any] = []  # the copies loaded so far
         self.calls = 0  # model calls made
         self.frames = 0  # frames those calls ran
@@ -232,30 +234,24 @@ class ModelService:
             self._cond.notify_all()
 
     def remember(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """compute()'s value for key, kept for later calls; concurrent calls with one key compute it once."""
+        """compute()'s value for key, kept for later calls; concurrent calls with one key compute it once
+        (InFlight: a failure reaches every waiter and is not remembered, the next call tries again)."""
         if self.options.memory == 0:
             return compute()
         with self._cond:
-            future = self._results.get(key)
-            owner = future is None
-            if owner:
-                future = self._results[key] = Future()
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+
+        def compute_and_keep() -> Any:
+            value = compute()
+            with self._cond:
+                self._results[key] = value
                 while len(self._results) > self.options.memory:
                     self._results.popitem(last=False)
-            else:
-                self._results.move_to_end(key)
-        if not owner:
-            return future.result()
-        try:
-            value = compute()
-        except BaseException as exc:
-            with self._cond:  # a failure is not remembered: the next call tries again
-                if self._results.get(key) is future:
-                    del self._results[key]
-            future.set_exception(exc)
-            raise
-        future.set_result(value)
-        return value
+            return value
+
+        return self._flights.run(key, compute_and_keep)[0]
 
     def forget(self) -> None:
         """Drop every remembered result."""
