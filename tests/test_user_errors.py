@@ -279,3 +279,14 @@ def test_an_api_key_in_a_misspelt_option_never_reaches_the_error_line(capsys):
     result = videostar(capsys, "bench", "--explanation", "openai", "--explanation-options",
                        json.dumps({"api_key": "sk-SECRET-123", "modle": "x"}), "--out", "unused")
     assert result[0] == 2 and "sk-SECRET" not in result[1] + result[2]
+
+
+def test_a_missing_optional_package_is_one_line_naming_what_to_install(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from videostar_env.cli import main
+
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # as if fsspec were not installed
+    assert main(["precompute", "--limit", "1", "--cache-dir", "memory://tools", "--cache-store", "fsspec"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install fsspec" in err

@@ -18,6 +18,7 @@ from rich.table import Table
 from . import ENV_IDS
 from .cli_options import add_env_args, env_spec, json_option
 from .env import EnvConfig
+from .errors import MissingDependency
 from .precompute import precompute
 from .rollout import run_episode, summarize
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 # Errors that mean the command line asked for something that cannot be (the messages say what to fix).
-USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError,
+               MissingDependency)
 
 
 def _demo(args: argparse.Namespace) -> int:

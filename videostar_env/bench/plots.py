@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingDependency
+
 
 def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:
-        raise ImportError("plots need matplotlib: pip install 'videostar-env[bench]'") from exc
+        raise MissingDependency("plots need matplotlib: pip install 'videostar-env[bench]'") from exc
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 

@@ -18,6 +18,8 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from ..errors import MissingDependency
+
 QWEN_BPE = "qwen"  # the Qwen BPE vocabulary inside dashscope (dashscope.get_tokenizer("qwen-7b-chat"))
 CELL = 28  # pixels per image token side: 14-pixel patches, merged 2×2
 MIN_PIXELS, MAX_PIXELS = 56 * 56, 28 * 28 * 1280  # Qwen2VLImageProcessor's default resize range
@@ -38,7 +40,7 @@ def _named_encoder(name: str) -> Encoder:
         try:
             from dashscope import get_tokenizer
         except ImportError as exc:
-            raise ImportError(f"token counter {QWEN_BPE!r} is the Qwen BPE inside dashscope, which is not installed: "
+            raise MissingDependency(f"token counter {QWEN_BPE!r} is the Qwen BPE inside dashscope, which is not installed: "
                               f"pip install 'videostar-env[qwen]' (or dashscope), or give a Hugging Face tokenizer "
                               f"name or folder") from exc
         return get_tokenizer("qwen-7b-chat")

@@ -33,6 +33,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..errors import MissingDependency
 from ..knowledge import KnowledgeBase
 from .missing import MissingVideos, apply_missing_policy
 from .sample import VideoSample
@@ -118,7 +119,7 @@ def load_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
         try:
             import pyarrow.parquet as pq
         except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("reading the VSI-Bench parquet needs pyarrow (pip install pyarrow), "
+            raise MissingDependency("reading the VSI-Bench parquet needs pyarrow (pip install pyarrow), "
                               "or pass the JSON/JSONL export instead") from err
         return pq.read_table(path).to_pylist()
     text = path.read_text()

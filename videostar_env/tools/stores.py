@@ -25,6 +25,7 @@ from typing import Protocol
 
 import diskcache
 
+from ..errors import MissingDependency
 from ..paths import write_atomic
 from ..registry import Registry
 
@@ -190,7 +191,7 @@ class FsspecStore:
         try:
             import fsspec  # optional: only this store needs it
         except ImportError as exc:
-            raise ImportError("the 'fsspec' cache store needs fsspec: pip install fsspec (and s3fs for s3://, "
+            raise MissingDependency("the 'fsspec' cache store needs fsspec: pip install fsspec (and s3fs for s3://, "
                               "gcsfs for gs://)") from exc
 
         self.directory = directory
