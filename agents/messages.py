@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from videostar_env.clients.chat import jpeg_data_url
+from videostar_env.data.memo import ArrayMemo
 
 
 @dataclass
@@ -55,21 +56,31 @@ def chat_turns(messages: list[dict[str, Any]]) -> list[tuple[str, list[dict[str,
     return turns
 
 
+# The agent loop converts an episode's whole chat at every turn, and a GRPO group's rollouts share
+# one clip: converting afresh copied the frames (2.4 MB at 16 frames of 224 px) and made a PIL
+# image of every tool image again, per episode and per turn. Now once per read-only source.
+_writable_frames = ArrayMemo(lambda video: np.array(video, np.uint8))  # torch warns on read-only arrays
+_pil_image = ArrayMemo(lambda image: Image.fromarray(np.asarray(image, np.uint8)))
+
+
 def qwen_chat(messages: list[dict[str, Any]]) -> QwenChat:
-    """The env's messages as Qwen2.5-VL's processor takes them (video frames with their timing metadata)."""
+    """The env's messages as Qwen2.5-VL's processor takes them (video frames with their timing metadata).
+
+    The frames (a writable copy) and the tool images (PIL) are converted once per read-only source
+    array and shared by every chat that holds it: read them, do not modify them."""
     chat = QwenChat()
     for role, parts in chat_turns(messages):
         content = []
         for part in parts:
             if part["type"] == "video":
-                frames = np.array(part["video"], np.uint8)  # a writable copy for torch
+                frames = _writable_frames(part["video"])
                 metadata = {"fps": float(part["fps"]), "total_num_frames": int(part["total_num_frames"]),
                             "frames_indices": [int(i) for i in part["frame_indices"]]}
                 chat.videos.append(frames)
                 chat.video_metadata.append(metadata)
                 content.append({"type": "video", "video": (frames, metadata)})
             elif part["type"] == "image":
-                image = Image.fromarray(np.asarray(part["image"], np.uint8))
+                image = _pil_image(part["image"])
                 chat.images.append(image)
                 content.append({"type": "image", "image": image})
             else:

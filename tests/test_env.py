@@ -1,5 +1,7 @@
 """The environment contract: spaces, check_env, vector envs, determinism, and robust stepping."""
 
+import weakref
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -202,21 +204,29 @@ def test_smaller_frames_and_other_decoder():
 
 def test_the_clip_memo_shares_decoded_frames_between_episodes_of_a_video():
     env = gym.make("VideoSTAR-v0", clip_memo=2).unwrapped
-    first = env.reset(seed=0, options={"index": 0})[0]["frames"]
-    clip = env._episode.clip
+    first = env.reset(seed=0, options={"index": 0})[0]["frames"].copy()
+    clip = weakref.ref(env._episode.clip)  # not held here: a clip still held is shared whatever the memo keeps
     env.reset(seed=1, options={"index": 0})
-    assert env._episode.clip is clip  # not decoded again
+    assert env._episode.clip is clip()  # not decoded again
     env.reset(options={"index": 1})
     env.reset(options={"index": 2})
     env.reset(options={"index": 0})
-    assert env._episode.clip is not clip and np.array_equal(env._episode.clip.frames, first)  # evicted, decoded anew
+    assert clip() is None and np.array_equal(env._episode.clip.frames, first)  # evicted, decoded anew
     off = gym.make("VideoSTAR-v0").unwrapped
-    off.reset(options={"index": 0})
-    kept = off._episode.clip
-    off.reset(options={"index": 0})
-    assert off._episode.clip is not kept  # the default decodes at every reset
+    off.reset(options={"index": 4})  # a video no other env holds
+    kept = weakref.ref(off._episode.clip)
+    off.reset(options={"index": 5})
+    off.reset(options={"index": 4})
+    assert kept() is None and off._episode.clip is not None  # the default keeps no clip that nothing holds
     with pytest.raises(ValueError, match="clip_memo"):
         gym.make("VideoSTAR-v0", clip_memo=-1)
+
+
+def test_envs_share_a_clip_another_episode_still_holds_without_a_memo():
+    one, two = (gym.make("VideoSTAR-v0").unwrapped for _ in range(2))
+    one.reset(options={"index": 3})
+    two.reset(options={"index": 3})
+    assert two._episode.clip is one._episode.clip  # a GRPO group's rollouts that reset at different moments
 
 
 def test_every_env_of_a_process_shares_the_clip_memo():

@@ -75,6 +75,8 @@ def test_start_without_freezing_and_bad_sizes(pool):
     for threads in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             EnvPool(PROBE, KWARGS, threads=threads)
+    with pytest.raises(ValueError, match="threshold must be a number of bytes"):
+        EnvPool(PROBE, KWARGS, mmap_threshold=0)  # None leaves malloc alone; see test_malloc.py for what it fixes
 
 
 def test_acquire_builds_off_the_loop_when_every_env_is_in_use(pool):

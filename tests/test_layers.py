@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("videostar_env", "videostar_agents", "videostar_trainers")
 # The layers of videostar_env, bottom first (README "Layout"): a module may import its own layer and those below.
 LAYERS = [
-    {"errors", "paths", "registry", "knowledge"},
+    {"errors", "paths", "registry", "knowledge", "malloc"},
     {"data"},
     {"perception"},
     {"clients"},

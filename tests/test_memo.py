@@ -1,14 +1,16 @@
 """The process's clip memo: every env of a process shares decoded clips, each decoded once, least recently used out."""
 
+import gc
 import os
 import time
+import weakref
 
 import numpy as np
 import pytest
 
 from videostar_env.data import SyntheticDataset, decode
 from videostar_env.data import memo
-from videostar_env.data.memo import ClipMemo
+from videostar_env.data.memo import ArrayMemo, ClipMemo, is_fixed
 
 from test_inflight import concurrently
 
@@ -49,12 +51,13 @@ def test_the_memo_keeps_the_latest_clips_and_decodes_an_evicted_one_again(videos
     clips = ClipMemo()
     a = clips.clip(videos[0], 8, SIZE, keep=2)
     assert clips.clip(videos[0], 8, SIZE, keep=2) is a
-    b = clips.clip(videos[1], 8, SIZE, keep=2)
+    b = weakref.ref(clips.clip(videos[1], 8, SIZE, keep=2))  # not held here (a held clip would be handed out)
+    b_frames = b().frames.copy()
     assert clips.clip(videos[0], 8, SIZE, keep=2) is a  # a is now the most recently used
     clips.clip(videos[2], 8, SIZE, keep=2)  # b goes
-    assert len(clips) == 2 and clips.clip(videos[0], 8, SIZE, keep=2) is a
+    assert len(clips) == 2 and clips.clip(videos[0], 8, SIZE, keep=2) is a and b() is None
     again = clips.clip(videos[1], 8, SIZE, keep=2)
-    assert again is not b and np.array_equal(again.frames, b.frames)
+    assert np.array_equal(again.frames, b_frames)
     assert decodes == [videos[0], videos[1], videos[2], videos[1]]
     assert clips.nbytes == 2 * a.frames.nbytes
 
@@ -90,12 +93,19 @@ def test_max_bytes_bounds_the_frames_kept(videos):
     assert len(clips) == 0 and clips.nbytes == 0
 
 
-def test_keep_zero_decodes_every_time_and_frames_are_read_only(videos):
+def test_keep_zero_keeps_nothing_but_hands_out_a_clip_still_held(videos, decodes):
     clips = ClipMemo()
-    first, second = clips.clip(videos[0], 8, SIZE), clips.clip(videos[0], 8, SIZE)
-    assert first is not second and len(clips) == 0
+    first = clips.clip(videos[0], 8, SIZE)
+    assert clips.clip(videos[0], 8, SIZE) is first and len(clips) == 0 and decodes == [videos[0]]
     with pytest.raises(ValueError, match="read-only"):
         first.frames[0, 0, 0, 0] = 1
+    frames = first.frames.copy()
+    del first
+    gc.collect()
+    again = clips.clip(videos[0], 8, SIZE)  # nothing held it: decoded again, the same frames
+    assert decodes == [videos[0]] * 2 and np.array_equal(again.frames, frames)
+    clips.clear()
+    assert clips.clip(videos[0], 8, SIZE) is not again  # clear forgets held clips too
 
 
 def test_a_missing_video_is_named(tmp_path):
@@ -117,3 +127,22 @@ def test_a_decoder_error_reaches_every_waiter_and_nothing_is_kept(tmp_path):
     concurrently([call] * 4)
     assert len(errors) == 4 and all("broken.mp4" in e for e in errors) and len(clips) == 0
 
+
+
+def test_an_array_memo_derives_once_per_fixed_array_and_forgets_it_with_the_array():
+    derived = []
+    memo = ArrayMemo(lambda a: derived.append(len(a)) or a.sum())
+    fixed = np.arange(6)
+    fixed.setflags(write=False)
+    assert is_fixed(fixed) and memo(fixed) == memo(fixed) == 15 and len(derived) == 1 and len(memo) == 1
+    del fixed
+    gc.collect()
+    assert len(memo) == 0  # gone with its array, so a new array at the same address is derived afresh
+    writable, base = np.arange(6), np.arange(6)
+    view = base[:]
+    view.setflags(write=False)  # read-only, but its base may still change
+    assert not is_fixed(writable) and not is_fixed(view)
+    assert is_fixed(np.frombuffer(b"\x01\x02", np.uint8))  # viewing bytes, as np.asarray(PIL image) does
+    memo(writable), memo(writable), memo(view)
+    base[0] = 100
+    assert memo(view) == 115 and len(derived) == 5 and len(memo) == 0

@@ -56,6 +56,19 @@ def test_tool_results_become_user_turns_with_images_then_tool_response_text():
     assert len(urls) == 16 and urls[0]["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
 
+def test_each_turns_chat_reuses_the_frames_copy_and_tool_images_of_the_earlier_ones():
+    env = gym.make("VideoSTAR-v0")
+    _, info = env.reset(seed=0)
+    first = qwen_chat(info["messages"])
+    _, _, _, _, info = env.step(tool_call("pose_estimation"))
+    second, again = qwen_chat(info["messages"]), qwen_chat(info["messages"])
+    assert second.videos[0] is first.videos[0] and second.videos[0].flags.writeable  # torch reads it without a warning
+    assert second.images and all(a is b for a, b in zip(second.images, again.images))
+    writable = [{**m, "content": [{**p, "video": np.array(p["video"])} if p["type"] == "video" else p
+                                  for p in m["content"]]} for m in info["messages"]]
+    assert qwen_chat(writable).videos[0] is not qwen_chat(writable).videos[0]  # an array that may change: copied
+
+
 # -- Qwen2.5-VL with transformers ------------------------------------------------------------------
 
 @pytest.mark.parametrize("env_id", ["VideoSTAR-v0", "VideoSTAR-TwoTurn-v0"])

@@ -42,8 +42,9 @@ def clips():
 
 def random_yolo(weights, pose="pose", **options):
     # Random weights score every anchor near 0.5; conf=0 and a small max_det keep the output small but non-empty.
+    # 16 frames a call (a CPU's default is 4) so that a call can hold several episodes' 8-frame clips.
     return YOLOVision(weights["detect"], weights[pose], **{"device": "cpu", "imgsz": 128, "conf": 0.0, "max_det": 3,
-                                                          **options})
+                                                          "batch_size": 16, **options})
 
 
 def flat(frames) -> list:
@@ -94,13 +95,13 @@ def test_backends_with_the_same_options_share_one_model_and_one_load(weights, cl
         assert 1 <= len(backends[0].service("pose").models) <= replicas
 
 
-def test_a_gpu_gets_one_copy_and_large_batches_a_cpu_two_copies_and_one_episode_a_call(weights):
+def test_a_gpu_gets_one_copy_and_large_batches_a_cpu_two_copies_and_few_frames_a_call(weights):
     assert device_sharing("cuda:0") == device_sharing("0") == {"batch_size": 64, "replicas": 1}
-    assert device_sharing("cpu") == {"batch_size": 16, "replicas": min(2, os.cpu_count())}
-    options = random_yolo(weights).service("pose").options
-    assert (options.batch_size, options.replicas) == (16, min(2, os.cpu_count()))
+    assert device_sharing("cpu") == {"batch_size": 4, "replicas": min(2, os.cpu_count())}
+    options = random_yolo(weights, batch_size=None).service("pose").options
+    assert (options.batch_size, options.replicas) == (4, min(2, os.cpu_count()))
     options = random_yolo(weights, batch_size=None, replicas=3).service("pose").options
-    assert (options.batch_size, options.replicas) == (16, 3)  # what is given stays
+    assert (options.batch_size, options.replicas) == (4, 3)  # what is given stays
     assert sharing(None, 5.0, None, 7, device="cuda:1") == ServiceOptions(64, 5.0, 1, 7)
 
 
@@ -168,7 +169,7 @@ def test_sixteen_threads_on_the_real_clips_with_the_int8_weights():
     expected = [serial.pose(clip, SAMPLE) for clip in real]
     assert all(sum(map(len, frames)) >= 6 for frames in expected)  # people found: a real comparison
     # Pose only: the int8 detector reads 640 px whatever imgsz says, ten times the pose model's time on a CPU.
-    backends = [YOLOVision(**options, memory=0, max_wait_ms=20) for _ in range(16)]
+    backends = [YOLOVision(**options, memory=0, max_wait_ms=20, batch_size=16) for _ in range(16)]  # calls merge clips
     got = in_threads(16, lambda i: backends[i].pose(real[i % 3], SAMPLE))
     for i in range(16):
         assert not isinstance(got[i], Exception), got[i]
@@ -177,7 +178,7 @@ def test_sixteen_threads_on_the_real_clips_with_the_int8_weights():
 
 
 def test_a_clip_is_computed_once_however_many_episodes_ask_at_once(weights, clips):
-    backends = [random_yolo(weights, batch_size=16) for _ in range(12)]
+    backends = [random_yolo(weights) for _ in range(12)]
     # A GRPO group: episodes on the same videos, each decoding its own Clip object.
     again = [decode(c.path, 8, (128, 128)) for c in clips[:3]]
     results = in_threads(12, lambda i: backends[i].pose(again[i % 3] if i % 2 else clips[i % 3], SAMPLE))

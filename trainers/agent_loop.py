@@ -60,6 +60,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
+from videostar_env.malloc import MMAP_THRESHOLD
 from videostar_trainers.env_pool import EnvPool
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
@@ -85,20 +86,22 @@ class VideoStarAgentLoop(AgentLoopBase):
     gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs);
     env_threads: env calls of this worker that run at once (None: 4 per core; see trainers/env_pool.py);
     env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
-    x rollout.n / rollout.agent.num_workers).
+    x rollout.n / rollout.agent.num_workers); env_mmap_threshold: bytes from which the worker's allocations are
+    mapped on their own and freed at once (None: malloc left as it is; see videostar_env/malloc.py).
 
     Envs live in the process's EnvPool for the configuration: built off the event loop, reset and stepped
     on the pool's threads with the chat conversion, and the garbage collector frozen once the pool is full.
     """
 
     def __init__(self, *args: Any, env_id: str = "VideoSTAR-v0", env_kwargs: dict | DictConfig | None = None,
-                 env_threads: int | None = None, env_prefill: int | None = None, **kwargs: Any):
+                 env_threads: int | None = None, env_prefill: int | None = None,
+                 env_mmap_threshold: int | None = MMAP_THRESHOLD, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if isinstance(env_kwargs, DictConfig):
             env_kwargs = OmegaConf.to_container(env_kwargs, resolve=True)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
-        self.env_threads = env_threads
+        self.env_threads, self.env_mmap_threshold = env_threads, env_mmap_threshold
         self.env_prefill = self._worker_share() if env_prefill is None else int(env_prefill)
         self.response_length = int(self.rollout_config.response_length)
         self.processor_kwargs = self._get_mm_processor_kwargs()
@@ -140,7 +143,7 @@ class VideoStarAgentLoop(AgentLoopBase):
         extra = kwargs.get("extra_info") or {}
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
-        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads)
+        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_mmap_threshold)
         await pool.start(self.env_prefill)  # the first episodes of a worker wait for one fill; later ones pass
         async with pool.env() as env:
             return await self._play(pool, env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))

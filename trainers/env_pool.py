@@ -28,6 +28,11 @@ reference cycle is never collected (until `gc.unfreeze()`); that costs nothing f
 libraries that live as long as the worker. What is built or imported after the freeze is not
 frozen: prefill with the worker's concurrency (its share of the batch), and pass `warm` to load
 what loads on first use (a backend's models and their libraries).
+
+Memory: a pool fixes glibc's mmap threshold for its process (`videostar_env.malloc`), so the
+large, short-lived arrays of many episodes at once go back to the OS when freed instead of
+piling up in per-thread heap arenas: on the real clips, 64 episodes at once peaked at 2.03 GB
+without it and 1.52 GB with it.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, ClassVar
 
 import gymnasium as gym
+
+from videostar_env.malloc import MMAP_THRESHOLD, return_large_blocks
 
 
 THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (see above)
@@ -92,10 +99,15 @@ class EnvPool:
 
     _shared: ClassVar[dict[str, EnvPool]] = {}
 
-    def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None):
-        """threads: env calls that may run at once (None: default_threads(), 4 per core; see the module docstring)."""
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
+                 mmap_threshold: int | None = MMAP_THRESHOLD):
+        """threads: env calls that may run at once (None: default_threads(), 4 per core); mmap_threshold: bytes from
+        which the process's allocations are mapped on their own and freed at once (None: leave malloc as it is;
+        see the module docstring)."""
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None (default_threads()), got {threads!r}")
+        if mmap_threshold is not None:
+            return_large_blocks(mmap_threshold)  # checks the value; False (nothing to fix) off glibc
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.key = pool_key(env_id, self.env_kwargs)
@@ -106,11 +118,12 @@ class EnvPool:
         self._filling = asyncio.Lock()
 
     @classmethod
-    def shared(cls, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None) -> EnvPool:
-        """This process's pool for a configuration, made on first use (threads count only then)."""
+    def shared(cls, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
+               mmap_threshold: int | None = MMAP_THRESHOLD) -> EnvPool:
+        """This process's pool for a configuration, made on first use (threads and mmap_threshold count only then)."""
         key = pool_key(env_id, env_kwargs)
         if key not in cls._shared:
-            cls._shared[key] = cls(env_id, env_kwargs, threads)
+            cls._shared[key] = cls(env_id, env_kwargs, threads, mmap_threshold)
         return cls._shared[key]
 
     @property

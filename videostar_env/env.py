@@ -86,7 +86,7 @@ class EnvConfig:
     objects: Any = "oracle"  # objects backend (object_detection, object_tracking, relation_graph)
     reward: Any = None  # the task's reward config (or a dict of its fields); None: the task's default
     tool_cache: CacheConfig | None = field(default_factory=CacheConfig)  # None: run every tool call afresh
-    clip_memo: int = 0  # decoded clips the process keeps (LRU, shared by every env of the process); 0: decode each reset
+    clip_memo: int = 0  # decoded clips the process keeps (LRU, shared by every env of the process); 0: none (clips still in use are shared anyway)
     frame_store: str | None = None  # folder of decoded frames (videostar precompute --frames DIR) read instead of decoding
     # The policy's response tokens for the whole episode (its turns and the env's replies, as verl's response_length);
     # None: unbounded. reset(options={"token_budget": n}) sets it per episode.

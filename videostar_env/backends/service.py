@@ -26,7 +26,7 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from ..data.memo import InFlight
+from ..data.memo import ArrayMemo, InFlight
 
 
 @dataclass(frozen=True)
@@ -283,20 +283,12 @@ def shared(key: Hashable, make: Callable[[], ModelService]) -> ModelService:
         return service
 
 
-_DIGESTS: dict[int, tuple[weakref.ref, bytes]] = {}  # id(frames) -> (the read-only array, its digest)
-
-
-def frames_digest(frames: np.ndarray) -> bytes:
-    """A digest of an array's shape and content; remembered while the array is read-only and holds its own data
-    (a Clip's frames), which nothing then changes."""
-    fixed = not frames.flags.writeable and frames.flags.owndata  # a read-only view's base may still change
-    entry = _DIGESTS.get(id(frames))
-    if fixed and entry is not None and entry[0]() is frames:
-        return entry[1]
+def _digest(frames: np.ndarray) -> bytes:
     h = hashlib.blake2b(str((frames.shape, frames.dtype.str)).encode(), digest_size=16)
     h.update(np.ascontiguousarray(frames).data)
-    digest = h.digest()
-    if fixed:
-        key = id(frames)
-        _DIGESTS[key] = (weakref.ref(frames, lambda _, key=key: _DIGESTS.pop(key, None)), digest)
-    return digest
+    return h.digest()
+
+
+# A digest of an array's shape and content; remembered while the array is fixed (read-only with its own data: a
+# Clip's frames), which nothing then changes.
+frames_digest: ArrayMemo[bytes] = ArrayMemo(_digest)

@@ -95,10 +95,12 @@ def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> An
 
 # Measured with benchmarks/perf/yolo.py: on a CPU, model calls of many episodes' frames take no less time than
 # one call per episode (the int8 TFLite graph runs one frame at a time) but hold every frame's input at once;
-# ultralytics runs a TFLite model on cores - 1 threads, so a second copy uses the rest (1.9x on 2 cores). A GPU
-# gains from large batches on one copy.
+# ultralytics runs a TFLite model on cores - 1 threads, so a second copy uses the rest (1.9x on 2 cores). So on a
+# CPU a call takes few frames: each is letterboxed to the model's size in float32 (4.9 MB at 640 px), and 16-frame
+# calls on 4 copies raised the peak RSS of 64 episodes at once from 1.10 to 1.28 GB (benchmarks/perf/concurrency.py).
+# A GPU gains from large batches on one copy.
 GPU_SHARING = {"batch_size": 64, "replicas": 1}
-CPU_SHARING = {"batch_size": 16, "replicas": 2}
+CPU_SHARING = {"batch_size": 4, "replicas": 2}
 
 
 def device_sharing(device: str | None) -> dict[str, int]:

@@ -3,16 +3,21 @@
 verl's agent loop runs many episodes of a process in one asyncio loop and calls reset/step in
 executor threads; the rollouts of a GRPO group ask for the same video and the same tool calls
 at the same moment, on different envs. `InFlight` makes identical requests running at once
-compute once; `CLIPS` (a `ClipMemo`) lets every env of the process share decoded clips.
+compute once; `CLIPS` (a `ClipMemo`) lets every env of the process share decoded clips, and an
+`ArrayMemo` keeps what is derived from a read-only array (its digest, a converted copy) as long
+as the array lives.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Hashable, TypeVar
+
+import numpy as np
 
 from .decode import Clip, decode
 
@@ -75,7 +80,10 @@ class ClipMemo:
 
     Keyed by (path, mtime, size, window, num_frames, frame_size, decoder): a rewritten file is
     decoded again. Frames are read-only (`Clip`), so envs share them safely. `max_bytes` (None:
-    no bound) caps the frames kept, besides the count each call gives.
+    no bound) caps the frames kept, besides the count each call gives. Besides the clips it keeps,
+    a clip that any episode still holds is handed out again (a weak reference, so it costs no
+    memory): a GRPO group's rollouts of one video share one copy of its frames even when they
+    reset at different moments, with no memo kept.
     """
 
     def __init__(self, max_bytes: int | None = None) -> None:
@@ -83,14 +91,15 @@ class ClipMemo:
         self.nbytes = 0  # bytes of the frames kept
         self._lock = threading.Lock()
         self._clips: OrderedDict[tuple, Clip] = OrderedDict()
+        self._live: weakref.WeakValueDictionary[tuple, Clip] = weakref.WeakValueDictionary()  # clips held anywhere
         self._flights: InFlight[Clip] = InFlight()
 
     def clip(self, path: str, num_frames: int, frame_size: tuple[int, int], decoder: str = "auto",
              window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] | None = None) -> Clip:
         """read(path, ...) (default decode; or a frame store's load), from the memo when it holds it; keep > 0 keeps it.
 
-        keep=0 neither reads nor fills the memo (each reset decodes), but still shares a decode
-        that another thread is running for the same key. A caller with keep > 0 trims the memo to
+        keep=0 keeps nothing (a reset decodes unless the clip is still held, or another thread is
+        decoding it right now: both are shared). A caller with keep > 0 trims the memo to
         its own `keep`, so envs with different counts in one process follow the latest caller.
         """
         read = read or decode
@@ -100,14 +109,19 @@ class ClipMemo:
             return read(path, num_frames, frame_size, decoder, window)
         window = None if window is None else (float(window[0]), float(window[1]))
         key = (path, stat.st_mtime_ns, stat.st_size, window, int(num_frames), tuple(frame_size), decoder)
-        if keep > 0:
-            with self._lock:
-                if key in self._clips:
-                    self._clips.move_to_end(key)
-                    return self._clips[key]
+        with self._lock:
+            if keep > 0 and key in self._clips:
+                self._clips.move_to_end(key)
+                return self._clips[key]
+            held = self._live.get(key)
+        if held is not None:
+            self._keep(key, held, keep)
+            return held
 
         def load() -> Clip:
             clip = read(path, num_frames, frame_size, decoder, window)
+            with self._lock:
+                self._live[key] = clip
             self._keep(key, clip, keep)  # before the flight ends, so a caller arriving after it finds the clip
             return clip
 
@@ -132,10 +146,51 @@ class ClipMemo:
         return len(self._clips)
 
     def clear(self) -> None:
-        """Forget every clip."""
+        """Forget every clip (those still held elsewhere included: the next call decodes)."""
         with self._lock:
             self._clips.clear()
+            self._live.clear()
             self.nbytes = 0
 
 
 CLIPS = ClipMemo()  # the process's memo: every env of a process reads and fills this one
+
+
+def is_fixed(array: Any) -> bool:
+    """Whether nothing can change this array's content: read-only, and holding its own data or viewing what cannot
+    change either (bytes, as np.asarray of a PIL image; a fixed array). A read-only view of a writable base may."""
+    if not isinstance(array, np.ndarray) or array.flags.writeable:
+        return False
+    base = array.base
+    return array.flags.owndata or isinstance(base, bytes) or is_fixed(base)
+
+
+class ArrayMemo(Generic[V]):
+    """One derived value per fixed array (`is_fixed`: a Clip's frames, a tool image), kept while the array lives.
+
+    Any other input is derived afresh on every call, since its content may change.
+    """
+
+    def __init__(self, derive: Callable[[Any], V]) -> None:
+        self._derive = derive
+        self._lock = threading.Lock()
+        self._values: dict[int, V] = {}  # id(array) -> its value; the entry goes when the array does
+
+    def __call__(self, array: Any) -> V:
+        """derive(array), computed once per fixed array."""
+        if not is_fixed(array):
+            return self._derive(array)
+        key = id(array)
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = self._derive(array)
+        with self._lock:
+            if key not in self._values:
+                self._values[key] = value
+                weakref.finalize(array, self._values.pop, key, None)  # runs before the id can be reused
+            return self._values[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
