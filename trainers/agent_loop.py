@@ -61,7 +61,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env.malloc import MMAP_THRESHOLD
-from videostar_trainers.env_pool import EnvPool
+from videostar_trainers.env_pool import EnvPool, load_models
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
 
@@ -144,7 +144,8 @@ class VideoStarAgentLoop(AgentLoopBase):
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
         pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_mmap_threshold)
-        await pool.start(self.env_prefill)  # the first episodes of a worker wait for one fill; later ones pass
+        # The first episodes of a worker wait for one fill (the models load then, not mid-rollout); later ones pass.
+        await pool.start(self.env_prefill, warm=load_models)
         async with pool.env() as env:
             return await self._play(pool, env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
 

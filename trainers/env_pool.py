@@ -40,9 +40,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import json
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,15 @@ from videostar_env.malloc import MMAP_THRESHOLD, return_large_blocks
 
 
 THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (see above)
+
+# What the built-in backends and decoders import on first use. Importing an extension module holds the GIL, so an
+# env built off the loop still stalls it: torch's import did for up to 229 ms, ultralytics' first prediction (which
+# imports torch._dynamo and triton) for 128 ms. Imported before the loop serves (preload_libraries), they cost it
+# nothing.
+HEAVY_LIBRARIES = ("torch", "torch._dynamo", "torchvision", "cv2", "PIL.Image", "ultralytics",
+                   "ultralytics.models.yolo", "ultralytics.engine.predictor", "ultralytics.nn.autobackend",
+                   "ultralytics.nn.backends.litert",
+                   "ai_edge_litert.interpreter", "decord", "av")
 
 
 def available_cores() -> int:
@@ -70,6 +81,29 @@ def available_cores() -> int:
 def default_threads() -> int:
     """The pool's threads unless told: THREADS_PER_CORE per available core."""
     return THREADS_PER_CORE * available_cores()
+
+
+def preload_libraries(modules: tuple[str, ...] = HEAVY_LIBRARIES,
+                      mmap_threshold: int | None = MMAP_THRESHOLD) -> list[str]:
+    """Import the libraries envs load on first use, and fix malloc's threshold, before an event loop depends on this
+    process; the modules imported (those not installed are skipped). For verl's agent-loop workers, Ray runs it as
+    each worker process starts: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook=<this function's path>."""
+    if mmap_threshold is not None:
+        return_large_blocks(mmap_threshold)
+    imported = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional library (PyAV, LiteRT) the configured envs then do not use either
+            continue
+        imported.append(name)
+    return imported
+
+
+def load_models(env: gym.Env) -> None:
+    """A warm-up for `EnvPool.start`: load the models the env's tools call (shared by the process's envs) while the
+    pool fills, not during the first episodes' tool calls."""
+    env.unwrapped.toolbox.load_models()
 
 
 def pool_key(env_id: str, env_kwargs: dict[str, Any] | None = None) -> str:
@@ -114,6 +148,8 @@ class EnvPool:
         self.threads = threads or default_threads()
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="env-pool")
         self.size = 0  # envs built, idle or in use
+        self._made = 0  # gym.make calls so far
+        self._lock = threading.Lock()
         self._idle: list[gym.Env] = []
         self._filling = asyncio.Lock()
 
@@ -135,7 +171,11 @@ class EnvPool:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     def _make(self, warm: Callable[[gym.Env], Any] | None = None) -> gym.Env:
-        env = gym.make(self.env_id, **self.env_kwargs)
+        with self._lock:
+            first, self._made = self._made == 0, self._made + 1
+        # Gymnasium's passive checker on the first env only: the others are the same configuration, and checking
+        # each one's image spaces and first observations cost CPU that stalled the loop while the pool filled.
+        env = gym.make(self.env_id, **{**({} if first else {"disable_env_checker": True}), **self.env_kwargs})
         if warm is not None:
             try:
                 warm(env)
@@ -158,12 +198,19 @@ class EnvPool:
         if envs < 0:
             raise ValueError(f"envs must be at least 0, got {envs}")
         async with self._filling:
-            missing = envs - self.size
-            if missing <= 0:
+            if envs <= self.size:
                 return
-            built = await asyncio.gather(*(self._build(warm) for _ in range(missing)), return_exceptions=True)
-            self._idle.extend(env for env in built if not isinstance(env, BaseException))  # kept, even if some failed
-            failed = [error for error in built if isinstance(error, BaseException)]
+            # One at a time, on one of the pool's threads: building is Python work, which threads cannot run in
+            # parallel (the GIL), and eight threads building at once starved the loop (30-40 ms stalls at 64 envs).
+            # The first env imports and loads what the others then share; if it fails, so would they.
+            failed: list[BaseException] = []
+            for _ in range(envs - self.size):
+                try:
+                    self._idle.append(await self._build(warm))
+                except Exception as exc:  # the envs built are kept; the first failure is raised once all were tried
+                    failed.append(exc)
+                    if not self.size:
+                        break
             if failed:
                 raise failed[0]
             if freeze_gc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, TypeVar
 
@@ -42,6 +43,8 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._factories: dict[str, Callable[..., T]] = {}
         self._entry_points_loaded = entry_point_group is None
+        self._entry_points_lock = threading.RLock()  # re-entrant: a plugin's import may look names up again
+        self._loading = False
 
     def register(self, name: str, factory: Callable[..., T], overwrite: bool = False) -> None:
         """Make `factory` available as `name`; ValueError if the name is taken and overwrite is False."""
@@ -81,9 +84,18 @@ class Registry(Generic[T]):
         return factory(**kwargs)
 
     def _load_entry_points(self) -> None:
+        # Envs are built on many threads at once (an env pool): the others wait until every plugin is registered,
+        # and a plugin that fails to load fails every lookup instead of leaving the rest unloaded.
         if self._entry_points_loaded:
             return
-        self._entry_points_loaded = True
-        for ep in entry_points(group=self.entry_point_group):
-            if ep.name not in self._factories:
-                self.register(ep.name, ep.load())
+        with self._entry_points_lock:
+            if self._entry_points_loaded or self._loading:
+                return
+            self._loading = True
+            try:
+                for ep in entry_points(group=self.entry_point_group):
+                    if ep.name not in self._factories:
+                        self.register(ep.name, ep.load())
+                self._entry_points_loaded = True
+            finally:
+                self._loading = False

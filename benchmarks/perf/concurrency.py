@@ -15,8 +15,10 @@ frames its models ran. Cache: off (no tool cache, and the YOLO service keeps no 
 cold (empty at the start) or warm (filled before timing). Mode "pool" is EnvPool; mode "before" is
 the agent loop's pattern before it (verl's default executor, envs made on the loop, messages
 converted on the loop, no gc.freeze), for comparison. Data: synthetic videos (oracle vision) and
-the three real clips (YOLO11n int8 pose and detection, 224 px frames). Every env is warmed up
-(one episode's work, no cache) before timing. Plus Gymnasium's async vector env on the real clips:
+the three real clips (YOLO11n int8 pose and detection, 224 px frames). Each process runs one
+episode's work (no cache) on its first env before timing; in mode "pool" it first imports the
+heavy libraries (preload_libraries, as Ray's worker_process_setup_hook does when a verl worker
+starts), so the fill's loop lag is that of building envs, not of importing torch. Plus Gymnasium's async vector env on the real clips:
 2 sub-envs over 1. Writes DIR/concurrency.json and DIR/concurrency.md.
 """
 
@@ -46,7 +48,7 @@ from videostar_env import answer, make_vec, tool_call
 from videostar_env.data import SyntheticDataset, decode
 from videostar_env.tools import run_tool
 from videostar_env.tools.cache import CacheConfig
-from videostar_trainers.env_pool import EnvPool, Transition
+from videostar_trainers.env_pool import EnvPool, Transition, load_models, preload_libraries
 
 from ..tools import SHARED_DETECT, SHARED_POSE
 from .decoding import SHARED_CLIPS, benchmark_videos
@@ -105,9 +107,17 @@ def model_work(services: list[Any] | None) -> dict[str, int | None]:
     return {"model_calls": sum(s.calls for s in services), "model_frames": sum(s.frames for s in services)}
 
 
+_WARMED: set[int] = set()  # processes whose first env has run the warm-up
+
+
 def warm_up(env: gym.Env) -> None:
-    """An episode's work once before timing, so that first-use costs (libraries, models, tool code) are not timed:
-    reset, each tool run without the cache (nothing stored), the chat with the tool images, and the answer."""
+    """An episode's work once per process before timing, so that first-use costs (libraries, models, tool code),
+    which every env of the process shares, are not timed: reset, each tool run without the cache (nothing stored),
+    the chat with the tool images, and the answer. Later envs: nothing (an env pool warms its first env alone)."""
+    if os.getpid() in _WARMED:
+        return
+    _WARMED.add(os.getpid())
+    load_models(env)  # every copy, as the agent loop's fill does
     inner = env.unwrapped
     _, info = env.reset(seed=0, options={"index": 0})
     sample, cfg = inner.dataset[0], inner.config
@@ -211,6 +221,11 @@ async def play(envs: Any, index: int, seed: int, generation_s: float, tally: Cou
 async def measure(cell: Cell, videos: int) -> dict[str, Any]:
     """In this process: fill the envs (warmed), fill the cache if warm, then time the rounds of K episodes."""
     kwargs = env_kwargs(cell)
+    preload_s = None
+    if cell.mode == "pool":  # as Ray's worker_process_setup_hook does when an agent-loop worker starts
+        start = time.perf_counter()
+        preload_libraries()
+        preload_s = round(time.perf_counter() - start, 2)
     envs: Any = EnvPool(ENV_ID, kwargs, cell.threads) if cell.mode == "pool" else EnvsBefore(ENV_ID, kwargs)
     async with loop_lag() as fill_lags:
         start = time.perf_counter()
@@ -247,7 +262,8 @@ async def measure(cell: Cell, videos: int) -> dict[str, Any]:
             # processes on the machine hardly changes (wall-clock rates do): cores needed = episodes/s x this.
             "cpu_ms_per_episode": round(1000 * cpu / (cell.k * cell.rounds), 1),
             "threads": envs.threads, "loop_lag": lag_summary(lags),
-            "fill": {"seconds": round(fill_s, 2), "loop_lag_max_ms": lag_summary(fill_lags)["max_ms"]},
+            "fill": {"seconds": round(fill_s, 2), "loop_lag_max_ms": lag_summary(fill_lags)["max_ms"],
+                     "preload_seconds": preload_s},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "tool_calls": tally["tool_calls"], "tool_runs": tally["tool_runs"], "tool_shared": tally["tool_shared"],
             "tool_errors": tally["tool_errors"], "unique_keys": len(keys),

@@ -112,6 +112,19 @@ class ModelService:
     def _can_claim(self) -> bool:
         return bool(self._free) or self._claimed < self.options.replicas
 
+    def load_copies(self) -> int:
+        """Load now every copy not loaded yet (up to `replicas`), rather than when calls first need them: loading
+        holds the GIL (LiteRT's allocate_tensors for 30-100 ms), so an event loop in this process would stall then.
+        Returns how many copies it loaded."""
+        loaded = 0
+        while True:
+            with self._cond:
+                if self._claimed >= self.options.replicas:
+                    return loaded
+                self._claimed += 1
+            self._release(self._loaded())
+            loaded += 1
+
     def exclusive(self, frames: list[np.ndarray]) -> list[Any]:
         """predict's output for each frame from one model call on a copy no other call uses meanwhile: for a
         stateful run, such as a tracker reading a clip in order, that must not mix with other frames."""

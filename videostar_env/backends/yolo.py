@@ -214,6 +214,11 @@ class YOLOVision:
             self._services[task] = shared(key, lambda: ModelService(load, partial(_people, task, args), options))
         return self._services[task]
 
+    def load_models(self, tasks: Iterable[str]) -> None:
+        """Load every copy of these tasks' models ("detect", "pose") now instead of at their first calls."""
+        for task in tasks:
+            self.service(task).load_copies()
+
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the models."""
         for task in self.weights:

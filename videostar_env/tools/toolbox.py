@@ -37,7 +37,7 @@ class Toolbox:
         box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description, objects))
         prepare = getattr(box.backends.vision, "prepare", None)
         if prepare is not None:  # load only the vision models the chosen tools need
-            prepare(sorted({task for t in box.tools.values() for task in getattr(t, "vision_tasks", ())}))
+            prepare(box.vision_tasks)
         box.cache = ToolCache(tool_cache) if tool_cache is not None else None
         return box
 
@@ -48,6 +48,17 @@ class Toolbox:
             check = getattr(getattr(self.backends, kind), "check", None)
             if kind in kinds and check is not None:
                 check(dataset)
+
+    @property
+    def vision_tasks(self) -> list[str]:
+        """The vision models the tools call ("detect", "pose"), sorted."""
+        return sorted({task for t in self.tools.values() for task in getattr(t, "vision_tasks", ())})
+
+    def load_models(self) -> None:
+        """Load the vision models the tools call (every copy) now, where the backend loads them on first use."""
+        load = getattr(self.backends.vision, "load_models", None)
+        if load is not None:
+            load(self.vision_tasks)
 
     @property
     def names(self) -> list[str]:
