@@ -13,7 +13,7 @@ import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
 from videostar_env import OVAREnv, answer, tool_call
 from videostar_trainers.env_pool import (THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
-                                         pool_key)
+                                         pool_key, preload_libraries)
 
 KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
 BUILT_ON: list[str] = []  # the thread each probe env was built in
@@ -201,3 +201,78 @@ def test_a_driver_that_reads_only_the_chat_keeps_no_observation():
     start, step = asyncio.run(main())
     assert start.observation is None and step.observation is None
     assert start.converted == len(start.info["messages"]) and step.converted == len(step.info["messages"])
+
+
+def test_a_fill_builds_one_env_at_a_time_and_checks_only_the_first(pool):
+    building, most = [0], [0]
+    checked = []
+
+    def warm(env):
+        building[0] += 1
+        most[0] = max(most[0], building[0])
+        checked.append(any(isinstance(w, gym.wrappers.PassiveEnvChecker) for w in wrappers_of(env)))
+        threading.Event().wait(0.02)  # long enough for a second build to overlap, were any running
+        building[0] -= 1
+
+    asyncio.run(pool.start(4, warm=warm, freeze_gc=False))
+    # Building is Python work under the GIL: parallel builds only starved the loop. The envs are one configuration.
+    assert most[0] == 1 and checked == [True, False, False, False]
+
+
+def wrappers_of(env):
+    while isinstance(env, gym.Wrapper):
+        yield env
+        env = env.env
+
+
+@pytest.fixture(scope="module")
+def yolo_weights(tmp_path_factory):
+    from conftest import build_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    return {"detect": build_weights("yolo11n.yaml", folder / "det.pt"),
+            "pose": build_weights("yolo11n-pose.yaml", folder / "pose.pt")}
+
+
+def test_a_pool_fill_loads_every_copy_of_the_models_the_tools_call(yolo_weights):
+    from videostar_trainers.env_pool import load_models
+
+    vision = ("yolo", {"detect_weights": str(yolo_weights["detect"]), "pose_weights": str(yolo_weights["pose"]),
+                       "device": "cpu", "imgsz": 64, "replicas": 2})
+    pool = EnvPool("VideoSTAR-v0", {**KWARGS, "vision": vision, "tools": ["pose_estimation"]}, threads=2)
+    asyncio.run(pool.start(2, warm=load_models, freeze_gc=False))
+    backend = pool._idle[0].unwrapped.toolbox.backends.vision
+    pose = backend.service("pose")
+    assert len(pose.models) == 2 and pose.calls == 0  # both copies, before any episode calls the model
+    assert "detect" not in backend._services  # no tool calls the detector: it is not loaded
+    pool.close()
+
+
+def test_preload_imports_the_heavy_libraries_before_any_env_exists():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from videostar_trainers.env_pool import preload_libraries; "
+             "assert 'ultralytics' not in sys.modules; done = preload_libraries(); "
+             "print(','.join(done)); print(all(m in sys.modules for m in done))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    imported = out[0].split(",")
+    assert {"torch", "ultralytics", "cv2", "decord"} <= set(imported) and out[1] == "True"
+    assert preload_libraries(("json", "no_such_library_here")) == ["json"]  # one not installed is skipped
+
+
+def test_ray_runs_the_preload_as_each_worker_process_starts():
+    ray = pytest.importorskip("ray", reason="Ray is not installed")
+    # What the GRPO launch line passes: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook.
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
+             runtime_env={"worker_process_setup_hook": "videostar_trainers.env_pool.preload_libraries",
+                          "env_vars": {k: v for k, v in os.environ.items() if k.startswith("YOLO_")}})
+    try:
+        @ray.remote
+        def heavy_modules_at_start():
+            import sys
+            return [m for m in ("torch", "ultralytics", "cv2", "decord") if m in sys.modules]
+
+        assert ray.get(heavy_modules_at_start.remote(), timeout=180) == ["torch", "ultralytics", "cv2", "decord"]
+    finally:
+        ray.shutdown()

@@ -470,7 +470,9 @@ def test_the_launch_script_trains_a_qwen3_vl_policy_on_the_config_main_ppo_compo
                 "trainer.experiment_name": "grpo_Qwen3-VL-tiny", "data.train_files": str(train),
                 "data.val_files": str(val), "trainer.total_training_steps": 10, "trainer.n_gpus_per_node": 8,
                 "algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 4,
-                "actor_rollout_ref.rollout.agent.default_agent_loop": "videostar_agent"}
+                "actor_rollout_ref.rollout.agent.default_agent_loop": "videostar_agent",
+                "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook":
+                    "videostar_trainers.env_pool.preload_libraries"}  # see test_env_pool for what Ray does with it
     for key, value in settings.items():
         assert OmegaConf.select(config, key) == value, key
     # nothing of ours names a Qwen2.5 model once a Qwen3-VL one is given

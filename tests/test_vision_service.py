@@ -334,3 +334,12 @@ def test_objects_backends_share_their_services_and_track_a_clip_once():
     detected = second.detect(decode(pancake, 16, (256, 256)), SAMPLE)
     assert second.service("detect") is not track and track.models[0] is not second.service("detect").models[0]
     assert sum(map(len, detected)) >= 12 and all(o.track_id is None for f in detected for o in f)
+
+
+def test_load_copies_loads_every_replica_once_and_calls_then_use_them():
+    loads = []
+    service = ModelService(lambda: loads.append(len(loads)) or f"copy {len(loads)}",
+                           lambda model, frames: [model] * len(frames), ServiceOptions(batch_size=4, replicas=3))
+    assert service.load_copies() == 3 and service.load_copies() == 0 and len(loads) == 3
+    outputs = in_threads(6, lambda i: service.run([np.zeros((2, 2, 3), np.uint8)] * 4))
+    assert len(loads) == 3 and {o for out in outputs for o in out} <= {"copy 1", "copy 2", "copy 3"}

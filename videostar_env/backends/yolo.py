@@ -93,6 +93,14 @@ def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> An
     return model
 
 
+def _ready_model(source: str, task: str, predict_args: dict[str, Any], advice: str) -> Any:
+    """A model copy ready to predict: ultralytics builds its runtime (a LiteRT interpreter, the graph on its device)
+    at the first prediction, which would otherwise fall on an episode's tool call and hold the GIL meanwhile."""
+    model = load_yolo(source, (task,), f"{task} weights", advice)
+    model.predict(np.zeros((64, 64, 3), np.uint8), **predict_args)
+    return model
+
+
 # Measured with benchmarks/perf/yolo.py: on a CPU, model calls of many episodes' frames take no less time than
 # one call per episode (the int8 TFLite graph runs one frame at a time) but hold every frame's input at once;
 # ultralytics runs a TFLite model on cores - 1 threads, so a second copy uses the rest (1.9x on 2 cores). So on a
@@ -208,8 +216,8 @@ class YOLOVision:
             source, tag = self.weights[task]
             args = dict(self.predict_args)
             options = sharing(*self._sharing, device=args.get("device"))
-            load = partial(load_yolo, source, (task,), f"{task} weights",
-                           f"pass the path as the vision backend's '{SLOTS[task]}' option")
+            load = partial(_ready_model, source, task, args, f"pass the path as the vision backend's '{SLOTS[task]}' "
+                           f"option")
             key = ("yolo", task, tag, tuple(sorted(args.items())), options)
             self._services[task] = shared(key, lambda: ModelService(load, partial(_people, task, args), options))
         return self._services[task]
