@@ -171,13 +171,15 @@ def test_concurrency_lag_summary_and_checks():
     assert not conc.checks(cell, {**run, "backend_calls": 5})["runs_are_backend_calls"]
     assert conc.checks(cell, {**run, "model_frames": 3 * conc.FRAMES})["model_runs_each_call_once"]
     assert not conc.checks(cell, {**run, "model_frames": 5})["model_runs_each_call_once"]  # a clip run twice or cut
+    kept = dataclasses.replace(cell, cache="results")  # results kept per clip: a backend call may run no model
+    assert conc.checks(kept, {**run, "model_frames": conc.FRAMES})["model_runs_each_call_once"]
 
 
 def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp_path):
     result = conc.concurrency(ks=(4,), generation_s=(0.01,), data=("synthetic",), rounds=1, repeats=1,
                               vector_episodes=0)
     rows = {(r["mode"], r["cache"]): r for r in result["rows"]}
-    assert set(rows) == {("pool", "off"), ("pool", "cold"), ("pool", "warm"), ("before", "off")}
+    assert set(rows) == {("pool", "off"), ("pool", "results"), ("pool", "cold"), ("pool", "warm"), ("before", "off")}
     for row in rows.values():
         run = row["runs"][0]
         assert all(row["checks"].values()), row["checks"]
@@ -191,7 +193,7 @@ def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp
     assert rows[("pool", "cold")]["runs"][0]["tool_runs"] == 2 == rows[("pool", "cold")]["runs"][0]["backend_calls"]
     assert rows[("pool", "warm")]["runs"][0]["tool_runs"] == 0 == rows[("pool", "warm")]["runs"][0]["backend_calls"]
     table = concurrency_table(result)
-    assert table.count("| synthetic |") == 4 and "**" not in table  # no failed check
+    assert table.count("| synthetic |") == 5 and "**" not in table  # no failed check
     assert rows[("pool", "off")]["threads"] == default_threads() and rows[("before", "off")]["threads"] >= 5
     assert f"| EnvPool ({default_threads()} threads), K=4 episodes at once (synthetic, G=0.01 s, cache off)" in perf_table(
         {"machine": machine(), "concurrency": result})

@@ -11,8 +11,9 @@ fresh process (so that its peak RSS is its own), median of `repeats` processes: 
 ideal, CPU ms per episode (all threads: the env's cost, which other load hardly changes), the event
 loop's lag (a ticker coroutine), peak RSS, and the tool runs against the unique (video, tool,
 arguments) keys, with the backend calls counted by wrapping each env's vision backend and the
-frames its models ran. Cache: off (no tool cache, and the YOLO service keeps no results per clip),
-cold (empty at the start) or warm (filled before timing). Mode "pool" is EnvPool; mode "before" is
+frames its models ran. Cache: off (no tool cache, and the YOLO service keeps no results per clip:
+every tool run is model work), results (no tool cache, the YOLO service keeping results per clip
+as it does by default), cold (empty at the start) or warm (filled before timing). Mode "pool" is EnvPool; mode "before" is
 the agent loop's pattern before it (verl's default executor, envs made on the loop, messages
 converted on the loop, no gc.freeze), for comparison. Data: synthetic videos (oracle vision) and
 the three real clips (YOLO11n int8 pose and detection, 224 px frames). Each process runs one
@@ -56,8 +57,8 @@ from .workload import CountedBackend
 
 ENV_ID, TURNS, GROUP, FRAMES, TICK_S = "VideoSTAR-v0", 3, 4, 16, 0.005
 TOOLS = ("pose_estimation", "human_detection")  # turns 1 and 2; turn 3 answers
-KS, GENERATION_S, DATA, CACHES, MODES = (1, 4, 16, 64), (0.05, 0.5), ("synthetic", "clips"), ("off", "cold", "warm"), \
-    ("pool", "before")
+KS, GENERATION_S, DATA = (1, 4, 16, 64), (0.05, 0.5), ("synthetic", "clips")
+CACHES, MODES = ("off", "results", "cold", "warm"), ("pool", "before")
 SYNTHETIC = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 2}}  # two videos per class
 QUICK = {"ks": (1, 16, 64), "generation_s": (0.05,), "rounds": 1, "repeats": 1, "vector_episodes": 6}  # a smoke run
 
@@ -80,10 +81,11 @@ class Cell:
 
 def env_kwargs(cell: Cell) -> dict[str, Any]:
     """gym.make keyword arguments of a cell: its data, the vision tools, 224 px frames and its cache (off: no tool
-    cache, and the YOLO service keeps no results per clip either, so that every tool run is model work)."""
+    cache, and the YOLO service keeps no results per clip either, so that every tool run is model work; results:
+    no tool cache, the service's default memory)."""
     off = cell.cache == "off"
     kwargs: dict[str, Any] = {**cell.data_kwargs, "num_frames": FRAMES, "frame_size": (224, 224), "tools": list(TOOLS),
-                              "tool_cache": None if off else CacheConfig(cell.cache_dir)}
+                              "tool_cache": None if cell.cache in ("off", "results") else CacheConfig(cell.cache_dir)}
     if cell.data == "clips":
         kwargs["vision"] = ("yolo", {"detect_weights": str(SHARED_DETECT), "pose_weights": str(SHARED_POSE),
                                      "imgsz": 256, "device": "cpu", **({"memory": 0} if off else {}),
@@ -279,11 +281,14 @@ def measure_cell(cell: dict[str, Any], videos: int) -> dict[str, Any]:
 def checks(cell: Cell, run: dict[str, Any]) -> dict[str, bool]:
     """The counted invariants of one run: every tool run is one backend call, and the cache mode's own rule."""
     # Identical calls running at once run once (shared), with or without a cache; a cache also serves later ones.
-    rule = {"off": run["unique_keys"] <= run["tool_runs"] <= run["tool_calls"], "warm": run["tool_runs"] == 0,
+    uncached = run["unique_keys"] <= run["tool_runs"] <= run["tool_calls"]
+    rule = {"off": uncached, "results": uncached, "warm": run["tool_runs"] == 0,
             "cold": run["unique_keys"] <= run["tool_runs"]}[cell.cache]
     frames = run.get("model_frames")  # None without model services (the oracle); each backend call runs its clip once
+    kept = cell.cache == "results"  # results kept per clip: a backend call may run no model
+    once = frames is None or (frames <= run["backend_calls"] * FRAMES if kept else frames == run["backend_calls"] * FRAMES)
     return {"runs_are_backend_calls": run["tool_runs"] == run["backend_calls"], "cache_rule": rule,
-            "model_runs_each_call_once": frames is None or frames == run["backend_calls"] * FRAMES,
+            "model_runs_each_call_once": once,
             "no_tool_errors": run["tool_errors"] == 0,
             "calls_are_episodes_x_tools": run["tool_calls"] == run["episodes"] * len(TOOLS)}
 
