@@ -60,7 +60,8 @@ def chat_turns(messages: list[dict[str, Any]]) -> list[tuple[str, list[dict[str,
 # one clip: converting afresh copied the frames (2.4 MB at 16 frames of 224 px) and made a PIL
 # image of every tool image again, per episode and per turn. Now once per read-only source.
 _writable_frames = ArrayMemo(lambda video: np.array(video, np.uint8))  # torch warns on read-only arrays
-_pil_image = ArrayMemo(lambda image: Image.fromarray(np.asarray(image, np.uint8)))
+# From a copy: PIL shares a grayscale array's memory, and a value that holds its source keeps it alive for good.
+_pil_image = ArrayMemo(lambda image: Image.fromarray(np.array(image, np.uint8)))
 
 
 def qwen_chat(messages: list[dict[str, Any]]) -> QwenChat:

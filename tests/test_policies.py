@@ -69,6 +69,21 @@ def test_each_turns_chat_reuses_the_frames_copy_and_tool_images_of_the_earlier_o
     assert qwen_chat(writable).videos[0] is not qwen_chat(writable).videos[0]  # an array that may change: copied
 
 
+def test_a_tool_images_conversion_goes_with_the_image_even_when_pil_shares_its_memory():
+    import gc
+
+    from videostar_agents import messages
+
+    gray = np.zeros((16, 16), np.uint8)  # PIL maps a grayscale array's memory instead of copying it
+    gray.setflags(write=False)
+    before = len(messages._pil_image)
+    chat = qwen_chat([{"role": "tool", "content": [{"type": "image", "image": gray}, {"type": "text", "text": "ok"}]}])
+    assert chat.images[0].mode == "L" and len(messages._pil_image) == before + 1
+    del gray, chat
+    gc.collect()
+    assert len(messages._pil_image) == before  # held by nothing else: forgotten, not kept alive by its own image
+
+
 # -- Qwen2.5-VL with transformers ------------------------------------------------------------------
 
 @pytest.mark.parametrize("env_id", ["VideoSTAR-v0", "VideoSTAR-TwoTurn-v0"])

@@ -168,7 +168,8 @@ def is_fixed(array: Any) -> bool:
 class ArrayMemo(Generic[V]):
     """One derived value per fixed array (`is_fixed`: a Clip's frames, a tool image), kept while the array lives.
 
-    Any other input is derived afresh on every call, since its content may change.
+    Any other input is derived afresh on every call, since its content may change. The value must not
+    hold the array (a view, a PIL image sharing its memory): the entry would keep it alive for good.
     """
 
     def __init__(self, derive: Callable[[Any], V]) -> None:
