@@ -69,9 +69,8 @@ THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model c
 # env built off the loop still stalls it: torch's import did for up to 229 ms, ultralytics' first prediction (which
 # imports torch._dynamo and triton) for 128 ms. Imported before the loop serves (preload_libraries), they cost it
 # nothing.
-HEAVY_LIBRARIES = ("torch", "torch._dynamo", "torchvision", "cv2", "PIL.Image", "ultralytics",
-                   "ultralytics.models.yolo", "ultralytics.engine.predictor", "ultralytics.nn.autobackend",
-                   "ultralytics.nn.backends.litert",
+HEAVY_LIBRARIES = ("torch", "torch._dynamo", "torchvision", "cv2", "PIL.Image", "ultralytics", "ultralytics.models.yolo",
+                   "ultralytics.engine.predictor", "ultralytics.nn.autobackend", "ultralytics.nn.backends.litert",
                    "ai_edge_litert.interpreter", "decord", "av")
 
 
