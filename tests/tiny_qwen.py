@@ -104,9 +104,19 @@ def _tokenizer(vocab_size: int, chat_template: str, extra_special: tuple[str, ..
     return tokenizer, {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL + list(extra_special)}
 
 
+def _save_random_model(model_class, config, ids: dict[str, int], seed: int, folder: Path) -> None:
+    """model_class(config) with seeded random weights, ending its turns at <|im_end|>, saved into folder."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(folder)
+
+
 def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
     """Save a random Qwen2.5-VL (2 text layers, hidden 64; 2 vision layers) with its processor into folder."""
-    import torch
     from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
                               Qwen2VLImageProcessor, Qwen2VLVideoProcessor)
 
@@ -123,11 +133,7 @@ def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) ->
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(folder)
+    _save_random_model(Qwen2_5_VLForConditionalGeneration, config, ids, seed, folder)
     pixels = {"min_pixels": 28 * 28, "max_pixels": 112 * 112}
     processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels),
                                     video_processor=Qwen2VLVideoProcessor(**pixels), tokenizer=tokenizer,
@@ -143,7 +149,6 @@ def qwen3_vl_template(thinking: bool = False) -> str:
 
 def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0, thinking: bool = False) -> Path:
     """Save a random Qwen3-VL (2 text layers, hidden 64; 2 vision layers, patch 16) with its processor into folder."""
-    import torch
     from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
                               Qwen3VLProcessor, Qwen3VLVideoProcessor)
 
@@ -165,11 +170,7 @@ def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
-    torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(folder)
+    _save_random_model(Qwen3VLForConditionalGeneration, config, ids, seed, folder)
     # Qwen3-VL's processors: 16-pixel patches merged 2x2 (32-pixel units), mean/std 0.5; a video's pixel bounds
     # count all its frames together. Small bounds keep a frame at a few tokens.
     common = {"patch_size": 16, "merge_size": 2, "temporal_patch_size": 2, "image_mean": [0.5] * 3,
@@ -188,7 +189,6 @@ LLAVA_TEMPLATE = CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_en
 
 def build_tiny_llava(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
     """Save a random LLaVA (CLIP vision tower, 28-pixel images; 2-layer Qwen2 text model) with its processor."""
-    import torch
     from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     folder = Path(folder)
@@ -202,11 +202,7 @@ def build_tiny_llava(folder: str | Path, vocab_size: int = 600, seed: int = 0) -
                      "pad_token_id": ids["<|endoftext|>"]},
         image_token_id=ids["<image>"], vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(folder)
+    _save_random_model(LlavaForConditionalGeneration, config, ids, seed, folder)
     # 2x2 patches per image; CLIP's class token is the one extra token that the "default" strategy drops
     image_processor = CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28})
     processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=14,
