@@ -209,16 +209,16 @@ class EnvPool:
             # One at a time, on one of the pool's threads: building is Python work, which threads cannot run in
             # parallel (the GIL), and eight threads building at once starved the loop (30-40 ms stalls at 64 envs).
             # The first env imports and loads what the others then share; if it fails, so would they.
-            failed: list[BaseException] = []
+            first_error: Exception | None = None
             for _ in range(envs - self.size):
                 try:
                     self._idle.append(await self._build(warm))
                 except Exception as exc:  # the envs built are kept; the first failure is raised once all were tried
-                    failed.append(exc)
+                    first_error = first_error or exc
                     if not self.size:
                         break
-            if failed:
-                raise failed[0]
+            if first_error is not None:
+                raise first_error
             if freeze_gc:
                 # The young generations only: their garbage would otherwise be frozen for good, while a full
                 # collection held the loop for 130 ms to find ~70 objects (the old generation is what the freeze skips).
