@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import json
 import os
 import threading
 
@@ -252,12 +253,13 @@ def test_preload_imports_the_heavy_libraries_before_any_env_exists():
     import subprocess
     import sys
 
-    probe = ("import sys; from videostar_trainers.env_pool import preload_libraries; "
+    probe = ("import json, sys; from videostar_trainers.env_pool import preload_libraries; "
              "assert 'ultralytics' not in sys.modules; done = preload_libraries(); "
-             "print(','.join(done)); print(all(m in sys.modules for m in done))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    imported = out[0].split(",")
-    assert {"torch", "ultralytics", "cv2", "decord"} <= set(imported) and out[1] == "True"
+             "print(json.dumps([done, all(m in sys.modules for m in done)]))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    # The last line: a library may print on first import (ultralytics, creating its settings file in a fresh folder).
+    imported, all_loaded = json.loads(out.strip().splitlines()[-1])
+    assert {"torch", "ultralytics", "cv2", "decord"} <= set(imported) and all_loaded
     assert preload_libraries(("json", "no_such_library_here")) == ["json"]  # one not installed is skipped
 
 
