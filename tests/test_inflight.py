@@ -5,6 +5,7 @@ the rollouts of a GRPO group ask for the same tool call on the same video at the
 """
 
 import asyncio
+import gc
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,12 +43,22 @@ class SlowCountingOracle(OracleVision):
 
 
 def concurrently(calls):
-    """Run the calls as verl's agent loop does: one asyncio loop, each call in an executor thread, all at once."""
+    """Run the calls as verl's agent loop does: one asyncio loop, each call in an executor thread, all at once.
+
+    The garbage collector is off meanwhile: "at once" means within a backend's MODEL_SECONDS, and a full collection
+    of the test session's objects stops every thread but not a backend's sleep, so a caller could arrive after the
+    call it should share had ended: the likely cause of one fresh-clone CI failure (5 runs for 4 videos)."""
     async def main():
         loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(len(calls)) as pool:
             return await asyncio.gather(*(loop.run_in_executor(pool, call) for call in calls))
-    return asyncio.run(main())
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return asyncio.run(main())
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def grpo_batch(vision, tool_cache, videos=4, rollouts=4):
