@@ -11,8 +11,8 @@ from videostar_env.malloc import return_large_blocks
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
-# Frees a 4 MiB block (glibc then raises its threshold to 4 MiB unless it was fixed), then allocates 1 MiB and prints
-# how many more blocks are mapped on their own (mallinfo2's hblks): 1 when the 1 MiB block is mapped, 0 from the heap.
+# Frees an 8 MiB block (glibc then raises its threshold to 8 MiB unless it was fixed), then allocates 2 MiB and 256 KiB
+# and prints how many more blocks each maps on its own (mallinfo2's hblks): 1 when mapped, 0 when from the heap.
 PROBE = """
 import ctypes, sys
 import numpy as np
@@ -24,25 +24,27 @@ libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = Info
 if sys.argv[1] == "fixed":
     assert return_large_blocks()
-big = np.ones(4 << 20, np.uint8)
+big = np.ones(8 << 20, np.uint8)
 del big
 before = libc.mallinfo2().hblks
-block = np.ones(1 << 20, np.uint8)
-print(libc.mallinfo2().hblks - before)
+large = np.ones(2 << 20, np.uint8)
+middle = libc.mallinfo2().hblks
+small = np.ones(256 << 10, np.uint8)
+print(middle - before, libc.mallinfo2().hblks - middle)
 """
 
 
 @pytest.mark.skipif(not GLIBC, reason="the mmap threshold is glibc's")
-def test_a_fixed_threshold_maps_large_blocks_even_after_a_larger_one_was_freed():
+def test_a_fixed_threshold_maps_large_blocks_even_after_a_larger_one_was_freed_and_recycles_small_ones():
     if not hasattr(ctypes.CDLL(None), "mallinfo2"):
         pytest.skip("glibc older than 2.33 has no mallinfo2 to count mapped blocks")
 
-    def mapped(mode: str) -> int:
-        return int(subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
-                                  check=True).stdout)
+    def mapped(mode: str) -> list[int]:
+        return [int(n) for n in subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
+                                               check=True).stdout.split()]
 
-    assert mapped("dynamic") == 0  # glibc's default: the freed 4 MiB raised the threshold, 1 MiB came from the heap
-    assert mapped("fixed") == 1
+    assert mapped("dynamic") == [0, 0]  # glibc's default: the freed 8 MiB raised the threshold; both from the heap
+    assert mapped("fixed") == [1, 0]  # 2 MiB mapped on its own (freed at once), 256 KiB from the heap
 
 
 @pytest.mark.parametrize("threshold", [0, -1, 64 << 20, 1.5, True, "128k"])

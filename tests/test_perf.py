@@ -152,7 +152,12 @@ from benchmarks.perf.report import concurrency_table  # noqa: E402
 from videostar_trainers.env_pool import default_threads  # noqa: E402
 
 
-def test_concurrency_cells_run_the_pattern_before_envpool_with_the_cache_off_only():
+def test_concurrency_cells_run_the_pattern_before_envpool_with_no_tool_cache_only():
+    grid = conc.cells((1, 4), (0.05,), ("synthetic",), ("off", "results", "warm"), ("pool", "before"),
+                      threads=(None,))
+    assert [(m, c) for _, c, m, _, _, _ in grid] == [
+        ("pool", "off"), ("pool", "off"), ("pool", "results"), ("pool", "results"), ("pool", "warm"), ("pool", "warm"),
+        ("before", "off"), ("before", "off"), ("before", "results"), ("before", "results")]
     grid = conc.cells((1, 4), (0.05,), ("synthetic",), ("off", "warm"), ("pool", "before"), threads=(None, 4))
     assert [(m, c, t, k) for _, c, m, t, k, _ in grid] == [
         ("pool", "off", None, 1), ("pool", "off", None, 4), ("pool", "off", 4, 1), ("pool", "off", 4, 4),
@@ -179,7 +184,8 @@ def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp
     result = conc.concurrency(ks=(4,), generation_s=(0.01,), data=("synthetic",), rounds=1, repeats=1,
                               vector_episodes=0)
     rows = {(r["mode"], r["cache"]): r for r in result["rows"]}
-    assert set(rows) == {("pool", "off"), ("pool", "results"), ("pool", "cold"), ("pool", "warm"), ("before", "off")}
+    assert set(rows) == {("pool", "off"), ("pool", "results"), ("pool", "cold"), ("pool", "warm"), ("before", "off"),
+                         ("before", "results")}
     for row in rows.values():
         run = row["runs"][0]
         assert all(row["checks"].values()), row["checks"]
@@ -188,12 +194,13 @@ def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp
         assert row["efficiency"] == pytest.approx(run["episodes_per_s"] / run["ideal_episodes_per_s"], abs=1e-3)
         assert row["env_overhead"] == pytest.approx(1 - row["efficiency"], abs=1e-3)
         assert row["peak_rss_mb"] > 0 and row["cpu_ms_per_episode"] > 0
+        assert row["cpu_ms_per_model_frame"] is None  # the oracle runs no model
         assert row["loop_lag"]["max_ms"] >= row["loop_lag"]["p99_ms"] >= 0
     # A cold cache runs each key once (identical calls at once share one run, later ones hit the cache); warm: none.
     assert rows[("pool", "cold")]["runs"][0]["tool_runs"] == 2 == rows[("pool", "cold")]["runs"][0]["backend_calls"]
     assert rows[("pool", "warm")]["runs"][0]["tool_runs"] == 0 == rows[("pool", "warm")]["runs"][0]["backend_calls"]
     table = concurrency_table(result)
-    assert table.count("| synthetic |") == 5 and "**" not in table  # no failed check
+    assert table.count("| synthetic |") == 6 and "**" not in table  # no failed check
     assert rows[("pool", "off")]["threads"] == default_threads() and rows[("before", "off")]["threads"] >= 5
     assert f"| EnvPool ({default_threads()} threads), K=4 episodes at once (synthetic, G=0.01 s, cache off)" in perf_table(
         {"machine": machine(), "concurrency": result})
@@ -228,3 +235,18 @@ def test_async_vector_env_on_the_real_clips_reports_two_envs_over_one():
     assert videos == 3 and set(result["episodes_per_s"]) == {"sync_1", "async_1", "async_2"}
     eps = result["episodes_per_s"]
     assert result["async_2_over_async_1"] == pytest.approx(eps["async_2"] / eps["async_1"], abs=0.01)
+
+
+def test_concurrency_on_the_real_clips_reports_cpu_per_frame_the_models_ran():
+    from conftest import shared_file
+
+    shared_file("clips/arm_wrestling.mp4")
+    pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
+    with tempfile.TemporaryDirectory() as scratch:
+        clips, videos = conc.data_kwargs(("clips",), Path(scratch))["clips"]
+        cell = conc.Cell("clips", "off", "pool", 4, 0.01, 1, clips)
+        run = conc.measure_cell(dataclasses.asdict(cell), videos)
+    assert all(conc.checks(cell, run).values()), conc.checks(cell, run)
+    assert run["model_frames"] == run["backend_calls"] * conc.FRAMES > 0  # nothing kept: every tool run is model work
+    per_episode_cpu = run["cpu_ms_per_episode"] * run["episodes"]
+    assert run["cpu_ms_per_model_frame"] == pytest.approx(per_episode_cpu / run["model_frames"], rel=0.01)

@@ -40,7 +40,8 @@ checker on the first only: 64 envs in 1.7 s with no stall over 25 ms (against ~0
 Memory: a pool fixes glibc's mmap threshold for its process (`videostar_env.malloc`), so the
 large, short-lived arrays of many episodes at once go back to the OS when freed instead of
 piling up in per-thread heap arenas: on the real clips, 64 episodes at once peaked at 2.03 GB
-without it and 1.52 GB with it.
+without it and 1.52 GB with it (1.09-1.11 GB with the rest of the memory work; see that module
+for the threshold's cost in CPU).
 """
 
 from __future__ import annotations

@@ -7,9 +7,13 @@ threshold, and it raises that threshold to the size of any mmap'd block freed (u
 64-bit), so after the first frames are freed every later one comes from the arenas, one per
 thread, which give little back. Measured on the real clips, 64 episodes at once in one event
 loop (`benchmarks/perf/concurrency.py`): the peak RSS went from 2.03 to 1.52 GB with the
-threshold fixed at 128 KiB (glibc's initial value), the RSS of 64 idle warmed envs from 1.40 to
-1.03 GB. Fixing it costs an mmap and munmap per large block, microseconds beside the work that
-fills it.
+threshold fixed, the RSS of 64 idle warmed envs from 1.40 to 1.03 GB. Fixing it costs an mmap,
+page faults and a munmap per large block. Fixed at 1 MiB (measured at K = 64, CPU per frame the
+models ran and peak RSS): 128 KiB cost 34.3-36.6 ms and 1.06-1.09 GB, 1 MiB 32.7-33.4 ms and
+1.09-1.11 GB, 4 MiB 30.8-32.1 ms and 1.17-1.20 GB, glibc's rising threshold 31.1-32.2 ms and
+1.40-1.46 GB. Blocks under 1 MiB (a 224 px frame, a pose output) are recycled by the arenas.
+A bound on the number of arenas (M_ARENA_MAX) would save more, but glibc reads it only until a
+process has made 8 arenas, and a Ray worker has made 16 before any of our code runs.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import ctypes
 import ctypes.util
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
-MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's own initial threshold, kept fixed
+MMAP_THRESHOLD = 1024 * 1024  # bytes: blocks from 1 MiB up (frames, letterboxed batches) are mapped on their own
 
 
 def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:

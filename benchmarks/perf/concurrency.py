@@ -263,6 +263,10 @@ async def measure(cell: Cell, videos: int) -> dict[str, Any]:
             # CPU seconds of the whole process (every thread) per episode: the env's cost, which load from other
             # processes on the machine hardly changes (wall-clock rates do): cores needed = episodes/s x this.
             "cpu_ms_per_episode": round(1000 * cpu / (cell.k * cell.rounds), 1),
+            # Per frame the models ran: how many tool runs identical calls in flight shared decides the work of a
+            # cell with nothing kept, so this compares the cost of the same work across modes (None: no models).
+            "cpu_ms_per_model_frame": None if not (after["model_frames"] or 0) - (before["model_frames"] or 0)
+            else round(1000 * cpu / (after["model_frames"] - before["model_frames"]), 2),
             "threads": envs.threads, "loop_lag": lag_summary(lags),
             "fill": {"seconds": round(fill_s, 2), "loop_lag_max_ms": lag_summary(fill_lags)["max_ms"],
                      "preload_seconds": preload_s},
@@ -303,6 +307,8 @@ def median_row(cell: Cell, runs: list[dict[str, Any]]) -> dict[str, Any]:
             "efficiency": med(lambda r: r["efficiency"]), "env_overhead": med(lambda r: r["env_overhead"]),
             "episodes_per_s": med(lambda r: r["episodes_per_s"]), "ideal_episodes_per_s": runs[0]["ideal_episodes_per_s"],
             "cpu_ms_per_episode": med(lambda r: r["cpu_ms_per_episode"]),
+            "cpu_ms_per_model_frame": None if any(r["cpu_ms_per_model_frame"] is None for r in runs)
+            else med(lambda r: r["cpu_ms_per_model_frame"]),
             "loop_lag": {k: med(lambda r, k=k: r["loop_lag"][k]) for k in runs[0]["loop_lag"]},
             "fill_loop_lag_max_ms": med(lambda r: r["fill"]["loop_lag_max_ms"]),
             "peak_rss_mb": med(lambda r: r["peak_rss_mb"]),
@@ -313,8 +319,8 @@ def median_row(cell: Cell, runs: list[dict[str, Any]]) -> dict[str, Any]:
 def cells(ks: tuple[int, ...], generation_s: tuple[float, ...], data: tuple[str, ...], caches: tuple[str, ...],
           modes: tuple[str, ...], threads: tuple[int | None, ...] = (None,)) -> list[tuple]:
     """The grid as (data, cache, mode, threads, K, G): EnvPool for every data, cache and thread count (None: the
-    cores); the pattern before it with the cache off only."""
-    return [(d, c, m, t, k, g) for d in data for m in modes for c in caches if m == "pool" or c == "off"
+    cores); the pattern before it with no tool cache only (off and results)."""
+    return [(d, c, m, t, k, g) for d in data for m in modes for c in caches if m == "pool" or c in ("off", "results")
             for t in (threads if m == "pool" else (None,)) for k in ks for g in generation_s]
 
 

@@ -90,25 +90,28 @@ def concurrency_table(result: dict[str, Any]) -> str:
     lines = [f"K episodes at once in one event loop, {turns} turns each after a simulated generation of G s (GRPO groups "
              f"of {group} on one video); ideal K / ({turns} G) episodes/s; median of {result['repeats']} processes per row, "
              f"{result['rounds']} round(s) of K episodes each. CPU ms: the whole process's CPU time (all threads) per "
-             f"episode, the env's cost that other load on the machine hardly changes (cores needed = episodes/s × it). "
+             f"episode, the env's cost that other load on the machine hardly changes (cores needed = episodes/s × it), "
+             f"and per frame the models ran (the same work compared across modes: with nothing kept, how many "
+             f"identical calls in flight happen to share a run decides how much model work a cell does). "
              f"threads: the executor's (EnvPool: the cores unless set; "
              f"before: verl's default executor).", "",
              "| data | cache | mode | threads | K | G s | episodes/s ÷ ideal | env overhead | episodes/s (ideal) | "
-             "CPU ms per episode | "
+             "CPU ms per episode | CPU ms per model frame | "
              "loop lag p50 / p99 / max ms | loop lag max while filling, ms | peak RSS MB | "
-             "tool runs / unique keys (ratio) | backend calls (model frames) | checks |", "|" + "---|" * 16]
+             "tool runs / unique keys (ratio) | backend calls (model frames) | checks |", "|" + "---|" * 17]
     for r in result["rows"]:
         runs = statistics.median(x["tool_runs"] for x in r["runs"])
         keys = statistics.median(x["unique_keys"] for x in r["runs"])
         calls = statistics.median(x["backend_calls"] for x in r["runs"])
         frames = "—" if r["runs"][0]["model_frames"] is None else \
             f"{statistics.median(x['model_frames'] for x in r['runs']):g}"
+        per_frame = "—" if r.get("cpu_ms_per_model_frame") is None else f"{r['cpu_ms_per_model_frame']:.1f}"
         lag = r["loop_lag"]
         failed = [name for name, ok in r["checks"].items() if not ok]
         lines.append(f"| {r['data']} | {r['cache']} | {r['mode']} | {r['threads']} | {r['k']} | {r['generation_s']} | "
                      f"{r['efficiency']:.2f} | "
                      f"{r['env_overhead']:.0%} | {r['episodes_per_s']:.2f} ({r['ideal_episodes_per_s']:.1f}) | "
-                     f"{r['cpu_ms_per_episode']:.0f} | "
+                     f"{r['cpu_ms_per_episode']:.0f} | {per_frame} | "
                      f"{lag['p50_ms']:.1f} / {lag['p99_ms']:.1f} / {lag['max_ms']:.0f} | {r['fill_loop_lag_max_ms']:.0f} | "
                      f"{r['peak_rss_mb']:.0f} | {runs:g} / {keys:g} ({r['tool_runs_over_unique_keys']:.2f}) | {calls:g} ({frames}) | "
                      f"{'ok' if not failed else '**' + ', '.join(failed) + '**'} |")
