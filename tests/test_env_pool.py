@@ -4,6 +4,7 @@ import asyncio
 import gc
 import json
 import os
+import sys
 import threading
 
 import gymnasium as gym
@@ -13,8 +14,8 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
 from videostar_env import OVAREnv, answer, tool_call
-from videostar_trainers.env_pool import (THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
-                                         pool_key, preload_libraries)
+from videostar_trainers.env_pool import (NICE, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
+                                         lower_priority, pool_key, preload_libraries)
 
 KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
 BUILT_ON: list[str] = []  # the thread each probe env was built in
@@ -78,6 +79,47 @@ def test_start_without_freezing_and_bad_sizes(pool):
             EnvPool(PROBE, KWARGS, threads=threads)
     with pytest.raises(ValueError, match="threshold must be a number of bytes"):
         EnvPool(PROBE, KWARGS, mmap_threshold=0)  # None leaves malloc alone; see test_malloc.py for what it fixes
+    for nice in (-1, 20, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="nice must be an integer from 0"):
+            EnvPool(PROBE, KWARGS, nice=nice)
+
+
+def thread_priority() -> int:
+    """The calling thread's niceness."""
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness is per thread on Linux only")
+@pytest.mark.parametrize("nice", [0, 3, NICE])
+def test_env_work_runs_below_the_loops_cpu_priority_and_the_loop_keeps_its_own(nice):
+    pool = EnvPool(PROBE, KWARGS, threads=1, nice=nice)
+    here = thread_priority()
+
+    async def main():
+        async with pool.env() as env:
+            return await pool.reset(env, seed=0, convert=lambda messages: thread_priority())
+
+    try:
+        assert asyncio.run(main()).converted == min(19, here + nice)  # the converter ran on a pool thread
+        assert thread_priority() == here
+    finally:
+        gc.unfreeze()
+        pool.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="niceness is per thread on Linux only")
+def test_lower_priority_changes_the_calling_thread_only_and_stops_at_19():
+    seen = {}
+
+    def lower(steps: int) -> None:
+        seen[steps] = (lower_priority(steps), thread_priority())
+
+    for steps in (0, 2, 40):
+        thread = threading.Thread(target=lower, args=(steps,))
+        thread.start()
+        thread.join()
+    here = thread_priority()
+    assert seen == {0: (False, here), 2: (True, min(19, here + 2)), 40: (True, 19)}
 
 
 def test_acquire_builds_off_the_loop_when_every_env_is_in_use(pool):
