@@ -291,6 +291,21 @@ def test_a_pool_fill_loads_every_copy_of_the_models_the_tools_call(yolo_weights)
     pool.close()
 
 
+@pytest.mark.parametrize("tools, loaded", [(["object_detection", "relation_graph"], ["detect", "track"]),
+                                           (["object_detection"], ["detect"])])
+def test_a_pool_fill_loads_the_object_models_the_tools_call(yolo_weights, tools, loaded):
+    from videostar_trainers.env_pool import load_models
+
+    objects = ("yolo", {"weights": str(yolo_weights["detect"]), "device": "cpu", "imgsz": 64, "replicas": 2})
+    pool = EnvPool("VideoSTAR-v0", {**KWARGS, "objects": objects, "tools": tools}, threads=2)
+    asyncio.run(pool.start(1, warm=load_models, freeze_gc=False))
+    backend = pool._idle[0].unwrapped.toolbox.backends.objects
+    assert sorted(backend._services) == loaded  # a tracker's model copies are its own: loaded only for a tool that tracks
+    for service in backend._services.values():
+        assert len(service.models) == 2 and service.calls == 0  # every copy, before any episode calls it
+    pool.close()
+
+
 def test_preload_imports_the_heavy_libraries_before_any_env_exists():
     import subprocess
     import sys

@@ -82,6 +82,17 @@ def test_registry_refuses_duplicates_and_unknown_names():
         make_tools(["pose_estimation", "pose_estimation"])
 
 
+def test_a_toolbox_knows_which_models_of_each_backend_its_tools_call():
+    from videostar_env.tools.toolbox import Toolbox
+
+    box = Toolbox.build(["video_description", "pose_estimation", "object_detection", "relation_graph",
+                         "action_explanation"], tool_cache=None)
+    assert box.model_tasks("vision") == ["pose"]  # both tools read poses: one model
+    assert box.model_tasks("objects") == ["detect", "track"]
+    assert box.model_tasks("explanation") == []  # no tool declares models of it
+    assert Toolbox.build(["human_detection"], tool_cache=None).model_tasks("vision") == ["detect"]
+
+
 def test_schema_is_openai_function_format():
     s = schema(PoseEstimation())
     assert s["type"] == "function" and s["function"]["name"] == "pose_estimation"

@@ -52,8 +52,9 @@ def _tracker_tag(tracker: str) -> str:
     return f"{path.name}#{file_digest(path)[:16]}"
 
 
-def _load(source: str, classes: tuple[str, ...] | None) -> Any:
-    """The detector, checked to know every wanted class."""
+def _load(source: str, classes: tuple[str, ...] | None, args: dict[str, Any]) -> Any:
+    """The detector, checked to know every wanted class, ready to predict: ultralytics builds its runtime at the first
+    prediction, which would otherwise fall on an episode's tool call and hold the GIL meanwhile."""
     model = load_yolo(source, TASKS, "weights", "pass the path as the objects backend's 'weights' option "
                                                 "(--objects-options '{\"weights\": \"PATH\"}')")
     names = [str(v) for v in model.names.values()]
@@ -61,6 +62,7 @@ def _load(source: str, classes: tuple[str, ...] | None) -> Any:
     if unknown:
         raise ToolError(f"YOLO weights {source!r} know no class {', '.join(map(repr, unknown))}; "
                         f"the 'classes' option takes names among: {', '.join(names)}.")
+    model.predict(np.zeros((64, 64, 3), np.uint8), **_call_args(model, args, classes))
     return model
 
 
@@ -180,11 +182,16 @@ class YOLOObjects:
             args = {**self.args, "conf": conf}
             run = partial(_detect, self.source, args, self.classes) if kind == "detect" else \
                 partial(_track, self.source, self.tracker, args, self.classes)
-            load = partial(_load, self.source, self.classes)
+            load = partial(_load, self.source, self.classes, args)
             options = sharing(*self._sharing, device=self.args.get("device"))
             key = ("yolo-objects", kind, self.id, tuple(sorted(args.items())), options)
             self._services[kind] = shared(key, lambda: ModelService(load, run, options))
         return self._services[kind]
+
+    def load_models(self, kinds: Sequence[str]) -> None:
+        """Load every copy of these kinds' models ("detect", "track") now instead of at their first calls."""
+        for kind in kinds:
+            self.service(kind).load_copies()
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the model."""

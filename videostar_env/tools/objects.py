@@ -46,6 +46,7 @@ class ObjectDetection:
     description = "Detect the objects in the video: labelled bounding boxes per sampled frame, drawn on the frames."
     parameters = {"type": "object", "properties": {"max_images": _MAX_IMAGES}, "additionalProperties": False}
     uses = ("video", "objects")
+    objects_tasks = ("detect",)  # the object models it needs loaded (EnvPool loads them while it fills)
     version = "1"
 
     def __call__(self, ctx: ToolContext, max_images: int = 4) -> ToolResult:
@@ -68,6 +69,7 @@ class ObjectTracking:
                    "its displacement, path length and speed, and its size when known.")
     parameters = {"type": "object", "properties": {"max_images": _MAX_IMAGES}, "additionalProperties": False}
     uses = ("video", "objects")
+    objects_tasks = ("track",)
     version = "1"
 
     def __call__(self, ctx: ToolContext, max_images: int = 4) -> ToolResult:
@@ -101,6 +103,7 @@ class RelationGraphTool:
                   "description": "Seconds of the keyframes (the nearest sampled frames); default: 4 spread evenly."},
     }, "additionalProperties": False}
     uses = ("video", "objects")
+    objects_tasks = ("track",)
     version = "2"  # 2: the text's numbers rounded to 3 decimals
 
     def __call__(self, ctx: ToolContext, times: list[float] | None = None) -> ToolResult:

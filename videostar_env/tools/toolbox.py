@@ -37,7 +37,7 @@ class Toolbox:
         box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description, objects))
         prepare = getattr(box.backends.vision, "prepare", None)
         if prepare is not None:  # load only the vision models the chosen tools need
-            prepare(box.vision_tasks)
+            prepare(box.model_tasks("vision"))
         box.cache = ToolCache(tool_cache) if tool_cache is not None else None
         return box
 
@@ -49,16 +49,17 @@ class Toolbox:
             if kind in kinds and check is not None:
                 check(dataset)
 
-    @property
-    def vision_tasks(self) -> list[str]:
-        """The vision models the tools call ("detect", "pose"), sorted."""
-        return sorted({task for t in self.tools.values() for task in getattr(t, "vision_tasks", ())})
+    def model_tasks(self, kind: str) -> list[str]:
+        """The models of the `kind` backend the tools call, sorted: what their `<kind>_tasks` declare (vision: "detect",
+        "pose"; objects: "detect", "track")."""
+        return sorted({task for t in self.tools.values() for task in getattr(t, f"{kind}_tasks", ())})
 
     def load_models(self) -> None:
-        """Load the vision models the tools call (every copy) now, where the backend loads them on first use."""
-        load = getattr(self.backends.vision, "load_models", None)
-        if load is not None:
-            load(self.vision_tasks)
+        """Load every copy of the models the tools call now, for each backend that loads them on first use."""
+        for kind in BACKEND_KINDS:
+            load, tasks = getattr(getattr(self.backends, kind), "load_models", None), self.model_tasks(kind)
+            if load is not None and tasks:
+                load(tasks)
 
     @property
     def names(self) -> list[str]:
