@@ -1,6 +1,7 @@
 """Shared test set-up: temporary caches, ultralytics kept offline, and where the shared data is."""
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,14 @@ os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")
 
 # The project's shared data sits beside the checkout; VIDEOSTAR_SHARED_DATA points elsewhere.
 SHARED = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def python_switch_interval():
+    """Each test starts with Python's GIL switch interval: an EnvPool sets the process's own (trainers/env_pool.py)."""
+    interval = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(interval)
 
 
 def shared_file(relative: str) -> Path:

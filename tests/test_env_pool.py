@@ -14,7 +14,7 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
 from videostar_env import OVAREnv, answer, tool_call
-from videostar_trainers.env_pool import (NICE, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
+from videostar_trainers.env_pool import (NICE, SWITCH_INTERVAL, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
                                          lower_priority, pool_key, preload_libraries)
 
 KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
@@ -82,6 +82,17 @@ def test_start_without_freezing_and_bad_sizes(pool):
     for nice in (-1, 20, 2.5, True, "10"):
         with pytest.raises(ValueError, match="nice must be an integer from 0"):
             EnvPool(PROBE, KWARGS, nice=nice)
+    for interval in (0, -0.001, 2, True, "1ms"):
+        with pytest.raises(ValueError, match="switch_interval must be a number of seconds"):
+            EnvPool(PROBE, KWARGS, switch_interval=interval)
+
+
+def test_a_pool_sets_the_processs_gil_switch_interval_unless_told_to_leave_it():
+    sys.setswitchinterval(0.005)
+    EnvPool(PROBE, KWARGS, threads=1, switch_interval=None).close()
+    assert sys.getswitchinterval() == pytest.approx(0.005)
+    EnvPool(PROBE, KWARGS, threads=1).close()
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) == pytest.approx(0.001)
 
 
 def thread_priority() -> int:

@@ -5,6 +5,7 @@ import ast
 import asyncio
 import inspect
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import NamedTuple
@@ -518,5 +519,7 @@ def test_envs_come_from_one_pool_per_configuration_built_off_the_loop(tiny):
     pools = [EnvPool._shared[key] for key in set(EnvPool._shared) - before]
     assert len(pools) == 1 and pools[0].size == pools[0].idle == 1  # one env, reused by the second sample
     assert pools[0].key == pool_key("VideoSTAR-v0", pools[0].env_kwargs)
-    assert pools[0].nice == next(c for c in OmegaConf.load(YAML) if c.name == "videostar_agent").env_nice == 10
+    entry = next(c for c in OmegaConf.load(YAML) if c.name == "videostar_agent")
+    assert pools[0].nice == entry.env_nice == 10
+    assert sys.getswitchinterval() == pytest.approx(entry.env_switch_interval) == pytest.approx(0.001)
     assert pools[0].env_kwargs["token_counter"] == tokenizer.name_or_path  # the policy's tokenizer counts the budget

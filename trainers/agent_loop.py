@@ -61,7 +61,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env.malloc import MMAP_THRESHOLD
-from videostar_trainers.env_pool import NICE, EnvPool, load_models
+from videostar_trainers.env_pool import NICE, SWITCH_INTERVAL, EnvPool, load_models
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
 
@@ -88,7 +88,8 @@ class VideoStarAgentLoop(AgentLoopBase):
     env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
     x rollout.n / rollout.agent.num_workers); env_mmap_threshold: bytes from which the worker's allocations are
     mapped on their own and freed at once (None: malloc left as it is; see videostar_env/malloc.py); env_nice: CPU
-    priority steps the env threads run below the worker's event loop (0: equal; see trainers/env_pool.py).
+    priority steps the env threads run below the worker's event loop (0: equal); env_switch_interval: the worker's GIL
+    switch interval in seconds (None: Python's own). See trainers/env_pool.py for both.
 
     Envs live in the process's EnvPool for the configuration: built off the event loop, reset and stepped
     on the pool's threads with the chat conversion, and the garbage collector frozen once the pool is full.
@@ -96,13 +97,15 @@ class VideoStarAgentLoop(AgentLoopBase):
 
     def __init__(self, *args: Any, env_id: str = "VideoSTAR-v0", env_kwargs: dict | DictConfig | None = None,
                  env_threads: int | None = None, env_prefill: int | None = None,
-                 env_mmap_threshold: int | None = MMAP_THRESHOLD, env_nice: int = NICE, **kwargs: Any):
+                 env_mmap_threshold: int | None = MMAP_THRESHOLD, env_nice: int = NICE,
+                 env_switch_interval: float | None = SWITCH_INTERVAL, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if isinstance(env_kwargs, DictConfig):
             env_kwargs = OmegaConf.to_container(env_kwargs, resolve=True)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.env_threads, self.env_mmap_threshold, self.env_nice = env_threads, env_mmap_threshold, env_nice
+        self.env_switch_interval = env_switch_interval
         self.env_prefill = self._worker_share() if env_prefill is None else int(env_prefill)
         self.response_length = int(self.rollout_config.response_length)
         self.processor_kwargs = self._get_mm_processor_kwargs()
@@ -144,7 +147,8 @@ class VideoStarAgentLoop(AgentLoopBase):
         extra = kwargs.get("extra_info") or {}
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
-        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_mmap_threshold, self.env_nice)
+        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_mmap_threshold, self.env_nice,
+                              self.env_switch_interval)
         # The first episodes of a worker wait for one fill (the models load then, not mid-rollout); later ones pass.
         await pool.start(self.env_prefill, warm=load_models)
         async with pool.env() as env:

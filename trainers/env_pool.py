@@ -27,6 +27,14 @@ per model frame unchanged; while filling, one process in six stalled 93 ms at eq
 over 21 ms with it. The price: on cores shared with other busy processes, env work gets a smaller
 share of them (the agent loop's env_nice: 0 to keep it equal).
 
+Switching the GIL: a pool sets the process's switch interval to SWITCH_INTERVAL (1 ms, Python's
+default is 5 ms): a thread that wants the GIL, the loop's included, asks the holder to drop it
+after that long, and with many env threads waiting it may lose several such rounds. Measured on
+the real clips (64 episodes at once, pairs of processes): episodes/s were higher with 1 ms in all
+8 pairs (+5-20%; e.g. 21.9-27.3 against 17.5-21.8 with a cold cache), and the cold cache's
+steady loop lag max was 8-11 ms in 4 of 4 processes against one of 4 at 62 ms. Single processes
+still saw an occasional stall of ~60 ms with either interval.
+
 Garbage collection: CPython's full collections walk every live object, and a worker holds many
 (torch and ultralytics alone: ~320k; a full collection of them took ~450 ms here), so with dozens
 of envs they stalled the loop by 124-146 ms. `start` collects the young generations (under 1 ms),
@@ -76,6 +84,7 @@ from videostar_env.malloc import MMAP_THRESHOLD, return_large_blocks
 
 THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (see above)
 NICE = 10  # how far below the loop's thread the pool's threads run in CPU priority (see above)
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL while others wait for it (see above; Python's own: 0.005)
 
 # What the built-in backends and decoders import on first use. Importing an extension module holds the GIL, so an
 # env built off the loop still stalls it: torch's import did for up to 229 ms, ultralytics' first prediction (which
@@ -160,15 +169,22 @@ class EnvPool:
     _shared: ClassVar[dict[str, EnvPool]] = {}
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
-                 mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE):
+                 mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE,
+                 switch_interval: float | None = SWITCH_INTERVAL):
         """threads: env calls that may run at once (None: default_threads(), 4 per core); mmap_threshold: bytes from
         which the process's allocations are mapped on their own and freed at once (None: leave malloc as it is);
-        nice: CPU priority steps the pool's threads run below the calling thread (0: equal). See the module
-        docstring for each."""
+        nice: CPU priority steps the pool's threads run below the calling thread (0: equal); switch_interval: the
+        process's GIL switch interval in seconds (None: leave it as it is). See the module docstring for each."""
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None (default_threads()), got {threads!r}")
         if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
             raise ValueError(f"nice must be an integer from 0 (equal priority) to 19, got {nice!r}")
+        if switch_interval is not None and (isinstance(switch_interval, bool)
+                                            or not isinstance(switch_interval, (int, float))
+                                            or not 0 < switch_interval <= 1):
+            raise ValueError(f"switch_interval must be a number of seconds in (0, 1] or None, got {switch_interval!r}")
+        if switch_interval is not None:
+            sys.setswitchinterval(switch_interval)
         if mmap_threshold is not None:
             return_large_blocks(mmap_threshold)  # checks the value; False (nothing to fix) off glibc
         self.env_id = env_id
@@ -186,12 +202,12 @@ class EnvPool:
 
     @classmethod
     def shared(cls, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
-               mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE) -> EnvPool:
-        """This process's pool for a configuration, made on first use (threads, mmap_threshold and nice count only
-        then)."""
+               mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE,
+               switch_interval: float | None = SWITCH_INTERVAL) -> EnvPool:
+        """This process's pool for a configuration, made on first use (the other arguments count only then)."""
         key = pool_key(env_id, env_kwargs)
         if key not in cls._shared:
-            cls._shared[key] = cls(env_id, env_kwargs, threads, mmap_threshold, nice)
+            cls._shared[key] = cls(env_id, env_kwargs, threads, mmap_threshold, nice, switch_interval)
         return cls._shared[key]
 
     @property

@@ -15,7 +15,7 @@ frames its models ran. Cache: off (no tool cache, and the YOLO service keeps no 
 every tool run is model work), results (no tool cache, the YOLO service keeping results per clip
 as it does by default), cold (empty at the start) or warm (filled before timing). Mode "pool" is EnvPool; mode "before" is
 the agent loop's pattern before it (verl's default executor, envs made on the loop, messages
-converted on the loop, no gc.freeze, equal CPU priority, malloc left alone), for comparison. Data: synthetic videos (oracle vision) and
+converted on the loop, no gc.freeze, equal CPU priority, Python's GIL switch interval, malloc left alone), for comparison. Data: synthetic videos (oracle vision) and
 the three real clips (YOLO11n int8 pose and detection, 224 px frames). Each process runs one
 episode's work (no cache) on its first env before timing; in mode "pool" it first imports the
 heavy libraries (preload_libraries, as Ray's worker_process_setup_hook does when a verl worker
