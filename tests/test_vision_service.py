@@ -13,7 +13,7 @@ import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import YOLOObjects, YOLOVision
 from videostar_env.backends.service import ModelService, ServiceOptions, frames_digest
-from videostar_env.backends.yolo import device_sharing, sharing
+from videostar_env.backends.yolo import device_sharing, load_yolo, ready, sharing
 from videostar_env.data import SyntheticDataset, VideoSample, decode
 from videostar_env.errors import ToolError
 
@@ -78,6 +78,13 @@ def in_threads(count: int, work) -> list:
         t.join(timeout=300)
         assert not t.is_alive(), "a thread never got its result"
     return results
+
+
+def test_a_ready_model_has_built_its_predictor_before_any_call(weights):
+    model = load_yolo(weights["detect"], ("detect",), "detect weights", "")
+    assert model.predictor is None  # ultralytics builds it, and the model's runtime, at the first prediction
+    assert ready(model, {"device": "cpu", "imgsz": 64, "verbose": False}) is model
+    assert model.predictor is not None and model.predictor.model is not None
 
 
 def test_backends_with_the_same_options_share_one_model_and_one_load(weights, clips):

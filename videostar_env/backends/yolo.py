@@ -93,12 +93,16 @@ def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> An
     return model
 
 
-def _ready_model(source: str, task: str, predict_args: dict[str, Any], advice: str) -> Any:
-    """A model copy ready to predict: ultralytics builds its runtime (a LiteRT interpreter, the graph on its device)
-    at the first prediction, which would otherwise fall on an episode's tool call and hold the GIL meanwhile."""
-    model = load_yolo(source, (task,), f"{task} weights", advice)
+def ready(model: Any, predict_args: dict[str, Any]) -> Any:
+    """The model after one prediction on a blank image: ultralytics builds its runtime (a LiteRT interpreter, the graph
+    on its device) at the first prediction, which would otherwise fall on an episode's tool call and hold the GIL."""
     model.predict(np.zeros((64, 64, 3), np.uint8), **predict_args)
     return model
+
+
+def _ready_model(source: str, task: str, predict_args: dict[str, Any], advice: str) -> Any:
+    """A vision model copy, ready to predict."""
+    return ready(load_yolo(source, (task,), f"{task} weights", advice), predict_args)
 
 
 # Measured with benchmarks/perf/yolo.py: on a CPU, model calls of many episodes' frames take no less time than

@@ -29,7 +29,7 @@ from ..data.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
 from .service import ModelService, frames_digest, shared
-from .yolo import bgr_frames, load_yolo, resolve_weights, sharing
+from .yolo import bgr_frames, load_yolo, ready, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations
 TASKS = ("detect", "segment")  # model tasks whose results carry labelled boxes of every class
@@ -53,8 +53,7 @@ def _tracker_tag(tracker: str) -> str:
 
 
 def _load(source: str, classes: tuple[str, ...] | None, args: dict[str, Any]) -> Any:
-    """The detector, checked to know every wanted class, ready to predict: ultralytics builds its runtime at the first
-    prediction, which would otherwise fall on an episode's tool call and hold the GIL meanwhile."""
+    """The detector, checked to know every wanted class, ready to predict (yolo.ready)."""
     model = load_yolo(source, TASKS, "weights", "pass the path as the objects backend's 'weights' option "
                                                 "(--objects-options '{\"weights\": \"PATH\"}')")
     names = [str(v) for v in model.names.values()]
@@ -62,8 +61,7 @@ def _load(source: str, classes: tuple[str, ...] | None, args: dict[str, Any]) ->
     if unknown:
         raise ToolError(f"YOLO weights {source!r} know no class {', '.join(map(repr, unknown))}; "
                         f"the 'classes' option takes names among: {', '.join(names)}.")
-    model.predict(np.zeros((64, 64, 3), np.uint8), **_call_args(model, args, classes))
-    return model
+    return ready(model, _call_args(model, args, classes))
 
 
 def _call_args(model: Any, args: dict[str, Any], classes: tuple[str, ...] | None) -> dict[str, Any]:
