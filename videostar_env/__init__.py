@@ -20,7 +20,8 @@ from .registry import Registry
 from .tasks import TASKS, ActionRecognition, Task, make_task, register_task
 from .tasks.action_recognition import (ABLATIONS, ActionAnswer, RewardBreakdown, RewardConfig, answer, parse_answer,
                                        score)
-from .perception.relation_graph import RelationGraph, build_graph, graph_score
+from .perception.graph_score import graph_score
+from .perception.relation_graph import RelationGraph, build_graph
 from .tasks.scoring import mean_relative_accuracy
 from .tools import Tool, ToolCallRecord, ToolContext, Toolbox, ToolError, ToolResult, register_tool, registered_tools
 

@@ -4,7 +4,8 @@ from .detections import Detection, FrameDetections, main_track, salient_keyframe
 from .kinematics import Kinematics, analyze, observed_submotions
 from .objects import ObjectBox, Track, motion, tracks_of
 from .overlay import draw_boxes, draw_objects, draw_skeletons
-from .relation_graph import Edge, GraphFrame, Node, RelationGraph, build_graph, graph_score
+from .graph_score import graph_score
+from .relation_graph import Edge, GraphFrame, Node, RelationGraph, build_graph
 
 __all__ = ["Detection", "Edge", "FrameDetections", "GraphFrame", "Kinematics", "Node", "ObjectBox", "RelationGraph",
            "Track", "analyze", "build_graph", "draw_boxes", "draw_objects", "draw_skeletons", "graph_score",

@@ -32,7 +32,8 @@ import numpy as np
 
 from ...actions import ReasoningTags
 from ...data import scene_questions as geometry
-from ...perception.relation_graph import RelationGraph, graph_score
+from ...perception.graph_score import graph_score
+from ...perception.relation_graph import RelationGraph
 from ..scoring import choice_score, numeric_score, parse_number, relative_error, vsibench_score
 from ..sti_scoring import sti_choice_score
 from .answer import GraphAnswer
