@@ -23,19 +23,21 @@ Node term: a check looks at one true node k from an anchor, an ordered pair (i, 
     node with no checks at all (a one-node frame, or two nodes in image units) earns 1 if assigned.
     tol: 0.5 m for metric truth; 0.1 of the true frame's extent (its nodes' bounding-box diagonal) for image.
 Edge term: per true edge e (per unordered pair), the written edge between its assigned ends, either
-    direction (a reversed edge's angle turned by 180 degrees). Against every other true edge f it earns the
-    mean of angle agreement (1 + cos((a_e - a_f)_pred - (a_e - a_f)_true)) / 2 and, with image units, length
-    agreement max(0, 1 - |d_e,pred * d_f,true / d_f,pred - d_e,true| / d_e,true); in metric units length is
-    checked on e alone, max(0, 1 - |d_pred - d_true| / d_true), and weighs half. A pair with f unwritten earns
-    0. The term is (sum over true edges) / (true edges + invented edges); an edge whose ends are not both
-    assigned, that duplicates another, or that joins a pair the true frame lacks, is invented. A frame with
-    a single true edge checks its length (metric) or its presence (image) only.
+    direction (a reversed edge's angle turned by 180 degrees), is read in the frame of each anchor, an
+    unordered pair (i, j) of assigned true nodes: turned by the anchor's turn it earns angle agreement
+    (1 + cos(a_pred + turn - a_true)) / 2 and, with image units, also length agreement
+    max(0, 1 - |d_pred * scale - d_true| / d_true) (the mean of the two); in image units e's own pair is not
+    an anchor for it. In metric units length needs no anchor: the edge earns the mean of
+    max(0, 1 - |d_pred - d_true| / d_true) and its mean angle agreement over all anchors. An anchor with an
+    end unassigned earns 0. The term is (sum over true edges) / (true edges + invented edges); an edge whose
+    ends are not both assigned, that duplicates another, or that joins a pair the true frame lacks, is
+    invented. A true edge with no anchor at all (two nodes in image units) earns 1 if written.
 A frame with nothing to score on a term (no true nodes/edges and none invented) scores 1 on it. Results are
 clamped to [0, 1] and rounded to 1e-9, so identical graphs score exactly 1.
 
 Why it cannot be gamed (tests/test_graph_properties.py checks each with Hypothesis): every check needs all
 the nodes it names, so removing a node the truth has only turns checks to 0 and never raises a term, and
-one node alone (or two in image units) earns nothing for position; checks are relations between objects,
+one node alone (or two in image units) earns nothing for position or edges; checks are relations between objects,
 unchanged by rotation about the vertical, translation and (image units) uniform scale, but not by a mirror
 image or a tilt; noise, missing or invented nodes and flipped edges each lower a term.
 """
