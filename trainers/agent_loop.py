@@ -64,6 +64,31 @@ from videostar_env.malloc import MMAP_THRESHOLD
 from videostar_trainers.env_pool import NICE, SWITCH_INTERVAL, EnvPool, load_models
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
+# Qwen-VL's vision tokens: placeholders the processor expands for the env's media. One sampled in a policy turn
+# leaves verl's postprocess (get_rope_index) with more placeholders than media: "coroutine raised StopIteration"
+# kills the whole rollout (verl 0.9.1).
+MEDIA_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
+BANNED = -100.0  # vLLM clamps a logit bias to [-100, 100]: the strongest ban it takes
+
+
+def media_token_ids(tokenizer: Any) -> list[int]:
+    """The ids of the vision tokens this tokenizer has."""
+    vocab = tokenizer.get_vocab()
+    return sorted(vocab[t] for t in MEDIA_TOKENS if t in vocab)
+
+
+def ban_media_tokens(sampling_params: dict[str, Any], media_ids: Sequence[int], backend: str) -> dict[str, Any]:
+    """The sampling params with the vision tokens banned through a logit bias, in the back-end's form (vLLM: int
+    keys; SGLang: string keys); a bias the caller set for other tokens is kept."""
+    bias = {int(k): float(v) for k, v in (sampling_params.get("logit_bias") or {}).items()}
+    bias.update({i: BANNED for i in media_ids})
+    return {**sampling_params, "logit_bias": {(str(k) if backend == "sglang" else k): v for k, v in bias.items()}}
+
+
+def cut_at_media(token_ids: Sequence[int], media_ids: Sequence[int]) -> list[int]:
+    """The policy's tokens before the first vision token (all of them when it wrote none)."""
+    media = set(media_ids)
+    return next((list(token_ids[:i]) for i, t in enumerate(token_ids) if t in media), list(token_ids))
 
 
 def end_token_ids(tokenizer: Any) -> set[int]:
@@ -115,6 +140,7 @@ class VideoStarAgentLoop(AgentLoopBase):
             raise ValueError(f"data.mm_processor_kwargs={self.processor_kwargs} cannot reach verl's SGLang rollout "
                              "server; leave it empty and set the pixel bounds in the checkpoint's processor config")
         self.ends = end_token_ids(self.tokenizer)
+        self.media_ids = media_token_ids(self.tokenizer)
         self.end_of_turn = (self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
                             if END_OF_TURN in self.tokenizer.get_vocab() else self.tokenizer.eos_token_id)
 
@@ -152,6 +178,7 @@ class VideoStarAgentLoop(AgentLoopBase):
         # The first episodes of a worker wait for one fill (the models load then, not mid-rollout); later ones pass.
         await pool.start(self.env_prefill, warm=load_models)
         async with pool.env() as env:
+            sampling_params = ban_media_tokens(sampling_params, self.media_ids, self.rollout_config.get("name"))
             return await self._play(pool, env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
 
     async def _play(self, pool: EnvPool, env: gym.Env, sampling_params: dict[str, Any], index: int,
@@ -180,10 +207,12 @@ class VideoStarAgentLoop(AgentLoopBase):
                 image_data=images or None, video_data=videos or None, mm_processor_output=video_features,
                 mm_processor_kwargs=self.processor_kwargs)
             timing["generate_sequences"] += time.perf_counter() - start
-            sampled = output.log_probs or None
+            # A vision token that arrives despite the ban: the turn keeps what came before it (mask 1), the env
+            # reads the whole turn and answers that the token is the env's to write.
+            kept = cut_at_media(output.token_ids, self.media_ids)
+            sampled = (output.log_probs or [])[:len(kept)] or None
             merged, mask, logprobs = await self.ct_merge_assistant_token(
-                tokens, output.token_ids, mask, logprobs if sampled is None else (logprobs or []),
-                assistant_logprobs=sampled)
+                tokens, kept, mask, logprobs if sampled is None else (logprobs or []), assistant_logprobs=sampled)
             tokens = merged.token_ids
             assistant_turns += 1
             text = turn_text(self.tokenizer, output.token_ids, self.ends)
@@ -195,7 +224,7 @@ class VideoStarAgentLoop(AgentLoopBase):
             if step.done:
                 ended = True
                 break
-            if output.token_ids[-1:] != [self.end_of_turn]:  # stopped short (or at eos): closed as the template does
+            if kept[-1:] != [self.end_of_turn]:  # stopped short, at eos or a vision token: closed as the template does
                 tokens, mask = tokens + [self.end_of_turn], mask + [0]
                 logprobs = None if logprobs is None else logprobs + [0.0]
             if len(mask) >= self.response_length:

@@ -1,0 +1,1 @@
+"""GRPO through verl's own classes in one CPU process (`videostar train --cpu`)."""

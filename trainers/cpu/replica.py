@@ -1,0 +1,124 @@
+"""Generation on the CPU behind the exact interface of verl's vLLM server: transformers' `generate`.
+
+verl's agent loop reaches its rollout server through LLMServerClient -> GlobalRequestLoadBalancer -> a replica's
+`generate(prompt_ids, sampling_params, request_id, image_data, video_data, ...)`, returning a TokenOutput. This
+replica takes the same keywords as verl 0.9.1's vLLMHttpServer.generate (tests/test_cpu_training.py checks the
+signature against verl's source), turns the media into the model's inputs with verl's own processor helper (as
+verl does for the trainer's forward pass), samples with the request's temperature, top-p, top-k and logit bias,
+and returns the sampled tokens with their log-probs under the sampling temperature (what the actor recomputes).
+The trainer hands it the actor's weights after every update (`load_weights`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import zlib
+from typing import Any, Iterable, Optional
+
+import torch
+from verl.utils.tokenizer import build_multimodal_processor_inputs, get_processor_token_id
+from verl.workers.rollout.replica import TokenOutput
+
+from videostar_trainers.cpu.shims import original_forwards
+
+
+class HFReplica:
+    """One rollout replica: a transformers copy of the policy that generates token in, token out.
+
+    path: the checkpoint; processor: verl's hf_processor of it; prompt_length, response_length: the rollout
+    config's budgets (max_tokens defaults to what fits, as vLLM's server computes it); seed: the base of each
+    request's sampling seed (a request's seed also depends on its prompt, so concurrent episodes stay reproducible).
+    """
+
+    def __init__(self, path: str, processor: Any, prompt_length: int, response_length: int, seed: int = 0):
+        from transformers import AutoModelForImageTextToText
+
+        with original_forwards():
+            self.model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32,
+                                                                     attn_implementation="sdpa").eval()
+        self.processor, self.tokenizer = processor, processor.tokenizer
+        self.prompt_length, self.response_length, self.seed = prompt_length, response_length, seed
+        self.media_ids = {i for i in (get_processor_token_id(processor, "image"),
+                                      get_processor_token_id(processor, "video")) if i is not None}
+        self.stop_ids = [i for i in {self.tokenizer.eos_token_id,
+                                     self.tokenizer.convert_tokens_to_ids("<|im_end|>")} if i is not None]
+        self.lock = asyncio.Lock()
+        self.requests = 0
+
+    def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> int:
+        """Copy the trainer's parameters (HF names, as verl's engine exports them) in; returns how many."""
+        state = self.model.state_dict()
+        count = 0
+        with torch.no_grad():
+            for name, tensor in weights:
+                if name not in state:
+                    raise KeyError(f"the trainer sent {name!r}, which the rollout model does not have")
+                state[name].copy_(tensor.detach().to(state[name].dtype))
+                count += 1
+        return count
+
+    async def generate(self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str,
+                       image_data: Optional[list[Any]] = None, video_data: Optional[list[Any]] = None,
+                       audio_data: Optional[list[Any]] = None, mm_processor_kwargs: Optional[dict[str, Any]] = None,
+                       priority: int = 0, kv_transfer_params: Optional[dict] = None) -> TokenOutput:
+        """verl's vLLM server `generate`, run by transformers on the CPU (one request at a time)."""
+        if audio_data:
+            raise ValueError("the CPU replica takes images and videos, not audio")
+        async with self.lock:
+            return await asyncio.to_thread(self._generate, list(prompt_ids), dict(sampling_params), image_data,
+                                           video_data, mm_processor_kwargs or {})
+
+    def _generate(self, prompt_ids: list[int], params: dict[str, Any], images: Any, videos: Any,
+                  mm_kwargs: dict[str, Any]) -> TokenOutput:
+        room = self.prompt_length + self.response_length - len(prompt_ids)
+        max_tokens = params.pop("max_tokens", params.pop("max_new_tokens", min(self.response_length, room)))
+        max_tokens = max(1, int(max_tokens))
+        temperature = float(params.get("temperature", 1.0))
+        inputs = self._inputs(prompt_ids, images, videos, mm_kwargs)
+        bias = {int(k): float(v) for k, v in (params.get("logit_bias") or {}).items()}
+        top_k = int(params.get("top_k", -1))
+        kwargs: dict[str, Any] = dict(max_new_tokens=max_tokens, do_sample=temperature > 0, output_logits=True,
+                                      return_dict_in_generate=True, eos_token_id=self.stop_ids,
+                                      pad_token_id=self.tokenizer.pad_token_id)
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)),
+                          top_k=top_k if top_k > 0 else None)
+        if bias:
+            kwargs["sequence_bias"] = {(token,): value for token, value in bias.items()}
+        torch.manual_seed(self.seed ^ zlib.crc32(torch.tensor(prompt_ids).numpy().tobytes()))
+        with original_forwards(), torch.no_grad():
+            out = self.model.generate(**inputs, **kwargs)
+        self.requests += 1
+        tokens = out.sequences[0, len(prompt_ids):].tolist()
+        logits = torch.stack(out.logits, 1)[0].float()  # raw logits, before bias and sampling filters
+        scale = temperature if temperature > 0 else 1.0
+        logprobs = torch.log_softmax(logits / scale, -1).gather(-1, torch.tensor(tokens)[:, None])[:, 0]
+        return TokenOutput(token_ids=tokens, log_probs=logprobs.tolist(), stop_reason="completed")
+
+    def _inputs(self, prompt_ids: list[int], images: Any, videos: Any, mm_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The model's inputs: the prompt tokens as given, the media made by verl's processor helper."""
+        input_ids = torch.tensor([prompt_ids])
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        if not images and not videos:
+            return inputs
+        collapsed = [t for i, t in enumerate(prompt_ids) if not (t in self.media_ids and i and prompt_ids[i - 1] == t)]
+        text = self.tokenizer.decode(collapsed, skip_special_tokens=False)
+        media = build_multimodal_processor_inputs(self.processor, text=[text], images=images or None,
+                                                  videos=videos or None, mm_processor_kwargs=mm_kwargs)
+        if media["input_ids"][0].tolist() != prompt_ids:
+            raise ValueError("the processor renders the request's media into other placeholder runs than the "
+                             "prompt's: the loop and the replica disagree on the media's sizes")
+        for key, value in dict(media.convert_to_tensors("pt")).items():
+            if key in ("input_ids", "attention_mask"):
+                continue
+            if key == "mm_token_type_ids" and "mm_token_type_ids" not in _forward_parameters(self.model):
+                continue  # Qwen2.5-VL's generate rejects it; Qwen3-VL's needs it
+            inputs[key] = value
+        return inputs
+
+
+def _forward_parameters(model: Any) -> set[str]:
+    with original_forwards():
+        return set(inspect.signature(type(model).forward).parameters)
+
