@@ -1,6 +1,8 @@
 """The hierarchical reward as a table of cases: R = acc + format + 1[acc] * (tool + sub)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from videostar_env import answer
 from videostar_env.tasks.action_recognition.reward import (ABLATIONS, RewardConfig, ToolCallRecord, format_ok, rank_weights, score,
@@ -12,6 +14,8 @@ POSE = ToolCallRecord("pose_estimation", {}, True)
 GOOD_SUB = [("Right wrist", "swings"), ("Elbow", "bends")]  # both named by the definition
 BAD_SUB = [("Knee", "bends"), ("Ankle", "lifts")]  # neither is
 GOOD = answer("wave", GOOD_SUB)
+# Answers that name nothing: empty, blank, or punctuation only.
+BLANK = st.text(alphabet=" \t\n.,;:!?-_'\"()", max_size=12)
 
 
 def reward(text, tools=(POSE,), label="wave", config=RewardConfig(), aliases=("waving", "hand wave")):
@@ -36,6 +40,11 @@ CASES = [
     ("answer without think: format 0", "<answer>wave</answer>", (POSE,), (1, 0, 1, 0, 2)),
     ("text after the answer: format 0", GOOD + "\nbye", (POSE,), (1, 0, 1, 1, 3)),
     ("no answer at all", "<think>hmm</think>", (POSE,), (0, 0, 1, 0, 0)),
+    # The form of an answer without one earns nothing: the format term pays only for a label that names something.
+    ("empty answer: no format", answer("", GOOD_SUB), (POSE,), (0, 0, 1, 1, 0)),
+    ("blank answer: no format", "<think>x</think><answer> \n\t </answer>", (POSE,), (0, 0, 1, 0, 0)),
+    ("punctuation answer: no format", "<think>x</think><answer>...?!</answer>", (POSE,), (0, 0, 1, 0, 0)),
+    ("an answer of only tags: no format", "<think>x</think><answer><b></b></answer>", (POSE,), (0, 0, 1, 0, 0)),
 ]
 
 
@@ -43,6 +52,17 @@ CASES = [
 def test_reward_table(name, text, tools, expected):
     r = reward(text, tools)
     assert (r.accuracy, r.format, r.tool, r.submotion, r.total) == pytest.approx(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reasoning=st.text(max_size=200).filter(lambda t: "<" not in t), blank=BLANK,
+       submotions=st.lists(st.tuples(st.sampled_from(["Wrist", "Elbow", "Knee"]), st.text(max_size=10)), max_size=4),
+       config=st.sampled_from([c for c in ABLATIONS.values() if c.mode != "official"]))
+def test_an_empty_answer_earns_nothing_whatever_the_reasoning(reasoning, blank, submotions, config):
+    lines = "".join(f"\n- {part}: {move}" for part, move in submotions)
+    text = f"<think>{reasoning}\n[1] Observed body parts and movement characteristics:{lines}\n</think><answer>{blank}</answer>"
+    r = reward(text, config=config)
+    assert r.total == 0.0 - r.tool_cost and r.accuracy == r.format == 0.0
 
 
 def test_sub_motion_rank_weights_are_linear_by_default():

@@ -6,6 +6,8 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from gymnasium.utils.env_checker import check_env
 
 import videostar_env  # noqa: F401  (registers the env ids)
@@ -14,7 +16,8 @@ from videostar_env import graph_score, tool_call, vector_kwargs
 from videostar_env.data import SceneConfig, SceneQuestionDataset
 from videostar_env.data.scene_questions import TYPES
 from videostar_env.rollout import run_episode
-from videostar_env.tasks.spatiotemporal import true_graph
+from videostar_env.actions import parse
+from videostar_env.tasks.spatiotemporal import ABLATIONS, SpatioTemporal, true_graph
 
 SMALL = {"dataset_kwargs": {"num_scenes": 3, "questions_per_scene": 4}}
 # Scenes where a wide pan brings objects into view: the appearance-order questions need them.
@@ -111,6 +114,56 @@ def test_reward_terms_and_consistency():
                         dataset_kwargs=env.unwrapped.config.dataset_kwargs)
     no_graph.reset(seed=0)
     assert no_graph.step(right)[1] == pytest.approx(reward - 2.0)
+
+
+@pytest.fixture(scope="module")
+def one_of_each_kind():
+    """A question of each kind (choice, number, count) with its true graph."""
+    dataset = SceneQuestionDataset(**SMALL["dataset_kwargs"], types=("relative_distance", "absolute_distance",
+                                                                      "counting"))
+    by_kind = {dataset[i].meta["question"]["kind"]: dataset[i] for i in range(len(dataset))}
+    assert sorted(by_kind) == ["choice", "count", "number"]
+    return [(sample.meta["question"], true_graph(sample)) for sample in by_kind.values()]
+
+
+# What a policy could write inside <answer> to be paid without answering: nothing, blanks, punctuation.
+BLANK = st.text(alphabet=" \t\n.,;:!?-_'\"()[]", max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reasoning=st.text(max_size=200).filter(lambda t: "<" not in t), blank=BLANK, with_graph=st.booleans(),
+       in_answer=st.booleans(), config=st.sampled_from(sorted(ABLATIONS)), which=st.integers(0, 2))
+def test_an_answer_the_scorer_cannot_read_earns_no_term(one_of_each_kind, reasoning, blank, with_graph, in_answer,
+                                                        config, which):
+    question, graph = one_of_each_kind[which]
+    block = f"<graph>{json.dumps(graph.to_json())}</graph>"
+    # The true graph in the reasoning (every graph term would pay), or as the whole answer.
+    text = (f"<think>{reasoning}{block if with_graph else ''}</think>"
+            f"<answer>{block if in_answer else blank}</answer>")
+    task = SpatioTemporal()
+    answer = task.parse_answer(parse(text))
+    r = task.score_question(answer, question, graph, task.reward_config(config))
+    assert r.as_dict() == dict.fromkeys(r.as_dict(), 0.0)
+
+
+def test_only_an_option_letter_or_a_number_is_read_as_an_answer(one_of_each_kind):
+    task = SpatioTemporal()
+    for question, graph in one_of_each_kind:
+        right = final(graph.to_json(), question["answer"])
+        read = task.score_question(task.parse_answer(parse(right)), question, graph, task.reward_config(None))
+        assert read.answer == 1.0 and read.format == read.length == 1.0
+        wrong = "Z" if question["kind"] == "choice" else "many"  # no option; no number
+        unread = task.score_question(task.parse_answer(parse(final(graph.to_json(), wrong))), question, graph,
+                                     task.reward_config(None))
+        assert unread.total == 0.0
+
+
+def test_the_length_term_needs_a_well_formed_turn(one_of_each_kind):
+    question, graph = one_of_each_kind[0]
+    task = SpatioTemporal()
+    bare = task.parse_answer(parse(f"<answer>{question['answer']}</answer>"))  # no reasoning: nothing to measure
+    r = task.score_question(bare, question, graph, task.reward_config(None))
+    assert r.answer == 1.0 and r.format == 0.0 and r.length == 0.0
 
 
 def test_a_broken_graph_costs_the_format_and_says_why():

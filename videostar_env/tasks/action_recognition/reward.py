@@ -8,6 +8,8 @@ R_format  1 if the final turn is <think>...</think><answer>...</answer> and noth
 R_tool    1 if at least one tool call succeeded and no call repeated a tool with the same arguments.
 R_sub     rank-weighted share of the answer's sub-motions that match the ground-truth class's
           definition in the knowledge base.
+An answer that names nothing (`answered`: no single label with a letter or digit: empty, blank, punctuation) earns
+no term: R_acc is 0, so R_tool and R_sub are gated off, and R_format is 0 too (the form of an answer without one).
 mode="official" is the released Video-STAR reward exactly (`official_reward`, its own code path):
 accuracy_reward (action-detection branch) + format_reward of src/r1-v/src/open_r1/oss_grpo_4subtol.py,
 repository Raymond-Qiancx/Video-STAR (read at commit 64c895713546fe34885b4d504d6b246cafa05ef7). It reads the
@@ -29,6 +31,7 @@ RANK_WEIGHTINGS = ("linear", "exponential")
 MODES = ("videostar", "official")
 
 _WORD = re.compile(r"[a-z]+")
+_NAMED = re.compile(r"[^\W_]")  # a letter or digit of any script
 _SIDE_WORDS = {"left", "right", "both", "upper", "lower", "the", "a", "an", "of", "and", "body", "part", "parts", "main", "whole"}
 # Words for the same body part; a sub-motion naming any one matches a definition naming another.
 _SYNONYMS = [
@@ -89,6 +92,11 @@ class RewardBreakdown:
 
 
 ZERO = RewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def answered(answer: ActionAnswer) -> bool:
+    """Whether the turn answers one label that holds a letter or digit (not empty, blank or punctuation)."""
+    return answer.label is not None and _NAMED.search(answer.label) is not None
 
 
 def accuracy(answer: ActionAnswer, label: str, aliases: Sequence[str] = ()) -> float:
@@ -269,7 +277,7 @@ def score_answer(answer: ActionAnswer, label: str, *, aliases: Sequence[str] = (
         return official_reward(answer.text, label, tool_log, config=config)
     response = answer.text
     r_acc = accuracy(answer, label, aliases)
-    r_format = format_ok(response, reasoning)
+    r_format = format_ok(response, reasoning) if answered(answer) else 0.0  # the form of an answer without one
     r_tool = tool_use(tool_log)
     r_sub = submotion_score(answer.submotions, definition, config.rank_weighting, config.max_submotions)
     gate = 1.0 if r_acc > 0 else 0.0

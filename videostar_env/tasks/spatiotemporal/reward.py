@@ -14,11 +14,16 @@ R_answer       multiple choice: exact letter (VSI-Bench's matching); numbers: VS
 R_node, R_edge graph_score of the written graph against the true one at the question's keyframes
                (perception/relation_graph.py: invariant to rotation and translation, missing and invented
                nodes penalised).
-R_length       1 while the reasoning, graph block aside, has at most max_reasoning_words words, falling linearly
-               to 0 at twice that (a graph grows with the scene; its size is not verbosity).
+R_length       with R_format only (no reasoning block, no length to reward): 1 while the reasoning, graph block
+               aside, has at most max_reasoning_words words, falling linearly to 0 at twice that (a graph grows
+               with the scene; its size is not verbosity).
 R_consistency  ours, beyond the paper: 1 if the answer the model's own graph implies equals its stated answer
                (question types a graph cannot decide, object size and appearance order, score 0 for every
                response, which GRPO's per-question advantages cancel).
+
+An answer the question's scorer reads nothing from (answer_read: empty, blank, punctuation, the graph, a letter
+that is no option, a word where a number is asked) earns no term at all, whatever its format, length or graph:
+otherwise a policy could be paid for the form of an answer without giving one.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from ...actions import ReasoningTags
 from ...data import scene_questions as geometry
 from ...perception.graph_score import graph_score
 from ...perception.relation_graph import RelationGraph
-from ..scoring import choice_score, numeric_score, parse_number, relative_error, vsibench_score
-from ..sti_scoring import sti_choice_score
+from ..scoring import choice_score, fuzzy_matching, numeric_score, parse_number, relative_error, vsibench_score
+from ..sti_scoring import sti_choice_score, sti_extract_letter
 from .answer import GraphAnswer
 
 
@@ -104,6 +109,19 @@ def answer_score(value: str | None, question: Mapping[str, Any], benchmark: str 
     if target == 0:  # VSI-Bench's MRA divides by the target; our questions never ask for 0, but be safe
         return float(parse_number(value.strip()) == 0.0)
     return numeric_score(value.strip(), target)
+
+
+def answer_read(value: str | None, question: Mapping[str, Any], benchmark: str = "scenes") -> bool:
+    """Whether the question's scorer reads an answer from the text: one of its option letters (choice; any letter
+    when it lists none), or a finite number (numbers, counts)."""
+    if value is None:
+        return False
+    if question["kind"] == "choice":
+        letter = sti_extract_letter(value) if benchmark == "sti-bench" else fuzzy_matching(value)
+        options = {str(option).upper() for option in question.get("options") or ()}
+        return bool(letter) and (letter.upper() in options if options else len(letter) == 1 and letter.isalpha())
+    number = parse_number(value.strip())
+    return number is not None and math.isfinite(number)
 
 
 def length_score(reasoning: str | None, max_words: int, graph_tag: str = "graph") -> float:
@@ -179,8 +197,11 @@ def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: R
                  graph: str = "graph", benchmark: str = "scenes") -> GraphRewardBreakdown:
     """The reward of a parsed final turn for a question and the true relation graph at its keyframes.
 
-    Without a true graph (a benchmark's real video) the node and edge terms are 0.
+    Without a true graph (a benchmark's real video) the node and edge terms are 0. An answer the scorer reads
+    nothing from earns nothing (answer_read).
     """
+    if not answer_read(answer.value, question, benchmark):
+        return ZERO
     r_answer = answer_score(answer.value, question, benchmark)
     shape_ok = bool(reasoning.final_turn().match(answer.text))
     has_graph = answer.graph is not None and any(frame.nodes for frame in answer.graph.frames)
@@ -188,7 +209,7 @@ def score_answer(answer: GraphAnswer, question: Mapping[str, Any], true_graph: R
     known = answer.graph is not None and true_graph is not None
     terms = graph_score(answer.graph, true_graph) if known else {"node": 0.0, "edge": 0.0}
     r_node, r_edge = float(terms["node"]), float(terms["edge"])
-    r_length = length_score(answer.reasoning, config.max_reasoning_words, graph)
+    r_length = length_score(answer.reasoning, config.max_reasoning_words, graph) if r_format else 0.0
     implied = graph_answer(answer.graph, question) if answer.graph is not None else None
     r_consistency = consistency(answer.value, implied, question)
     gate = 1.0 if (r_answer > 0 or not config.gate_graph) else 0.0
