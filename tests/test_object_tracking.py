@@ -11,6 +11,7 @@ from videostar_env.backends.yolo_objects import YOLOObjects
 from videostar_env.data.decode import decode
 from videostar_env.data.sample import VideoSample
 from videostar_env.errors import ToolError
+from videostar_env.perception.objects import IMAGE_UNITS
 
 from conftest import shared_file
 
@@ -221,6 +222,12 @@ def test_the_cooks_track_reaches_the_relation_graph_through_the_tools(int8_weigh
     cook = max(tracking["data"]["tracks"].values(), key=lambda t: t["seen_in"])
     assert cook["label"] == "person" and cook["seen_in"] >= 0.75 * 64  # the tool reads up to 64 frames
     assert not graph["data"]["metric"] and graph["data"]["graph"]["units"] == "image"
-    assert "image-normalised" in graph["text"]
+    assert IMAGE_UNITS in graph["text"] and IMAGE_UNITS in tracking["text"] and graph["data"]["units"] == IMAGE_UNITS
     nodes = [node for frame in graph["data"]["graph"]["frames"] for node in frame["nodes"]]
     assert sum(node["label"] == "person" for node in nodes) >= 3  # the cook is a node at most keyframes
+    # The 426x240 video read into 256x256 frames: positions on its larger side, y up from the bottom.
+    assert all(0 <= node["position"][0] <= 1 and 0 <= node["position"][1] <= 240 / 426 for node in nodes)
+    # Node ids are the tracker's ids: the cook's id in object_tracking names the cook at every keyframe.
+    cook_id = max(tracking["data"]["tracks"], key=lambda i: tracking["data"]["tracks"][i]["seen_in"])
+    assert sum(node["id"] == cook_id for node in nodes) >= 3
+    assert {node["id"] for node in nodes} <= set(tracking["data"]["tracks"])

@@ -3,6 +3,10 @@
 Per sampled frame, a list of ObjectBox(label, box=[x1, y1, x2, y2] in pixels of the episode's
 frames, score, track_id when the backend tracks, position on the ground plane in metres when the
 backend knows it: the oracle does, a detector does not).
+
+A track without ground-plane positions is placed in image units (IMAGE_UNITS): one scale for both
+axes, so shapes, distances and angles keep the video's geometry, and y up, so angles run
+counter-clockwise as they do on the ground plane.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class ObjectBox:
 
 FrameObjects = list[ObjectBox]
 
+IMAGE_UNITS = ("image units: the source video's pixels divided by its larger side, from the frame's bottom-left "
+               "corner, x to the right and y up (a 640x360 video spans x 0-1, y 0-0.5625)")
+
 
 @dataclass(frozen=True)
 class Track:
@@ -47,7 +54,7 @@ class Track:
     track_id: int
     label: str
     frames: tuple[int, ...]  # positions in the sampled frames
-    points: np.ndarray  # (len(frames), 2): ground-plane metres, or image-normalised box centres
+    points: np.ndarray  # (len(frames), 2): ground-plane metres, or box centres in image units (IMAGE_UNITS)
     metric: bool
     size: tuple[float, float, float] | None = None  # metres, when the backend knows it
 
@@ -56,9 +63,25 @@ class Track:
         return self.points[self.frames.index(frame)] if frame in self.frames else None
 
 
-def tracks_of(frames: Sequence[FrameObjects], frame_size: tuple[int, int]) -> list[Track]:
-    """Tracks from tracked frames: metric when every box of a track has a position, else image-normalised centres."""
+def image_units(points: Any, frame_size: tuple[int, int], source_size: tuple[int, int]) -> np.ndarray:
+    """Pixel points (..., 2) of frames of frame_size=(H, W), decoded from a video of source_size, in image units."""
     h, w = frame_size
+    src_h, src_w = source_size
+    if min(h, w, src_h, src_w) <= 0:
+        raise ValueError(f"frame and source sizes must be positive (height, width), got {frame_size} and {source_size}")
+    # Back to source pixels first: frames are resized to the episode's size (often square), which stretches the axes.
+    xy = np.asarray(points, dtype=float) * (src_w / w, src_h / h)
+    side = max(src_h, src_w)
+    return np.stack([xy[..., 0] / side, (src_h - xy[..., 1]) / side], axis=-1)
+
+
+def tracks_of(frames: Sequence[FrameObjects], frame_size: tuple[int, int],
+              source_size: tuple[int, int] | None = None) -> list[Track]:
+    """Tracks from tracked frames: metric when every box of a track has a position, else box centres in image units.
+
+    frame_size: (H, W) of the frames the boxes are in; source_size: (H, W) of the video they were decoded
+    from (None: the same), whose shape image units keep.
+    """
     seen: dict[int, list[tuple[int, ObjectBox]]] = {}
     for t, objects in enumerate(frames):
         for obj in objects:
@@ -67,8 +90,9 @@ def tracks_of(frames: Sequence[FrameObjects], frame_size: tuple[int, int]) -> li
     tracks = []
     for track_id, hits in sorted(seen.items()):
         metric = all(obj.position is not None for _, obj in hits)
-        points = [obj.position if metric else ((obj.box[0] + obj.box[2]) / 2 / w, (obj.box[1] + obj.box[3]) / 2 / h)
-                  for _, obj in hits]
+        points = ([obj.position for _, obj in hits] if metric else image_units(
+            [((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2) for _, o in hits], frame_size,
+            source_size or frame_size))
         labels = [obj.label for _, obj in hits]
         tracks.append(Track(track_id, max(set(labels), key=labels.count), tuple(t for t, _ in hits),
                             np.asarray(points, float), metric, hits[0][1].size))

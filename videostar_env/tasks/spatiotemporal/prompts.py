@@ -19,9 +19,11 @@ HOW_TO_ANSWER = {"choice": "the letter of one option", "number": "a number in {u
 def answer_format(reasoning: ReasoningTags, graph: str) -> str:
     """How to write the final turn: the relation graph first, inside the reasoning, then the answer."""
     return (f"First write the scene's relation graph inside your reasoning: at the times that matter, every object "
-            f"as a node with its position on the ground plane (x to the right, y away from the camera, in metres), "
-            f"and for each pair of objects an edge with their distance and the angle (degrees, from source to "
-            f"target, counter-clockwise from x). Then reason from the graph and answer:\n{reasoning.prompt_note()}"
+            f"as a node with its position on the ground plane (x to the right, y away from the camera, in metres; "
+            f"where only the picture places objects, \"units\": \"image\": x to the right and y up from the "
+            f"frame's bottom-left corner, in the video's pixels divided by its larger side), and for each pair of "
+            f"objects an edge with their distance and the angle (degrees, from source to target, counter-clockwise "
+            f"from x). Then reason from the graph and answer:\n{reasoning.prompt_note()}"
             + reasoning.block(f"\n<{graph}>{GRAPH_EXAMPLE}</{graph}>\n[your reasoning]\n") + "\n<answer>...</answer>")
 
 
