@@ -138,12 +138,12 @@ def test_detect_labels_boxes_of_every_class(int8_weights, pancake):
     only = YOLOObjects(weights=int8_weights, imgsz=256, classes=["bowl", "person"], device="cpu")
     assert {o.label for f in only.detect(clip, sample_of(pancake)) for o in f} <= {"bowl", "person"}
     assert backend.id != only.id and "yolo11n_int8.tflite#" in backend.id
-    assert "tracker=bytetrack.yaml" in backend.id and "classes=all" in backend.id and "imgsz=256" in backend.id
-    assert YOLOObjects(weights=int8_weights, tracker="botsort.yaml").id != backend.id
+    assert "tracker=botsort.yaml" in backend.id and "classes=all" in backend.id and "imgsz=256" in backend.id
+    assert YOLOObjects(weights=int8_weights, tracker="bytetrack.yaml").id != backend.id
 
 
-def test_botsort_tracks_too(int8_weights, pancake):
-    backend = YOLOObjects(weights=int8_weights, imgsz=256, classes=["person"], tracker="botsort.yaml", device="cpu")
+def test_bytetrack_tracks_too(int8_weights, pancake):
+    backend = YOLOObjects(weights=int8_weights, imgsz=256, classes=["person"], tracker="bytetrack.yaml", device="cpu")
     frames = backend.track(decode(pancake, 16, SIZE), sample_of(pancake))
     assert main_id_frames(frames)[1] >= 12, ids_per_frame(frames)
 
@@ -179,6 +179,17 @@ def test_errors_say_what_to_do(random_weights, tmp_path):
         YOLOObjects(weights=random_weights, tracker="sort.yaml")
     with pytest.raises(ValueError, match="classes"):
         YOLOObjects(weights=random_weights, classes=[])
+    # ReID from the detector's features needs a PyTorch head: exported weights would download a model mid-episode.
+    reid = tmp_path / "reid.yaml"
+    reid.write_text("tracker_type: botsort\nwith_reid: true\nmodel: auto\n")
+    exported = tmp_path / "det.onnx"
+    exported.write_bytes(b"an exported detector")
+    with pytest.raises(ValueError, match=r"reid\.yaml.*with_reid: True, model: auto.*not det\.onnx"):
+        YOLOObjects(weights=str(exported), tracker=str(reid))
+    assert "tracker=reid.yaml#" in YOLOObjects(weights=random_weights, tracker=str(reid)).id
+    reid.write_text("- not a mapping\n")
+    with pytest.raises(ValueError, match="mapping with 'tracker_type'"):
+        YOLOObjects(weights=random_weights, tracker=str(reid))
     clip = decode(_synthetic_video(), 4, (128, 128))
     with pytest.raises(ToolError, match=r"no class 'unicorn'.*names among: 0, 1, 2"):
         # (a model built from yaml names its classes "0".."79")

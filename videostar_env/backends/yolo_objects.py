@@ -41,7 +41,7 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _tracker_tag(tracker: str) -> str:
+def _tracker_tag(tracker: str, source: str) -> str:
     """The tracker as it goes into the backend id: its name, or a custom yaml's name and digest."""
     if tracker in TRACKERS:
         return tracker
@@ -49,6 +49,22 @@ def _tracker_tag(tracker: str) -> str:
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
         raise ValueError(f"tracker must be one of {TRACKERS} or the path of a tracker yaml file "
                          f"(ultralytics/cfg/trackers/ shows the format), got {tracker!r}")
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"tracker yaml {path} does not parse: {_short(exc)}") from None
+    if not isinstance(cfg, dict) or "tracker_type" not in cfg:
+        raise ValueError(f"tracker yaml {path} must be a mapping with 'tracker_type' and its settings, as in "
+                         f"ultralytics/cfg/trackers/botsort.yaml")
+    # ultralytics takes 'model: auto' features from a PyTorch detector's head; for exported weights it
+    # downloads yolo26n-cls.pt mid-episode instead (ultralytics/trackers/track.py, on_predict_start).
+    if cfg.get("with_reid") and cfg.get("model", "auto") == "auto" and not source.endswith(".pt"):
+        raise ValueError(f"tracker {path.name} asks for re-identification from the detector's own features "
+                         f"(with_reid: True, model: auto), which ultralytics takes only from PyTorch .pt weights, "
+                         f"not {Path(source).name}; use .pt weights, name a ReID model in the yaml's 'model', or "
+                         f"set with_reid: False")
     return f"{path.name}#{file_digest(path)[:16]}"
 
 
@@ -124,14 +140,15 @@ class YOLOObjects:
     """Labelled boxes and tracks of objects with an ultralytics YOLO detector; models load on first use."""
 
     def __init__(self, weights: str = "yolo11n.pt", device: str | None = None, imgsz: int | None = None,
-                 conf: float | None = None, iou: float = 0.7, max_det: int = 50, tracker: str = "bytetrack.yaml",
+                 conf: float | None = None, iou: float = 0.7, max_det: int = 50, tracker: str = "botsort.yaml",
                  classes: Sequence[str] | None = None, batch_size: int | None = None, max_wait_ms: float = 0.0,
                  replicas: int | None = None, memory: int = 256, download: bool = True):
         """weights: a path or an official name (looked up like the yolo vision backend's, also in
         $VIDEOSTAR_WEIGHTS_DIR); device: e.g. "cpu", "cuda:0" (None: ultralytics picks); imgsz: inference
         size (None: the weights' own); conf: least box score (None: 0.25 to detect, 0.1 to track, as
         ultralytics does: trackers use low-score boxes to keep tracks alive); iou: NMS threshold; max_det:
-        boxes per frame; tracker: "bytetrack.yaml", "botsort.yaml" or a tracker yaml path; classes: class
+        boxes per frame; tracker: "botsort.yaml" (fewest id switches on the shared real clips:
+        benchmarks/tracking.py), "bytetrack.yaml" or a tracker yaml path; classes: class
         names to keep, e.g. ["person", "car"] (None: every class the model knows); batch_size: frames per
         detection call, from any episodes; max_wait_ms: how long a detection call waits for other episodes'
         frames; replicas: model copies that run at once, for detection and for tracking (batch_size, replicas
@@ -154,12 +171,12 @@ class YOLOObjects:
                                  f"or None for every class; got {classes!r}")
         self.classes = tuple(dict.fromkeys(classes)) if classes is not None else None
         self.tracker = str(tracker)
-        tracker_tag = _tracker_tag(self.tracker)
         try:
             self.source, tag = resolve_weights(weights, download, "weights")
         except FileNotFoundError as exc:  # its advice names the vision backend's options: point it at ours
             raise FileNotFoundError(str(exc).replace("vision=(", "objects=(").replace(
                 "--vision-options", "--objects-options")) from None
+        tracker_tag = _tracker_tag(self.tracker, self.source)
         self.conf = conf
         self.args: dict[str, Any] = {"iou": iou, "max_det": max_det, "verbose": False}
         if device is not None:
