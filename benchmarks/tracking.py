@@ -101,7 +101,7 @@ def tracker_files(folder: Path) -> dict[str, str]:
 
 
 def run_clip(path: Path, truth: Mapping[int, Mapping[str, Box]], size: tuple[int, int], weights: str, tracker: str,
-             device: str | None) -> dict[str, Any]:
+             device: str | None, min_iou: float = MIN_IOU) -> dict[str, Any]:
     """Track one clip at the tools' sampling and score it; an error (e.g. a ReID model that cannot load) is reported."""
     from videostar_env.backends.yolo_objects import YOLOObjects
     from videostar_env.data.decode import decode
@@ -123,7 +123,7 @@ def run_clip(path: Path, truth: Mapping[int, Mapping[str, Box]], size: tuple[int
     seconds = time.monotonic() - start
     at = {index: [(o.track_id, o.box) for o in objects if o.label == "person" and o.track_id is not None]
           for index, objects in zip(clip.indices, frames)}
-    result = score(truth, {frame: at[frame] for frame in truth})
+    result = score(truth, {frame: at[frame] for frame in truth}, min_iou)
     return {**asdict(result), "person_ids": len({i for boxes in at.values() for i, _ in boxes}),
             "seconds": round(seconds, 2)}
 
@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth", default=str(TRUTH), help=f"hand-made truth JSON (default {TRUTH})")
     parser.add_argument("--trackers", nargs="+", choices=("bytetrack", "botsort", "botsort-reid"),
                         default=["bytetrack", "botsort", "botsort-reid"], help="trackers to compare (default: all)")
+    parser.add_argument("--min-iou", type=float, default=MIN_IOU,
+                        help=f"least IoU of a truth box and its track's box (default {MIN_IOU})")
     parser.add_argument("--device", default="cpu", help="the detector's device (default cpu)")
     parser.add_argument("--out", default="runs/tracking", help="output folder (default runs/tracking)")
     args = parser.parse_args(argv)
@@ -166,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {', '.join(missing)} not found; set VIDEOSTAR_SHARED_DATA to the shared data folder or pass "
               f"--weights/--clips/--truth", file=sys.stderr)
         return 2
+    if not 0 < args.min_iou <= 1:
+        print(f"error: --min-iou must be in (0, 1], got {args.min_iou}", file=sys.stderr)
+        return 2
     truth = load_truth(Path(args.truth))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.trackers:
             for clip, entry in truth.items():
                 result = run_clip(Path(args.clips) / clip, entry["frames"], entry["size"], args.weights, files[name],
-                                  args.device)
+                                  args.device, args.min_iou)
                 rows.append({"tracker": name, "clip": clip, **result})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
