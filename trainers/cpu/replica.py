@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import zlib
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import torch
 from verl.utils.tokenizer import build_multimodal_processor_inputs, get_processor_token_id
@@ -28,10 +28,16 @@ class HFReplica:
 
     path: the checkpoint; processor: verl's hf_processor of it; prompt_length, response_length: the rollout
     config's budgets (max_tokens defaults to what fits, as vLLM's server computes it); seed: the base of each
-    request's sampling seed (a request's seed also depends on its prompt, so concurrent episodes stay reproducible).
+    request's sampling seed (it also depends on the prompt and how many requests had that prompt before, so a
+    group's rollouts differ and concurrent episodes stay reproducible);
+    choices: constrained decoding, a function of (request id, the prompt as text) returning the turns allowed
+    there, or None for free sampling. A constrained turn is decoded token by token from the policy's next-token
+    distribution restricted to the tokens that continue an allowed turn; its tokens carry their log-probs under
+    the unrestricted policy, which is what the trainer recomputes and updates.
     """
 
-    def __init__(self, path: str, processor: Any, prompt_length: int, response_length: int, seed: int = 0):
+    def __init__(self, path: str, processor: Any, prompt_length: int, response_length: int, seed: int = 0,
+                 choices: Optional[Callable[[str, str], Optional[Sequence[str]]]] = None):
         from transformers import AutoModelForImageTextToText
 
         with original_forwards():
@@ -43,8 +49,11 @@ class HFReplica:
                                       get_processor_token_id(processor, "video")) if i is not None}
         self.stop_ids = [i for i in {self.tokenizer.eos_token_id,
                                      self.tokenizer.convert_tokens_to_ids("<|im_end|>")} if i is not None]
+        self.end_of_turn = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.choices = choices
         self.lock = asyncio.Lock()
         self.requests = 0
+        self.seen: dict[int, int] = {}  # requests per prompt (crc32 of its tokens)
 
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> int:
         """Copy the trainer's parameters (HF names, as verl's engine exports them) in; returns how many."""
@@ -66,10 +75,10 @@ class HFReplica:
         if audio_data:
             raise ValueError("the CPU replica takes images and videos, not audio")
         async with self.lock:
-            return await asyncio.to_thread(self._generate, list(prompt_ids), dict(sampling_params), image_data,
-                                           video_data, mm_processor_kwargs or {})
+            return await asyncio.to_thread(self._generate, request_id, list(prompt_ids), dict(sampling_params),
+                                           image_data, video_data, mm_processor_kwargs or {})
 
-    def _generate(self, prompt_ids: list[int], params: dict[str, Any], images: Any, videos: Any,
+    def _generate(self, request_id: str, prompt_ids: list[int], params: dict[str, Any], images: Any, videos: Any,
                   mm_kwargs: dict[str, Any]) -> TokenOutput:
         room = self.prompt_length + self.response_length - len(prompt_ids)
         max_tokens = params.pop("max_tokens", params.pop("max_new_tokens", min(self.response_length, room)))
@@ -86,7 +95,15 @@ class HFReplica:
                           top_k=top_k if top_k > 0 else None)
         if bias:
             kwargs["sequence_bias"] = {(token,): value for token, value in bias.items()}
-        torch.manual_seed(self.seed ^ zlib.crc32(torch.tensor(prompt_ids).numpy().tobytes()))
+        # The k-th request with this prompt draws with seed (base, prompt, k): the rollouts of a group share their
+        # first prompt and must differ, and the group's draws stay the same from run to run.
+        key = zlib.crc32(torch.tensor(prompt_ids).numpy().tobytes())
+        self.seen[key] = self.seen.get(key, 0) + 1
+        torch.manual_seed(hash((self.seed, key, self.seen[key])) % 2**63)
+        allowed = self.choices(request_id, self.tokenizer.decode(prompt_ids)) if self.choices else None
+        if allowed:
+            self.requests += 1
+            return self._choose(inputs, [self._turn_ids(t) for t in allowed], temperature)
         with original_forwards(), torch.no_grad():
             out = self.model.generate(**inputs, **kwargs)
         self.requests += 1
@@ -95,6 +112,48 @@ class HFReplica:
         scale = temperature if temperature > 0 else 1.0
         logprobs = torch.log_softmax(logits / scale, -1).gather(-1, torch.tensor(tokens)[:, None])[:, 0]
         return TokenOutput(token_ids=tokens, log_probs=logprobs.tolist(), stop_reason="completed")
+
+    def _turn_ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False) + [self.end_of_turn]
+
+    def _choose(self, inputs: dict[str, Any], turns: list[list[int]], temperature: float) -> TokenOutput:
+        """One of the allowed turns, decoded token by token with the policy's next-token distribution restricted
+        to the tokens that continue an allowed turn; returned with its tokens' log-probs under the policy."""
+        scale = temperature if temperature > 0 else 1.0
+        chosen: list[int] = []
+        while True:
+            open_turns = [t for t in turns if t[:len(chosen)] == chosen and len(t) > len(chosen)]
+            if not open_turns:
+                break
+            options = sorted({t[len(chosen)] for t in open_turns})
+            if len(options) == 1:
+                chosen.append(options[0])
+                continue
+            logits = self._next_logits(inputs, chosen)[options] / scale
+            pick = int(torch.multinomial(torch.softmax(logits, 0), 1)) if temperature > 0 else int(logits.argmax())
+            chosen.append(options[pick])
+        return TokenOutput(token_ids=chosen, log_probs=self.turn_logprobs(inputs, chosen, scale).tolist(),
+                           stop_reason="completed")
+
+    def _next_logits(self, inputs: dict[str, Any], prefix: list[int]) -> torch.Tensor:
+        full = self._extended(inputs, prefix)
+        with original_forwards(), torch.no_grad():
+            return self.model(**full).logits[0, -1].float()
+
+    def _extended(self, inputs: dict[str, Any], turn: list[int]) -> dict[str, Any]:
+        """The inputs with the turn's tokens after the prompt."""
+        ids = torch.cat([inputs["input_ids"], torch.tensor([turn], dtype=torch.long)], 1)
+        full = {**inputs, "input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        if "mm_token_type_ids" in inputs:
+            types = inputs["mm_token_type_ids"]
+            full["mm_token_type_ids"] = torch.cat([types, torch.zeros(1, len(turn), dtype=types.dtype)], 1)
+        return full
+
+    def turn_logprobs(self, inputs: dict[str, Any], turn: list[int], temperature: float = 1.0) -> torch.Tensor:
+        """The log-prob of each token of a turn after the prompt in inputs, at the temperature (one forward pass)."""
+        with original_forwards(), torch.no_grad():
+            logits = self.model(**self._extended(inputs, turn)).logits[0, inputs["input_ids"].shape[1] - 1:-1]
+        return torch.log_softmax(logits.float() / temperature, -1).gather(-1, torch.tensor(turn)[:, None])[:, 0]
 
     def _inputs(self, prompt_ids: list[int], images: Any, videos: Any, mm_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The model's inputs: the prompt tokens as given, the media made by verl's processor helper."""

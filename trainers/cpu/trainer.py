@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from videostar_trainers import verl_fixes
 from videostar_trainers.cpu import shims
+from videostar_trainers.cpu.choices import constrained_turns
 
 # Settings a CPU process needs whatever the config says; each is set over the user's config and reported.
 CPU_OVERRIDES = {
@@ -77,6 +78,17 @@ class StepReport:
                 f"kl {m.get('actor/kl_loss', 0.0):.4f}  {m['timing_s/step']:.1f}s")
 
 
+def row_candidates(files: Any) -> list[str]:
+    """The candidate labels the rows of verl-data parquet files name (extra_info.candidates), in order."""
+    import pandas as pd
+
+    labels: list[str] = []
+    for path in [files] if isinstance(files, str) else list(files):
+        for extra in pd.read_parquet(path, columns=["extra_info"])["extra_info"]:
+            labels.extend(str(c) for c in (extra or {}).get("candidates", ()) if c not in labels)
+    return labels
+
+
 class InProcessActor:
     """A Ray actor handle for an object in this process: handle.method.remote(...) returns an awaitable."""
 
@@ -101,10 +113,11 @@ class InProcessActor:
 
 class CPUTrainer:
     """verl's GRPO step on the CPU. config: a composed videostar_grpo config; out: where metrics and checkpoints go;
-    log: where progress lines go; rollout_filter: ids of the first policy turn's allowed tokens, or None (see
-    `constrained`)."""
+    log: where progress lines go; constrained: None (free sampling) or a mode of choices.MODES (the policy's turns
+    restricted to well-formed ones, for the demos)."""
 
-    def __init__(self, config: DictConfig, out: str | Path, log: Callable[[str], None] = print):
+    def __init__(self, config: DictConfig, out: str | Path, log: Callable[[str], None] = print,
+                 constrained: str | None = None):
         from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
         from verl.trainer.ppo.utils import create_rl_dataset, create_rl_sampler, need_reference_policy
         from verl.utils.config import omega_conf_to_dataclass
@@ -137,8 +150,13 @@ class CPUTrainer:
             self.ref = ActorRolloutRefWorker(self.config.actor_rollout_ref, role="ref")
             self.ref.init_model()
         rollout = self.config.actor_rollout_ref.rollout
+        choices = None
+        if constrained:
+            choices = constrained_turns(constrained, row_candidates(data.train_files))
+            log(f"constrained decoding ({constrained}): the policy's turns are drawn from its own distribution over "
+                "well-formed turns only (trainers/cpu/choices.py)")
         self.replica = HFReplica(self.config.actor_rollout_ref.model.path, self.processor, rollout.prompt_length,
-                                 rollout.response_length, seed=int(self.config.get("seed", 0) or 0))
+                                 rollout.response_length, seed=int(self.config.get("seed", 0) or 0), choices=choices)
         self.sync_weights()
         self.loop = asyncio.new_event_loop()
         balancer = GlobalRequestLoadBalancer({"cpu-replica-0": InProcessActor(self.replica)})
