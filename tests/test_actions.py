@@ -42,6 +42,31 @@ def test_malformed_turns_become_invalid_with_a_reason(text, fragment):
     assert fragment in action.reason
 
 
+@pytest.mark.parametrize("tools,bare,shown,hidden", [
+    (True, False, ["<tool_call>", "<think>...</think><answer>a number</answer>"], []),
+    (False, False, ["<think>...</think><answer>a number</answer>"], ["<tool_call>", "tool"]),
+    (False, True, ["reply with a number alone"], ["<tool_call>", "<answer>", "<think>"]),
+])
+def test_the_hint_names_tools_only_where_there_are_some_and_the_tasks_answer(tools, bare, shown, hidden):
+    reason = parse("  " if bare else "hmm", "hermes", bare_answers=bare, tools=tools, answer_form="a number").reason
+    assert all(s in reason for s in shown) and not any(h in reason for h in hidden), reason
+
+
+def test_a_tool_call_where_no_tools_are_offered_is_invalid_and_says_how_to_answer():
+    reason = parse(tool_call("object_detection"), "hermes", tools=False, answer_form="a letter").reason
+    assert "offers no tools" in reason and "<answer>a letter</answer>" in reason
+    assert isinstance(parse(tool_decisions(["pose_estimation"]), "videostar", tools=False), Invalid)
+
+
+@pytest.mark.parametrize("text,empty", [
+    ("<answer></answer>", True), ("<answer> \n </answer>", True), ("<answer>...?!</answer>", True),
+    ("<answer><b></b></answer>", True), ("<answer>_</answer>", True), ("<answer>A</answer>", False),
+    ("<answer>0</answer>", False), ("<answer>挥手</answer>", False), ("<answer></answer><answer>B</answer>", False),
+])
+def test_an_answer_is_empty_when_no_block_holds_a_letter_or_digit(text, empty):
+    assert parse(text).empty is empty
+
+
 def test_deep_json_nesting_is_invalid_not_a_crash():
     action = parse("<tool_call>" + "[" * 5000 + "</tool_call>", "hermes", max_chars=10**6)
     assert isinstance(action, Invalid)

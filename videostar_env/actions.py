@@ -27,12 +27,14 @@ DECISION_TAGS: dict[str, str] = {
     "noun_explanation": "action_explanation",
 }
 MAX_ACTION_CHARS = 16384
+ANSWER_FORM = "your answer"  # what the hints ask to write inside <answer></answer> when the task does not say
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z_]+>")
 _RESERVED = ("<answer>", "</answer>", "<tool_call>", "</tool_call>")  # the parser's own tags
+_NAMED = re.compile(r"[^\W_]")  # a letter or digit, of any script
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,11 @@ def reasoning_tags(spec: Any = None) -> ReasoningTags:
                     f"a ReasoningTags, got {spec!r}")
 
 
+def names_something(text: str) -> bool:
+    """Whether a text, its tags aside, holds a letter or digit of any script (not empty, blank or punctuation only)."""
+    return _NAMED.search(_TAG.sub("", text)) is not None
+
+
 @dataclass(frozen=True)
 class Call:
     """One tool invocation."""
@@ -146,6 +153,11 @@ class Answer:
     def label(self) -> str | None:
         """The answered label, or None when the turn gave several."""
         return self.labels[0] if len(self.labels) == 1 else None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no <answer> block holds a letter or digit (empty, blank or punctuation only)."""
+        return not any(map(names_something, self.labels))
 
 
 @dataclass(frozen=True)
@@ -206,20 +218,25 @@ def _videostar_calls(text: str) -> ToolCall | None:
 
 
 def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bare_answers: bool = False,
-          reasoning: ReasoningTags = ReasoningTags()) -> Action:
+          reasoning: ReasoningTags = ReasoningTags(), tools: bool = True, answer_form: str = ANSWER_FORM) -> Action:
     """Parse one policy turn. Never raises: anything unusable becomes Invalid with a reason.
 
     bare_answers: a turn with neither a tool call nor an <answer> block is the answer itself (the way
-    benchmarks' own scripts read a reply), instead of Invalid. reasoning: the tags the Invalid hint shows.
+    benchmarks' own scripts read a reply), instead of Invalid. The Invalid hints show what this env takes:
+    `reasoning`'s tags, the tool-call syntax only when it offers `tools`, and the task's `answer_form`.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown action format {fmt!r}; choose one of {FORMATS}")
+    finish = (f"reply with {answer_form} alone" if bare_answers
+              else f"to finish write {reasoning.block('...')}<answer>{answer_form}</answer>")
     if not isinstance(text, str):
         return Invalid(f"an action must be text, got {type(text).__name__}.")
     if len(text) > max_chars:
         return Invalid(f"the turn is {len(text)} characters long; the limit is {max_chars}. Be more concise.")
     calls = _hermes_calls(text) if fmt == "hermes" else _videostar_calls(text)
     answer = _answer(text)
+    if calls is not None and not tools:
+        return Invalid(f"this environment offers no tools; {finish}.")
     if calls is not None and answer is not None:
         return Invalid("a turn must either call tools or give the final <answer>, not both.")
     if calls is not None:
@@ -228,13 +245,22 @@ def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bar
         return answer
     if bare_answers and text.strip():
         return Answer((text.strip(),), text)
+    if bare_answers or not tools:
+        return Invalid(f"no answer found; {finish}.")
     if fmt == "hermes":
         how = '<tool_call>{"name": "<tool name>", "arguments": {...}}</tool_call>'
     else:
         how = "<pose_estimation>yes|no</pose_estimation><person_detection>yes|no</person_detection>" \
               "<video_explanation>yes|no</video_explanation><noun_explanation>yes|no</noun_explanation>"
-    return Invalid(f"no tool call and no <answer> found. To use tools write {how}; "
-                   f"to finish write {reasoning.block('...')}<answer>one candidate label</answer>.")
+    return Invalid(f"no tool call and no <answer> found. To use tools write {how}; {finish}.")
+
+
+def empty_answer(answer_form: str = ANSWER_FORM, reasoning: ReasoningTags = ReasoningTags(),
+                 bare_answers: bool = False) -> Invalid:
+    """The reply to an answer that names nothing (Answer.empty): what to write instead."""
+    how = (f"reply with {answer_form}" if bare_answers
+           else f"write {answer_form} inside it: {reasoning.block('...')}<answer>{answer_form}</answer>")
+    return Invalid(f"your answer is empty (no letter or digit in it); {how}.")
 
 
 def tool_call(name: str, **arguments: Any) -> str:

@@ -29,6 +29,7 @@ class ActionRecognition:
     name = "action_recognition"
     default_tools = TOOLS
     role = prompts.ROLE
+    answer_form = "exactly one candidate label"  # what the parser's hints ask for inside <answer>
 
     def __init__(self, reasoning: Any = "paper"):
         self.reasoning: ReasoningTags = reasoning_tags(reasoning)

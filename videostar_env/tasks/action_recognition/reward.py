@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from ...actions import Answer, ReasoningTags, parse
+from ...actions import Answer, ReasoningTags, names_something, parse
 from ...knowledge import normalize_label
 from ...tools.runner import ToolCallRecord
 from .answer import ActionAnswer, parse_answer
@@ -31,7 +31,6 @@ RANK_WEIGHTINGS = ("linear", "exponential")
 MODES = ("videostar", "official")
 
 _WORD = re.compile(r"[a-z]+")
-_NAMED = re.compile(r"[^\W_]")  # a letter or digit of any script
 _SIDE_WORDS = {"left", "right", "both", "upper", "lower", "the", "a", "an", "of", "and", "body", "part", "parts", "main", "whole"}
 # Words for the same body part; a sub-motion naming any one matches a definition naming another.
 _SYNONYMS = [
@@ -96,7 +95,7 @@ ZERO = RewardBreakdown(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 def answered(answer: ActionAnswer) -> bool:
     """Whether the turn answers one label that holds a letter or digit (not empty, blank or punctuation)."""
-    return answer.label is not None and _NAMED.search(answer.label) is not None
+    return answer.label is not None and names_something(answer.label)
 
 
 def accuracy(answer: ActionAnswer, label: str, aliases: Sequence[str] = ()) -> float:

@@ -14,6 +14,7 @@ GRAPH_EXAMPLE = ('{"units": "metres", "frames": [{"time": 0.0, '
                  '"edges": [{"source": "1", "target": "2", "distance": 1.8, "angle": 146.3}]}]}')
 
 HOW_TO_ANSWER = {"choice": "the letter of one option", "number": "a number in {unit}", "count": "a whole number"}
+ANSWER_FORM = "the letter of one option, or a number, as the question asks"  # the task's answer_form, for hints
 
 
 def answer_format(reasoning: ReasoningTags, graph: str) -> str:
