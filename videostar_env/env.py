@@ -20,7 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import prompts
-from .actions import FORMATS, Answer, Invalid, ReasoningTags, ToolCall, parse
+from .actions import FORMATS, Answer, Invalid, ReasoningTags, ToolCall, empty_answer, names_something, parse
 from .clients.tokens import QWEN_BPE, Encoder, ReplyRoom, TokenMeter, make_encoder
 from .data import Clip, decode, make_dataset
 from .data.frame_store import FrameStore
@@ -29,6 +29,7 @@ from .episode import CHARSET, Episode
 from .info import EpisodeInfo
 from .render import render_episode
 from .tasks import DEFAULT_TASK, Task, make_task
+from .tasks.base import answer_form
 from .tools import ToolContext, Toolbox
 from .tools.cache import CacheConfig
 
@@ -164,19 +165,6 @@ def frame_window(task: Task, sample: Any) -> tuple[float, float] | None:
     return choose(sample) if choose is not None else sample.meta.get("window")
 
 
-def frame_sampler(task: Task, sample: Any) -> str | None:
-    """The named frame sampler (data.decode.SAMPLERS) a task reads a sample's frames with; None: uniform frames."""
-    choose = getattr(task, "frame_sampler", None)
-    return choose(sample) if choose is not None else None
-
-
-def sends_system_prompt(task: Task, sample: Any, tools: Sequence[str]) -> bool:
-    """Whether an episode opens with our system prompt: yes, unless the task puts the sample in its benchmark's own
-    words and no tool needs describing (the benchmarks' scripts send no system prompt)."""
-    own_words = getattr(task, "benchmark_prompt", None)
-    return bool(tools) or own_words is None or not own_words(sample)
-
-
 def make_toolbox(config: EnvConfig, task: Task) -> Toolbox:
     """The tools a config asks for (None: the task's), with their backends and cache."""
     tools = task.default_tools if config.tools is None else config.tools
@@ -201,6 +189,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         self.task: Task = make_task(cfg.task, **cfg.task_options)
         self.reward_config = self.task.reward_config(cfg.reward)
         self._reasoning: ReasoningTags = getattr(self.task, "reasoning", ReasoningTags())  # a task without tags: the paper's
+        self._answer_form = answer_form(self.task)
         self.dataset = make_dataset(cfg.dataset, **cfg.dataset_kwargs)
         if len(self.dataset) == 0:
             raise ValueError(f"dataset {getattr(self.dataset, 'name', cfg.dataset)!r} has no samples")
@@ -246,11 +235,10 @@ class VideoToolEnv(gym.Env[dict, str]):
         if budget is not None:
             self._token_meter()
         window = frame_window(task, sample)
-        clip = self._clip(sample.video, window, frame_sampler(task, sample))
+        clip = self._clip(sample.video, window)
         candidates = task.candidates(sample)
         ep = Episode(sample, clip, candidates)
-        if sends_system_prompt(task, sample, self.toolbox.names):
-            ep.add_text("system", self._system_prompt)
+        ep.add_text("system", self._system_prompt)
         question = task.question(sample, candidates, cfg.num_frames)
         ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names,
                                                   self._reasoning))
@@ -283,8 +271,13 @@ class VideoToolEnv(gym.Env[dict, str]):
             self._tokens_left, self._exact_left = self._exact_left, None
         elif self._tokens_left is not None:
             self._tokens_left -= self._token_meter().turn("assistant", text)
-        parsed = parse(action, cfg.action_format, cfg.max_action_chars, getattr(self.task, "bare_answers", False),
-                       self._reasoning)
+        bare = getattr(self.task, "bare_answers", False)
+        parsed = parse(action, cfg.action_format, cfg.max_action_chars, bare, self._reasoning,
+                       tools=bool(self.toolbox.names), answer_form=self._answer_form)
+        # An answer that names nothing has no score to give: say so, and the turn counts as invalid (a benchmark's
+        # own protocol reads the whole reply, which is empty only when all of it is).
+        if isinstance(parsed, Answer) and parsed.empty and not (bare and names_something(parsed.text)):
+            parsed = empty_answer(self._answer_form, self._reasoning, bare)
         if isinstance(parsed, ToolCall) and cfg.action_format == "videostar" and ep.tools_chosen:
             parsed = Invalid("the tools were already chosen in the first turn; now give the final <answer>.")
         reward, terminated, info_extra = 0.0, False, {}
@@ -343,11 +336,10 @@ class VideoToolEnv(gym.Env[dict, str]):
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _clip(self, path: str, window: tuple[float, float] | None = None, sampler: str | None = None) -> Clip:
+    def _clip(self, path: str, window: tuple[float, float] | None = None) -> Clip:
         """The video's sampled frames, through the process's clip memo (frames are read-only, so shareable)."""
         cfg = self.config
-        return CLIPS.clip(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window, keep=cfg.clip_memo, read=self._read,
-                          sampler=sampler)
+        return CLIPS.clip(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window, keep=cfg.clip_memo, read=self._read)
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
         for c in call.calls:
@@ -381,11 +373,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         latest = ep.tool_images[-cfg.max_tool_frames:] if cfg.max_tool_frames else []
         for k, image in enumerate(latest):
             tool_frames[k] = image
-        frames = np.zeros((cfg.num_frames, h, w, 3), np.uint8)
-        # A benchmark's own sampler may read fewer frames (STI-Bench's script: 28 of 30 at times); the rest stay
-        # blank, and info["frame_indices"] (and the messages' video) hold only the frames read.
-        frames[:len(ep.clip.frames)] = ep.clip.frames
-        return {"frames": frames, "tool_frames": tool_frames, "num_tool_frames": len(latest),
+        return {"frames": ep.clip.frames.copy(), "tool_frames": tool_frames, "num_tool_frames": len(latest),
                 "dialogue": ep.dialogue(cfg.max_dialogue_chars)}
 
     def _info(self) -> EpisodeInfo:

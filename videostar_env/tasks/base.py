@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
-from ..actions import Answer
+from ..actions import ANSWER_FORM, Answer
 from ..data.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from ..tools.runner import ToolCallRecord
@@ -53,12 +53,11 @@ class Task(Protocol):
     Optional: check(dataset, reward_config) -> list[str], warnings the env logs when it is made
     (a dataset the task can play but not fully score); score_unanswered(text, sample, knowledge,
     calls, reward_config) -> Breakdown | None, the reward of a last turn that is no answer (None: 0);
-    frame_window(sample) -> (start, end) | None, the seconds the frames come from; frame_sampler(sample) ->
-    str | None, a benchmark's own frame sampler (data.decode.SAMPLERS) to read the frames with; benchmark_prompt(
-    sample) -> bool, the sample is asked in its benchmark's own words (no system prompt, unless tools need
-    describing); bare_answers: bool,
+    frame_window(sample) -> (start, end) | None, the seconds the frames come from; bare_answers: bool,
     a turn without tags is the answer; reasoning: actions.ReasoningTags, the tags of the final turn's
-    reasoning, which the core's prompts and parser hints show too (absent: the paper's <think>...</think>).
+    reasoning, which the core's prompts and parser hints show too (absent: the paper's <think>...</think>);
+    answer_form: str, what goes inside <answer> (e.g. "exactly one candidate label"), which the parser's hints
+    and the reply to an empty answer name (absent: actions.ANSWER_FORM, see answer_form below).
     """
 
     name: str
@@ -97,3 +96,9 @@ class Task(Protocol):
 
     def bench_metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """The task's sections of metrics.json from the played episodes' rows."""
+
+
+def answer_form(task: Task) -> str:
+    """What goes inside the task's <answer>, for hints: its `answer_form`, or actions.ANSWER_FORM for a task written
+    before the field existed (the one place that default is read)."""
+    return getattr(task, "answer_form", ANSWER_FORM)
