@@ -21,7 +21,7 @@ _AT = re.compile(r"At (\d+(?:\.\d+)?)s")
 
 
 def _question(info: dict[str, Any]) -> str:
-    user = info["messages"][1]
+    user = next(m for m in info["messages"] if m["role"] == "user")  # official prompts come without a system one
     return next(part["text"] for part in user["content"] if part["type"] == "text")
 
 

@@ -94,7 +94,7 @@ def test_sample_fields_and_meta(qa_parquet, clip_root):
     assert meta["scene"] == "indoor"
     assert meta["benchmark"] == "sti-bench"
     assert meta["num_frames"] == MAX_FRAMES == 30
-    assert meta["frame_span"] == "video"
+    assert meta["frame_sampler"] == "sti-bench"  # the official mode reads the script's frames
     assert (meta["path"], meta["row_id"], meta["source"]) == ("apply_eye_makeup.avi", 0, "fixture")
 
 
@@ -332,4 +332,126 @@ def test_frames_come_from_the_window_unless_the_official_protocol_reads_the_whol
         official = gym.make("VideoSTR-Official-v0", **kwargs).unwrapped
     _, info = official.reset(options={"index": windowed})
     assert info["window"] is None and (info["timestamps"][0] < start or info["timestamps"][-1] > end)
-    assert info["messages"][1]["content"][1]["text"] == official.dataset[windowed].meta["official_prompt"]
+    assert info["messages"][0]["content"][1]["text"] == official.dataset[windowed].meta["official_prompt"]
+
+
+# -- the official mode in the env: the script's frames, its reading of the reply, its messages, its rows -----------
+
+# opensource_test.py's frames (compute_sample_fps, then qwen_vl_utils' smart_nframes and rounded linspace) for
+# videos of 30 fps, written down from running qwen_vl_utils 0.0.14 on the videos below.
+SCRIPT_FRAMES = {
+    30: list(range(30)),
+    100: [0, 3, 7, 10, 14, 17, 20, 24, 27, 31, 34, 38, 41, 44, 48, 51, 55, 58, 61, 65, 68, 72, 75, 79, 82, 85, 89, 92,
+          96, 99],
+    301: [0, 10, 21, 31, 41, 52, 62, 72, 83, 93, 103, 114, 124, 134, 145, 155, 166, 176, 186, 197, 207, 217, 228, 238,
+          248, 259, 269, 279, 290, 300],
+    900: list(range(0, 900, 31)),
+    41: [0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16, 18, 19, 21, 22, 24, 25, 27, 28, 30, 31, 33, 34, 36, 37, 39, 40],
+}
+
+
+@pytest.fixture(scope="module")
+def synthetic_sti(tmp_path_factory):
+    """(qa.json, video root): one 30 fps video per SCRIPT_FRAMES length, each frame's brightness its index."""
+    import numpy as np
+
+    from videostar_env.data.encode import write_video
+
+    root = tmp_path_factory.mktemp("sti")
+    rows = []
+    for ident, total in enumerate(SCRIPT_FRAMES):
+        frames = np.zeros((total, 16, 16, 3), np.uint8)
+        frames[...] = (np.arange(total) * 255 // max(total - 1, 1)).astype(np.uint8)[:, None, None, None]
+        write_video(root / f"clip{total}.mp4", frames, 30)
+        rows.append({"Video": f"clip{total}.mp4", "ID": ident, "Question": "Where does it go?",
+                     "Candidates": json.dumps({"A": "left", "B": "right"}), "Answer": "B", "Task": "Trajectory",
+                     "time_start": 0.1, "time_end": 0.5, "Scene": "desktop"})
+    path = root / "qa.json"
+    path.write_text(json.dumps(rows))
+    return path, root
+
+
+def _sti_env(env_id, qa, root, **kwargs):
+    import gymnasium as gym
+
+    import videostar_env  # noqa: F401
+
+    return gym.make(env_id, dataset="sti-bench", dataset_kwargs={"path": str(qa), "video_root": str(root)},
+                    num_frames=MAX_FRAMES, frame_size=(32, 32), **kwargs).unwrapped
+
+
+def test_the_official_mode_reads_the_scripts_frames(synthetic_sti):
+    env = _sti_env("VideoSTR-Official-v0", *synthetic_sti)
+    for index, (total, expected) in enumerate(SCRIPT_FRAMES.items()):
+        obs, info = env.reset(options={"index": index})
+        assert info["total_frames"] == total and info["frame_indices"] == expected, total
+        assert info["window"] is None  # the script reads the whole video, the window is only in the text
+        video = info["messages"][0]["content"][0]
+        assert video["frame_indices"] == expected and len(video["video"]) == len(expected)
+        # 41 frames: the script sees 28 (qwen_vl_utils floors 29.99... to an even count); the rest stay blank
+        assert obs["frames"].shape == (MAX_FRAMES, 32, 32, 3)
+        assert not obs["frames"][len(expected):].any() and obs["frames"][len(expected) - 1].any()
+    graph = _sti_env("VideoSTR-v0", *synthetic_sti)
+    assert graph.reset(options={"index": 2})[1]["frame_indices"] != SCRIPT_FRAMES[301]  # the window's frames
+
+
+def test_the_scripts_frames_are_qwen_vl_utils_own(synthetic_sti):
+    """Each video as opensource_test.py measures it (OpenCV) and qwen_vl_utils reads it (decord)."""
+    vision = pytest.importorskip("qwen_vl_utils.vision_process")
+    torch = pytest.importorskip("torch")
+    cv2 = pytest.importorskip("cv2")
+    decord = pytest.importorskip("decord")
+    _, root = synthetic_sti
+    for total, expected in SCRIPT_FRAMES.items():
+        path = str(root / f"clip{total}.mp4")
+        capture = cv2.VideoCapture(path)
+        fps, count = capture.get(cv2.CAP_PROP_FPS) or 1.0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+        sample_fps = fps if count <= MAX_FRAMES or count == 0 else MAX_FRAMES / (count / fps)  # compute_sample_fps
+        reader = decord.VideoReader(path)
+        n = vision.smart_nframes({"fps": sample_fps}, len(reader), reader.get_avg_fps())
+        assert torch.linspace(0, len(reader) - 1, n).round().long().tolist() == expected, total
+
+
+def test_the_official_mode_reads_the_reply_as_the_script_does(synthetic_sti):
+    official = _sti_env("VideoSTR-Official-v0", *synthetic_sti)
+    # the script reads no pattern in "<answer>B</answer>" and compares its last character, ">": wrong
+    for reply, score in (("<answer>B</answer>", 0.0), ("B", 1.0), ("(B)", 1.0), ("<answer>(B)</answer>", 1.0),
+                         ("<answer>A</answer> B", 1.0)):
+        official.reset(options={"index": 0})
+        _, reward, terminated, _, info = official.step(reply)
+        assert terminated and info["reward"]["answer"] == reward == score == sti_choice_score(reply, "B"), reply
+    graph = _sti_env("VideoSTR-v0", *synthetic_sti)  # our graph mode reads the <answer> block
+    graph.reset(options={"index": 0})
+    assert graph.step("<answer>B</answer>")[4]["reward"]["answer"] == 1.0
+
+
+def test_the_official_mode_sends_no_system_prompt_of_ours(synthetic_sti):
+    official = _sti_env("VideoSTR-Official-v0", *synthetic_sti)
+    _, info = official.reset(options={"index": 1})
+    # opensource_test.py's one message: the user's video, then the prompt text
+    assert [m["role"] for m in info["messages"]] == ["user"]
+    assert info["messages"][0]["content"][1]["text"] == official.dataset[1].meta["official_prompt"]
+    assert "ground plane" not in official.reset(options={"index": 1})[0]["dialogue"]
+    graph = _sti_env("VideoSTR-v0", *synthetic_sti)
+    assert [m["role"] for m in graph.reset(options={"index": 1})[1]["messages"]] == ["system", "user"]
+    # an official prompt with tools keeps the system prompt: it is where the tools are described
+    from videostar_env.env import sends_system_prompt
+    assert sends_system_prompt(official.task, official.dataset[1], ["object_detection"])
+    assert not sends_system_prompt(official.task, official.dataset[1], [])
+
+
+def test_rows_the_script_cannot_score_are_refused_and_named(tmp_path, synthetic_sti):
+    qa, root = synthetic_sti
+    rows = json.loads(qa.read_text())[:2]
+    bad = [dict(rows[0], ID=10, Candidates="{}"), dict(rows[0], ID=11, Answer="F"),
+           dict(rows[0], ID=12, Answer="C"), dict(rows[0], ID=13, Answer=None), dict(rows[0], ID=14, Candidates="x")]
+    path = tmp_path / "qa.json"
+    path.write_text(json.dumps(rows + bad))
+    with pytest.warns(UserWarning, match="5 of 7 rows are refused") as caught:
+        ds = STIBenchDataset(path, root)
+    assert [s.id for s in ds] == ["0", "1"] and ds.annotated == 2
+    assert [row for row, _ in ds.refused.rows] == ["10", "11", "12", "13", "14"] and ds.refused.total == 7
+    message = str(caught[0].message)
+    assert "10: Candidates is empty" in message and "11: Answer 'F' is not one of the letters ABCDE" in message
+    assert "12: Answer 'C' is not an option letter ['A', 'B']" in message and "14: Candidates is not a JSON map" in message

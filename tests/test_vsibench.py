@@ -190,9 +190,6 @@ def test_bad_rows_are_refused(tmp_path):
     path.write_text(json.dumps([{**ROWS[0], "question_type": "object_speed"}]))
     with pytest.raises(ValueError, match="Unknown question type"):
         VSIBenchDataset(path, tmp_path)
-    path.write_text(json.dumps([{**ROWS[1], "ground_truth": "E"}]))
-    with pytest.raises(ValueError, match="not an option letter"):
-        VSIBenchDataset(path, tmp_path)
     path.write_text(json.dumps([ROWS[0], ROWS[0]]))
     with pytest.raises(ValueError, match="duplicate"):
         VSIBenchDataset(path, tmp_path, missing="keep")
@@ -318,3 +315,111 @@ def test_a_whole_bench_over_the_fixture(bench, tmp_path, env_id, capsys):
     assert "official" in metrics and "overall" in metrics["official"] and metrics["per_scene"]
     assert (out / "report.html").exists() and len((out / "results.jsonl").read_text().splitlines()) == 4
     assert "mean over question types" in capsys.readouterr().out
+
+
+# -- the official mode in the env, and the rows the official scoring cannot score ---------------------------------
+
+@pytest.fixture(scope="module")
+def synthetic_vsi(tmp_path_factory):
+    """(rows file, video root): ROWS[:4] over one short synthetic video per scene, in the benchmark's layout."""
+    import numpy as np
+
+    from videostar_env.data.encode import write_video
+
+    root = tmp_path_factory.mktemp("vsi")
+    frames = np.zeros((12, 16, 16, 3), np.uint8)
+    frames[...] = np.arange(12, dtype=np.uint8)[:, None, None, None] * 20
+    for row in ROWS[:4]:
+        path = video_path(root, row["dataset"], row["scene_name"])
+        if not path.exists():
+            write_video(path, frames, 4)
+    rows = root / "test.jsonl"
+    rows.write_text("".join(json.dumps(r) + "\n" for r in ROWS[:4]))
+    return rows, root
+
+
+def _vsi_env(env_id, rows, root):
+    import gymnasium as gym
+
+    import videostar_env  # noqa: F401
+
+    return gym.make(env_id, dataset="vsi-bench", dataset_kwargs={"path": str(rows), "video_root": str(root)},
+                    num_frames=8, frame_size=(32, 32)).unwrapped
+
+
+def test_the_official_mode_sends_no_system_prompt_of_ours(synthetic_vsi):
+    official = _vsi_env("VideoSTR-Official-v0", *synthetic_vsi)
+    for index in range(len(official.dataset)):
+        obs, info = official.reset(options={"index": index})
+        # lmms_eval's turn for the task: the frames, then vsibench_doc_to_text; no system instruction is set
+        assert [m["role"] for m in info["messages"]] == ["user"]
+        assert info["messages"][0]["content"][1]["text"] == official.dataset[index].meta["official_prompt"]
+        assert "ground plane" not in obs["dialogue"]
+    graph = _vsi_env("VideoSTR-v0", *synthetic_vsi)
+    _, info = graph.reset(options={"index": 0})
+    assert [m["role"] for m in info["messages"]] == ["system", "user"]
+    assert "ground plane" in info["messages"][0]["content"][0]["text"]
+
+
+def test_the_official_mode_reads_the_whole_reply(synthetic_vsi):
+    official = _vsi_env("VideoSTR-Official-v0", *synthetic_vsi)
+    # lmms_eval scores the generated text: "<answer>4</answer>" is no number and no letter to it
+    for index, reply, score in ((0, "4", 1.0), (0, "<answer>4</answer>", 0.0), (1, "B.", 1.0),
+                                (1, "<answer>B</answer>", 0.0)):
+        official.reset(options={"index": index})
+        _, reward, terminated, _, info = official.step(reply)
+        row = ROWS[index]
+        assert terminated and reward == score == vsibench_score(row["question_type"], reply, row["ground_truth"])
+
+
+UNSCORABLE = [  # (row, the reason the warning names)
+    ({**ROWS[0], "id": 9000, "ground_truth": "0"}, "9000: numeric ground truth is 0"),
+    ({**ROWS[2], "id": 9001, "ground_truth": "0.0"}, "9001: numeric ground truth is 0"),
+    ({**ROWS[0], "id": 9002, "ground_truth": "four"}, "9002: numeric ground truth 'four' is not a number"),
+    ({**ROWS[2], "id": 9003, "ground_truth": "nan"}, "9003: numeric ground truth 'nan' is not finite"),
+    ({**ROWS[2], "id": 9004, "ground_truth": "-1.5"}, "9004: numeric ground truth '-1.5' is negative"),
+    ({**ROWS[2], "id": 9005, "ground_truth": None}, "9005: numeric ground truth None is not a number"),
+    ({**ROWS[1], "id": 9006, "options": []}, "9006: a multiple-choice question without options"),
+    ({**ROWS[1], "id": 9007, "options": None}, "9007: a multiple-choice question without options"),
+    ({**ROWS[1], "id": 9008, "ground_truth": "E"}, "9008: answer 'E' is not an option letter"),
+    ({**ROWS[1], "id": 9009, "options": ["A. left", "A. right"]}, "9009: option letter A appears twice"),
+]
+
+
+def test_rows_the_official_scoring_cannot_score_are_refused_and_named(synthetic_vsi, tmp_path):
+    rows, root = synthetic_vsi
+    path = tmp_path / "test.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS[:4] + [row for row, _ in UNSCORABLE]))
+    with pytest.warns(UserWarning, match="vsi-bench: 10 of 14 rows are refused") as caught:
+        ds = VSIBenchDataset(path, root)
+    assert [s.id for s in ds] == ["0", "957", "1201", "2310"] and ds.annotated == 4 and not ds.missing
+    assert len(ds.refused) == 10 and ds.refused.total == 14
+    message = str(caught[0].message)
+    for _, reason in UNSCORABLE:
+        assert reason in message
+
+
+def test_a_ground_truth_of_0_is_refused_at_load_not_mid_episode(synthetic_vsi, tmp_path, capsys):
+    """The official MRA divides by the ground truth: a 0 row never reaches env.step; the bench report counts it."""
+    from videostar_env.cli import main
+
+    rows, root = synthetic_vsi
+    path = tmp_path / "test.jsonl"
+    zero = {**ROWS[0], "id": 77, "ground_truth": "0"}
+    path.write_text("".join(json.dumps(r) + "\n" for r in [zero] + ROWS[:4]))
+    with pytest.warns(UserWarning, match="1 of 5 rows are refused.*77: numeric ground truth is 0"):
+        env = _vsi_env("VideoSTR-Official-v0", path, root)
+    assert "77" not in [s.id for s in env.dataset] and len(env.dataset) == 4
+    for index in range(len(env.dataset)):
+        env.reset(options={"index": index})
+        assert env.step("0")[2]  # a reply of 0 to every question: scored, never raised
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match="1 of 5 rows are refused"):
+        assert main(["bench", "--agent", "guess", "--env-id", "VideoSTR-Official-v0", "--dataset", "vsi-bench",
+                     "--video-root", str(root), "--annotations", str(path), "--num-frames", "8",
+                     "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["splits"]["default"]["refused_rows"] == {
+        "count": 1, "total": 5, "rows": ["77: numeric ground truth is 0: Mean Relative Accuracy divides by it (the "
+                                         "official scoring raises ZeroDivisionError)"]}
+    assert metrics["overall"]["episodes"] == 4

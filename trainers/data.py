@@ -81,12 +81,14 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
                 raise
             failures.append({"sample_id": base.dataset[int(index)].id, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        system, user = info["messages"][0], info["messages"][1]
+        # A benchmark's own prompt comes without a system message (the official modes): the user turn opens it.
+        system = [m for m in info["messages"][:1] if m["role"] == "system"]
+        user = info["messages"][len(system)]
         question = next(p["text"] for p in user["content"] if p["type"] == "text")
         rows.append({
             "data_source": f"videostar/{info['dataset']}",
-            "prompt": [{"role": "system", "content": system["content"][0]["text"]},
-                       {"role": "user", "content": "<video>" + question}],
+            "prompt": [{"role": "system", "content": m["content"][0]["text"]} for m in system]
+                      + [{"role": "user", "content": "<video>" + question}],
             "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
             "ability": info["task"],
             "reward_model": {"style": "rule", "ground_truth": ground_truth_of(info)},

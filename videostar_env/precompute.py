@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .data import Clip, decode, make_dataset
 from .data.frame_store import FrameStore
 from .cluster import connect_ray, ray_module
-from .env import EnvConfig, frame_window, make_toolbox
+from .env import EnvConfig, frame_sampler, frame_window, make_toolbox
 from .paths import cache_dir, write_atomic
 from .tasks import make_task
 from .tools.base import validate_arguments
@@ -144,13 +144,14 @@ class PrecomputeWorker:
     def _clip(self, sample: Any, outcome: SampleOutcome) -> Clip:
         """The sample's frames as the env decodes them: from the store when it holds them, else decoded (and stored)."""
         cfg = self.config
-        args = (sample.video, cfg.num_frames, cfg.frame_size, cfg.decoder, frame_window(self.task, sample))
+        args = (sample.video, cfg.num_frames, cfg.frame_size, cfg.decoder, frame_window(self.task, sample),
+                frame_sampler(self.task, sample))
         if self.store is None:
             return decode(*args)
         clip = self.store.get(*args)
         if clip is None:
             clip = decode(*args)
-            outcome.frames, outcome.frames_file = "computed", str(self.store.put(clip, cfg.decoder))
+            outcome.frames, outcome.frames_file = "computed", str(self.store.put(clip, cfg.decoder, cfg.num_frames))
         else:
             outcome.frames, outcome.frames_file = "reused", str(self.store.entry(*args))
         return clip

@@ -102,6 +102,7 @@ class Part:
     episodes: int
     dataset_name: str
     missing: dict[str, Any] | None  # {"count", "total", "examples"} when the dataset lacks videos
+    refused: dict[str, Any] | None = None  # {"count", "total", "rows"} when it refused rows it cannot score
 
     def keys(self) -> list[str]:
         """The row keys of every planned episode."""
@@ -125,10 +126,13 @@ def plan_parts(config: BenchConfig) -> list[Part]:
         report = None
         if missing:
             report = {"count": len(missing), "total": missing.total, "examples": list(missing.paths[:5])}
+        refused = getattr(dataset, "refused", None)
+        refused = {"count": len(refused), "total": refused.total,
+                   "rows": [f"{row}: {why}" for row, why in refused.rows]} if refused else None
         plan = EpisodePlan(config.seed, len(dataset), config.shuffle)
         name = config.part_name(split)
         parts.append(Part(name, split, plan, config.episodes or len(dataset),
-                          getattr(dataset, "name", config.dataset), report))
+                          getattr(dataset, "name", config.dataset), report, refused))
     return parts
 
 
@@ -363,7 +367,8 @@ def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, refer
     dataset, protocol = dataset_label(config)
     metrics["run"] = {"agent": config.agent, "env_id": config.env_id, "dataset_label": dataset, "protocol": protocol,
                       "seed": config.seed, "splits": {p.name: {"dataset": p.dataset_name, "planned": p.episodes,
-                                                               "missing_videos": p.missing} for p in parts},
+                                                               "missing_videos": p.missing,
+                                                               "refused_rows": p.refused} for p in parts},
                       "identity": config.identity()}
     metrics["references"] = matching(references, dataset, protocol)
     (log.folder / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -1,4 +1,4 @@
-"""Video decoding: uniform frame sampling with decord (default) or PyAV (fallback)."""
+"""Video decoding: uniform frame sampling (or a benchmark's own, by name) with decord (default) or PyAV (fallback)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable, Sequence
 
 import numpy as np
 
 BACKENDS = ("decord", "pyav")
+# A benchmark's own choice of frames, from what only the opened video tells: (total_frames, fps, num_frames) -> the
+# indices to read, at most num_frames of them, over the whole video. Named in SAMPLERS so that the name (a sample's
+# meta, a memo or frame store key) says which frames a clip holds.
+FrameSampler = Callable[[int, float, int], Sequence[int]]
+SAMPLERS: dict[str, FrameSampler] = {}
 
 
 class VideoDecodeError(RuntimeError):
@@ -26,6 +32,7 @@ class Clip:
     total_frames: int
     path: str  # the video file
     window: tuple[float, float] | None = None  # (start, end) seconds the frames were drawn from; None: all of it
+    sampler: str | None = None  # the SAMPLERS name that chose the frames; None: uniform_indices
 
     def __post_init__(self) -> None:
         # Read-only: the chat messages hold these frames, and with EnvConfig.clip_memo so do later episodes.
@@ -66,6 +73,34 @@ def window_indices(total_frames: int, fps: float, num_frames: int,
     return [first + i for i in uniform_indices(last - first + 1, num_frames)]
 
 
+def register_sampler(name: str, sampler: FrameSampler) -> None:
+    """Name a frame sampler for decode(sampler=name) (a benchmark module registers its own when imported)."""
+    SAMPLERS[name] = sampler
+
+
+def _check_sampler(sampler: str | None, window: tuple[float, float] | None) -> None:
+    if sampler is None:
+        return
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown frame sampler {sampler!r}; registered: {sorted(SAMPLERS)}")
+    if window is not None:
+        raise ValueError(f"the frame sampler {sampler!r} chooses frames over the whole video; give no window "
+                         f"(got {window})")
+
+
+def frame_indices(total_frames: int, fps: float, num_frames: int, window: tuple[float, float] | None = None,
+                  sampler: str | None = None) -> list[int]:
+    """The frames to read: the named sampler's (1 to num_frames of them), else window_indices."""
+    if sampler is None:
+        return window_indices(total_frames, fps, num_frames, window)
+    _check_sampler(sampler, window)
+    indices = [int(i) for i in SAMPLERS[sampler](total_frames, fps, num_frames)]
+    if not 1 <= len(indices) <= num_frames or not all(0 <= i < total_frames for i in indices):
+        raise ValueError(f"the frame sampler {sampler!r} gave {len(indices)} frames {indices[:8]}... for a video of "
+                         f"{total_frames}; it must give 1 to {num_frames} indices in [0, {total_frames})")
+    return indices
+
+
 def probe_size(path: str) -> tuple[int, int]:
     """(height, width) of a video's first stream, from its header (PyAV; no frame is decoded)."""
     import av
@@ -75,7 +110,8 @@ def probe_size(path: str) -> tuple[int, int]:
         return int(codec.height), int(codec.width)
 
 
-def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None) -> Clip:
+def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None,
+                   sampler: str | None) -> Clip:
     import decord
 
     height, width = size
@@ -83,12 +119,13 @@ def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tu
     # size (benchmarks/perf/decoding.py measures it against that floor).
     reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total, fps = len(reader), float(reader.get_avg_fps())
-    indices = window_indices(total, fps, num_frames, window)
+    indices = frame_indices(total, fps, num_frames, window, sampler)
     frames = reader.get_batch(indices).asnumpy()
-    return Clip(frames, tuple(indices), fps, total, path, window)
+    return Clip(frames, tuple(indices), fps, total, path, window, sampler)
 
 
-def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None) -> Clip:
+def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None,
+                 sampler: str | None) -> Clip:
     import av
 
     height, width = size
@@ -96,7 +133,7 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tupl
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         total = sum(1 for packet in container.demux(stream) if packet.size)
-    indices = window_indices(total, fps, num_frames, window)
+    indices = frame_indices(total, fps, num_frames, window, sampler)
     wanted = {i: [] for i in indices}
     with av.open(path) as container:
         for i, frame in enumerate(container.decode(video=0)):
@@ -108,22 +145,24 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tupl
     if missing:
         raise VideoDecodeError(f"{path}: frames {missing} could not be decoded")
     frames = np.stack([wanted[i] for i in indices])
-    return Clip(frames, tuple(indices), fps, total, path, window)
+    return Clip(frames, tuple(indices), fps, total, path, window, sampler)
 
 
 _DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}
 
 
 def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "auto",
-           window: tuple[float, float] | None = None) -> Clip:
+           window: tuple[float, float] | None = None, sampler: str | None = None) -> Clip:
     """Sample num_frames uniformly from a video (or from its window=(start, end) seconds), resized to size=(H, W).
 
+    sampler: a SAMPLERS name whose frames are read instead (at most num_frames, over the whole video).
     backend "auto" tries decord, then PyAV; a named backend is used alone.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"video file not found: {path}")
     if window is not None and not 0 <= float(window[0]) < float(window[1]):
         raise ValueError(f"a time window must be 0 <= start < end seconds, got {window}")
+    _check_sampler(sampler, window)
     if backend == "auto":
         order = list(BACKENDS)
     elif backend in _DECODERS:
@@ -133,7 +172,7 @@ def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "au
     errors = []
     for name in order:
         try:
-            return _DECODERS[name](path, num_frames, size, window)
+            return _DECODERS[name](path, num_frames, size, window, sampler)
         except ImportError as exc:
             errors.append(f"{name}: not installed ({exc})")
         except VideoDecodeError:

@@ -78,7 +78,7 @@ class InFlight(Generic[V]):
 class ClipMemo:
     """Decoded clips of one process, least recently used first out; one decode per clip at a time.
 
-    Keyed by (path, mtime, size, window, num_frames, frame_size, decoder): a rewritten file is
+    Keyed by (path, mtime, size, window, sampler, num_frames, frame_size, decoder): a rewritten file is
     decoded again. Frames are read-only (`Clip`), so envs share them safely. `max_bytes` (None:
     no bound) caps the frames kept, besides the count each call gives. Besides the clips it keeps,
     a clip that any episode still holds is handed out again (a weak reference, so it costs no
@@ -95,7 +95,8 @@ class ClipMemo:
         self._flights: InFlight[Clip] = InFlight()
 
     def clip(self, path: str, num_frames: int, frame_size: tuple[int, int], decoder: str = "auto",
-             window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] | None = None) -> Clip:
+             window: tuple[float, float] | None = None, keep: int = 0, read: Callable[..., Clip] | None = None,
+             sampler: str | None = None) -> Clip:
         """read(path, ...) (default decode; or a frame store's load), from the memo when it holds it; keep > 0 keeps it.
 
         keep=0 keeps nothing (a reset decodes unless the clip is still held, or another thread is
@@ -106,9 +107,9 @@ class ClipMemo:
         try:
             stat = os.stat(path)
         except OSError:  # decode() says what is wrong with the path
-            return read(path, num_frames, frame_size, decoder, window)
+            return read(path, num_frames, frame_size, decoder, window, sampler=sampler)
         window = None if window is None else (float(window[0]), float(window[1]))
-        key = (path, stat.st_mtime_ns, stat.st_size, window, int(num_frames), tuple(frame_size), decoder)
+        key = (path, stat.st_mtime_ns, stat.st_size, window, sampler, int(num_frames), tuple(frame_size), decoder)
         with self._lock:
             if keep > 0 and key in self._clips:
                 self._clips.move_to_end(key)
@@ -119,7 +120,7 @@ class ClipMemo:
             return held
 
         def load() -> Clip:
-            clip = read(path, num_frames, frame_size, decoder, window)
+            clip = read(path, num_frames, frame_size, decoder, window, sampler=sampler)
             with self._lock:
                 self._live[key] = clip
             self._keep(key, clip, keep)  # before the flight ends, so a caller arriving after it finds the clip

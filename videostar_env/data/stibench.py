@@ -23,7 +23,10 @@ Prompt and frame protocol: the official evaluation, repository MINT-SJTU/STI-Ben
   one "3", a NaN "nan"); the options follow the order of the Candidates map. No trailing newline.
   Frames: MAX_FRAMES = 30 over the WHOLE video, not the window (the window is only stated in the text):
   `compute_sample_fps` gives fps = 30 / duration (or the video's own fps when it has <= 30 frames) and
-  qwen_vl_utils samples at that fps (`official_frame_indices`).
+  qwen_vl_utils samples at that fps (`official_frame_indices`, registered as the frame sampler "sti-bench" that
+  the env's official mode reads with). The script measures the duration with OpenCV and qwen_vl_utils counts
+  the frames with decord; both are taken here from the one decoder the env opens the video with (they agree
+  on the files tested, an H.264 mp4 from PyAV).
 - `openai_test.py` (last changed in 05018e8d2bf6e97ea3b95b0a5cd02729f0c9485c): API models; a different text,
   naming the sampling rate (`api_prompt`), and every k-th frame from the start, at most 30
   (`api_frame_indices`). It does not score.
@@ -40,7 +43,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..knowledge import KnowledgeBase
+from .decode import register_sampler
 from .missing import apply_missing_policy
+from .refused import RefusedRows
 from .sample import VideoSample
 
 OFFICIAL_REPOSITORY = "MINT-SJTU/STI-Bench"
@@ -48,6 +53,7 @@ OFFICIAL_COMMIT = "43ddebea5e386072cc9f95f4b3cdbe81fbc390a3"
 NAME = "sti-bench"
 MAX_FRAMES = 30  # opensource_test.py MAX_FRAMES, openai_test.py get_frame's max_frames
 REQUIRED_COLUMNS = ("Video", "ID", "Question", "Candidates", "Answer")
+LETTERS = "ABCDE"  # the only letters the official script reads from a reply
 # qwen_vl_utils (QwenLM/Qwen2.5-VL, qwen-vl-utils/src/qwen_vl_utils/vision_process.py, smart_nframes as of
 # 7398cc56b402908c7253b01f699bd1e157df392b "add fps for Qwen2.5-VL", unchanged in the released 0.0.10-0.0.14)
 _FRAME_FACTOR, _FPS_MIN_FRAMES, _FPS_MAX_FRAMES = 2, 4, 768
@@ -164,6 +170,9 @@ def official_frame_indices(total_frames: int, video_fps: float, max_frames: int 
     return [int(i) for i in np.round(np.linspace(0, total_frames - 1, n))]
 
 
+register_sampler(NAME, official_frame_indices)
+
+
 def api_frame_indices(total_frames: int, video_fps: float, max_frames: int = MAX_FRAMES) -> tuple[list[int], float]:
     """openai_test.py get_frame: every k-th frame from the first, k = max(1, int(total / 30)), at most 30 (so the
     end of the video can be left out), and the rate it states in the prompt, fps / k."""
@@ -218,6 +227,22 @@ def _sample_ids(rows: list[dict[str, Any]]) -> list[str]:
     raise AssertionError("unreachable: positions are unique")
 
 
+def unscorable(row: Mapping[str, Any]) -> str | None:
+    """Why the official evaluation cannot score a row (no options, or an answer it never reads), else None."""
+    try:
+        options = parse_candidates(row["Candidates"])
+    except ValueError as exc:
+        return str(exc)
+    if not options:
+        return "Candidates is empty: the question has no options"
+    answer = row["Answer"]
+    if _missing(answer) or str(answer) not in LETTERS or len(str(answer)) != 1:
+        return f"Answer {answer!r} is not one of the letters {LETTERS} the official script reads"
+    if str(answer) not in options:
+        return f"Answer {answer!r} is not an option letter {list(options)}"
+    return None
+
+
 def stibench_sample(row: Mapping[str, Any], video_root: Path, sample_id: str) -> VideoSample:
     """One qa.parquet record as a VideoSample (see STIBenchDataset for its meta)."""
     options = parse_candidates(row["Candidates"])
@@ -236,7 +261,7 @@ def stibench_sample(row: Mapping[str, Any], video_root: Path, sample_id: str) ->
                                            _as_written(end, has_times)),
         "benchmark": NAME,
         "num_frames": MAX_FRAMES,
-        "frame_span": "video",  # official frames span the whole video; the window is only named in the text
+        "frame_sampler": NAME,  # official frames span the whole video; the window is only named in the text
         "path": str(row["Video"]),
         "row_id": row["ID"] if isinstance(row["ID"], (str, int)) else str(row["ID"]),
         "time_start": None if _missing(start) else start,
@@ -252,13 +277,15 @@ class STIBenchDataset:
 
     path: qa.parquet (or a JSON list / JSONL export with the same columns); video_root: the folder of the
     videos the `Video` column names; missing: skip, keep or error for videos that are absent or empty
-    (counted in .missing, out of .annotated rows).
+    (counted in .missing, out of .annotated rows). Rows the official evaluation cannot score (`unscorable`: no
+    options, an answer outside A-E or the options) are skipped with a warning naming them (.refused).
 
     Each sample: id str(ID) (see _sample_ids when IDs repeat), label the answer letter, label_space the option
     letters, split "test", and meta with "question" ({"type": Task, "kind": "choice", "text", "options",
     "answer", ...}), "window" (time_start, time_end) in seconds or None, "scene" (the Scene column, or the
     official fallback from the video name), "official_prompt", "benchmark": "sti-bench", "num_frames": 30,
-    "frame_span": "video", "path" (the Video value), "row_id", "time_start", "time_end" and "source" if present.
+    "frame_sampler": "sti-bench", "path" (the Video value), "row_id", "time_start", "time_end" and "source" if
+    present.
     """
 
     def __init__(self, path: str | os.PathLike, video_root: str | os.PathLike, missing: str = "skip"):
@@ -267,8 +294,12 @@ class STIBenchDataset:
         self.name = NAME
         self.knowledge = KnowledgeBase([])
         rows = load_rows(self.path)
+        ids = _sample_ids(rows)
+        reasons = [unscorable(row) for row in rows]
+        self.refused = RefusedRows(len(rows), tuple((i, why) for i, why in zip(ids, reasons) if why))
+        self.refused.warn(self.name)
         samples = [stibench_sample(row, self.video_root, sample_id)
-                   for row, sample_id in zip(rows, _sample_ids(rows))]
+                   for row, sample_id, why in zip(rows, ids, reasons) if not why]
         self.annotated = len(samples)
         self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
 
@@ -283,6 +314,6 @@ class STIBenchDataset:
         return sorted({s.meta["question"]["type"] for s in self.samples if s.meta["question"]["type"]})
 
 
-__all__ = ["MAX_FRAMES", "NAME", "OFFICIAL_COMMIT", "OFFICIAL_REPOSITORY", "REQUIRED_COLUMNS", "STIBenchDataset",
+__all__ = ["LETTERS", "MAX_FRAMES", "NAME", "OFFICIAL_COMMIT", "OFFICIAL_REPOSITORY", "REQUIRED_COLUMNS", "STIBenchDataset",
            "api_frame_indices", "api_prompt", "load_rows", "official_frame_indices", "official_prompt",
-           "official_sample_fps", "parse_candidates", "scene_type", "stibench_sample"]
+           "official_sample_fps", "parse_candidates", "scene_type", "stibench_sample", "unscorable"]

@@ -22,6 +22,12 @@ Same results as the official evaluation, repository vision-x-nyu/thinking-in-spa
   sampled uniformly (np.linspace(0, total - 1, n) in the model wrappers). Hence no `num_frames` in the meta unless
   one is asked for (`num_frames=`).
 - Decoding in the yaml: greedy, max_new_tokens 16 (GENERATION_KWARGS below, for a runner that wants them).
+- No system prompt: neither the task nor evaluate_all_in_one.sh sets one (lmms_eval's --system_instruction is
+  left unset), so the env's official mode sends none of its own; the model's chat template adds its default.
+- Rows the official scoring cannot score are refused at load (`unscorable`): a numeric ground truth of 0 (its
+  Mean Relative Accuracy divides by it: ZeroDivisionError), one that is no finite number (every answer scores
+  0) or negative (every answer scores 1), and a multiple-choice row without options or whose answer is not
+  one of their letters.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from typing import Any, Iterable, Mapping
 from ..errors import MissingDependency
 from ..knowledge import KnowledgeBase
 from .missing import MissingVideos, apply_missing_policy
+from .refused import RefusedRows
 from .sample import VideoSample
 
 # VSI-Bench's question types by answer: multiple choice (MCA) and numeric (NA), as its evaluation names them.
@@ -149,6 +156,33 @@ def _number(text: Any, row_id: Any) -> float:
     return value
 
 
+def unscorable(row: Mapping[str, Any]) -> str | None:
+    """Why the official scoring cannot score a row, else None; ValueError for an unknown question type."""
+    truth = row.get("ground_truth")
+    if question_kind(row["question_type"]) == "number":
+        try:
+            value = float(truth)  # the official to_float
+        except (TypeError, ValueError):
+            return f"numeric ground truth {truth!r} is not a number (the official scoring gives every answer 0)"
+        if not math.isfinite(value):
+            return f"numeric ground truth {truth!r} is not finite (every answer would score 0)"
+        if value == 0:
+            return ("numeric ground truth is 0: Mean Relative Accuracy divides by it (the official scoring raises "
+                    "ZeroDivisionError)")
+        if value < 0:
+            return f"numeric ground truth {truth!r} is negative (every answer would score 1)"
+        return None
+    try:
+        options = parse_options(_option_list(row))
+    except ValueError as exc:
+        return str(exc)
+    if not options:
+        return "a multiple-choice question without options"
+    if str(truth).strip() not in options:
+        return f"answer {truth!r} is not an option letter {sorted(options)}"
+    return None
+
+
 def question_meta(row: Mapping[str, Any]) -> dict[str, Any]:
     """The sample meta's "question" entry for a row (the shape the spatio-temporal task reads)."""
     kind = question_kind(row["question_type"])
@@ -169,13 +203,18 @@ class VSIBenchDataset:
     def __init__(self, path: str | os.PathLike, video_root: str | os.PathLike, missing: str = "skip",
                  prompt: str = "default", num_frames: int | None = None):
         """path: the parquet, JSON or JSONL rows; video_root: the folder holding <dataset>/<scene_name>.mp4;
-        missing: skip, keep or error; prompt: which yaml post-prompts official_prompt uses ("default", "gpt4v",
+        missing: skip, keep or error (videos; counted in .missing); rows `unscorable` names are skipped with a
+        warning naming them (.refused); prompt: which yaml post-prompts official_prompt uses ("default", "gpt4v",
         "gemini_api"); num_frames: a frame budget to record in each sample's meta (the official task fixes none)."""
         self.path = Path(path)
         self.video_root = Path(video_root)
         self.knowledge = KnowledgeBase([])
         self.rows = load_rows(self.path)
-        samples = [self._sample(row, prompt, num_frames) for row in self.rows]
+        reasons = [unscorable(row) for row in self.rows]
+        self.refused = RefusedRows(len(self.rows), tuple((str(row.get("id")), why)
+                                                         for row, why in zip(self.rows, reasons) if why))
+        self.refused.warn(self.name)
+        samples = [self._sample(row, prompt, num_frames) for row, why in zip(self.rows, reasons) if not why]
         ids = [s.id for s in samples]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{self.path}: duplicate VSI-Bench ids")
@@ -215,4 +254,4 @@ class VSIBenchDataset:
 
 __all__ = ["DEFAULT_NUM_FRAMES", "DEFAULT_PRE_PROMPT", "FRAME_BUDGETS", "GENERATION_KWARGS", "HF_DATASET",
            "OFFICIAL_COMMIT", "OFFICIAL_REPOSITORY", "POST_PROMPTS", "VSIBenchDataset", "load_rows",
-           "official_prompt", "parse_options", "question_kind", "question_meta", "video_path"]
+           "official_prompt", "parse_options", "question_kind", "question_meta", "unscorable", "video_path"]

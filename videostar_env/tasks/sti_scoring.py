@@ -28,9 +28,8 @@ import re
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
-from ..data.stibench import scene_type
+from ..data.stibench import LETTERS, scene_type
 
-LETTERS = "ABCDE"
 # The official ANSWER_PATTERNS, in their order (flags IGNORECASE | MULTILINE).
 _PATTERNS = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in (
     r"\(([A-E])\)",                       # (B)
