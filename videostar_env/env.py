@@ -165,6 +165,19 @@ def frame_window(task: Task, sample: Any) -> tuple[float, float] | None:
     return choose(sample) if choose is not None else sample.meta.get("window")
 
 
+def frame_sampler(task: Task, sample: Any) -> str | None:
+    """The named frame sampler (data.decode.SAMPLERS) a task reads a sample's frames with; None: uniform frames."""
+    choose = getattr(task, "frame_sampler", None)
+    return choose(sample) if choose is not None else None
+
+
+def sends_system_prompt(task: Task, sample: Any, tools: Sequence[str]) -> bool:
+    """Whether an episode opens with our system prompt: yes, unless the task puts the sample in its benchmark's own
+    words and no tool needs describing (the benchmarks' scripts send no system prompt)."""
+    own_words = getattr(task, "benchmark_prompt", None)
+    return bool(tools) or own_words is None or not own_words(sample)
+
+
 def make_toolbox(config: EnvConfig, task: Task) -> Toolbox:
     """The tools a config asks for (None: the task's), with their backends and cache."""
     tools = task.default_tools if config.tools is None else config.tools
@@ -235,10 +248,11 @@ class VideoToolEnv(gym.Env[dict, str]):
         if budget is not None:
             self._token_meter()
         window = frame_window(task, sample)
-        clip = self._clip(sample.video, window)
+        clip = self._clip(sample.video, window, frame_sampler(task, sample))
         candidates = task.candidates(sample)
         ep = Episode(sample, clip, candidates)
-        ep.add_text("system", self._system_prompt)
+        if sends_system_prompt(task, sample, self.toolbox.names):
+            ep.add_text("system", self._system_prompt)
         question = task.question(sample, candidates, cfg.num_frames)
         ep.add_video_prompt(prompts.user_prompt(question, task.answer_format, cfg.action_format, self.toolbox.names,
                                                   self._reasoning))
@@ -336,10 +350,11 @@ class VideoToolEnv(gym.Env[dict, str]):
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _clip(self, path: str, window: tuple[float, float] | None = None) -> Clip:
+    def _clip(self, path: str, window: tuple[float, float] | None = None, sampler: str | None = None) -> Clip:
         """The video's sampled frames, through the process's clip memo (frames are read-only, so shareable)."""
         cfg = self.config
-        return CLIPS.clip(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window, keep=cfg.clip_memo, read=self._read)
+        return CLIPS.clip(path, cfg.num_frames, cfg.frame_size, cfg.decoder, window, keep=cfg.clip_memo, read=self._read,
+                          sampler=sampler)
 
     def _run_tools(self, ep: Episode, call: ToolCall) -> None:
         for c in call.calls:
@@ -373,7 +388,11 @@ class VideoToolEnv(gym.Env[dict, str]):
         latest = ep.tool_images[-cfg.max_tool_frames:] if cfg.max_tool_frames else []
         for k, image in enumerate(latest):
             tool_frames[k] = image
-        return {"frames": ep.clip.frames.copy(), "tool_frames": tool_frames, "num_tool_frames": len(latest),
+        frames = np.zeros((cfg.num_frames, h, w, 3), np.uint8)
+        # A benchmark's own sampler may read fewer frames (STI-Bench's script: 28 of 30 at times); the rest stay
+        # blank, and info["frame_indices"] (and the messages' video) hold only the frames read.
+        frames[:len(ep.clip.frames)] = ep.clip.frames
+        return {"frames": frames, "tool_frames": tool_frames, "num_tool_frames": len(latest),
                 "dialogue": ep.dialogue(cfg.max_dialogue_chars)}
 
     def _info(self) -> EpisodeInfo:

@@ -53,7 +53,10 @@ class Task(Protocol):
     Optional: check(dataset, reward_config) -> list[str], warnings the env logs when it is made
     (a dataset the task can play but not fully score); score_unanswered(text, sample, knowledge,
     calls, reward_config) -> Breakdown | None, the reward of a last turn that is no answer (None: 0);
-    frame_window(sample) -> (start, end) | None, the seconds the frames come from; bare_answers: bool,
+    frame_window(sample) -> (start, end) | None, the seconds the frames come from; frame_sampler(sample) ->
+    str | None, a benchmark's own frame sampler (data.decode.SAMPLERS) to read the frames with; benchmark_prompt(
+    sample) -> bool, the sample is asked in its benchmark's own words (no system prompt, unless tools need
+    describing); bare_answers: bool,
     a turn without tags is the answer; reasoning: actions.ReasoningTags, the tags of the final turn's
     reasoning, which the core's prompts and parser hints show too (absent: the paper's <think>...</think>);
     answer_form: str, what goes inside <answer> (e.g. "exactly one candidate label"), which the parser's hints

@@ -91,11 +91,19 @@ class SpatioTemporal:
         return reward_config_from(spec, GraphRewardConfig, ABLATIONS)
 
     def frame_window(self, sample: VideoSample) -> tuple[float, float] | None:
-        """The sample's window, except where a benchmark's own protocol reads the whole video (STI-Bench's
+        """The sample's window, except where a benchmark's own sampler reads the whole video (STI-Bench's
         script samples the whole video and only names the window in the prompt)."""
-        if self.prompt == "official" and sample.meta.get("frame_span") == "video":
+        if self.frame_sampler(sample) is not None:
             return None
         return sample.meta.get("window")
+
+    def frame_sampler(self, sample: VideoSample) -> str | None:
+        """In the official mode, the benchmark's own frame sampler that the sample names (data.decode.SAMPLERS)."""
+        return sample.meta.get("frame_sampler") if self.prompt == "official" else None
+
+    def benchmark_prompt(self, sample: VideoSample) -> bool:
+        """Whether the sample is asked in its benchmark's own words (the official mode, where it has them)."""
+        return self.prompt == "official" and bool(sample.meta.get("official_prompt"))
 
     def check(self, dataset: Any, config: GraphRewardConfig) -> list[str]:
         """Refuse a dataset whose samples carry no question; nothing to warn about otherwise."""
@@ -111,7 +119,7 @@ class SpatioTemporal:
     def question(self, sample: VideoSample, candidates: Sequence[str], num_frames: int) -> str:
         """How the frames are shown, the question with its options, and how to write the answer."""
         q = sample.meta["question"]
-        if self.prompt == "official" and sample.meta.get("official_prompt"):
+        if self.benchmark_prompt(sample):
             return sample.meta["official_prompt"]
         return prompts.question(q["text"], q["kind"], q["unit"], num_frames, float(sample.meta.get("duration", 0.0)),
                                 q.get("options") if "\nA. " not in q["text"] else None, sample.meta.get("window"))
@@ -131,6 +139,8 @@ class SpatioTemporal:
         """The reward of an answer to a question with its true graph, without the sample (verl's compute_score)."""
         if self.prompt == "official":  # a benchmark's own protocol scores the answer only
             config = ABLATIONS["answer_only"]
+            if benchmark != "scenes":  # and its script reads the whole reply, an <answer> block's tags included
+                answer = dataclasses.replace(answer, labels=(answer.text,))
         return score_answer(answer, question, graph, config, self.reasoning, self.graph, benchmark)
 
     def zero_reward(self) -> dict[str, float]:
