@@ -114,6 +114,7 @@ def test_multiple_choice_sample(bench):
     meta = sample.meta
     assert (meta["window"], meta["scene"], meta["source"], meta["benchmark"], meta["path"], meta["pruned"]) == \
         (None, "41069025", "arkitscenes", "vsi-bench", "arkitscenes/41069025.mp4", False)
+    assert meta["frame_sampler"] == "vsi-bench"  # the official mode reads the models' own frames
     assert "num_frames" not in meta  # the official task fixes no frame budget
     assert _load(bench)[3].meta["pruned"] is True
 
@@ -359,6 +360,16 @@ def test_the_official_mode_sends_no_system_prompt_of_ours(synthetic_vsi):
     _, info = graph.reset(options={"index": 0})
     assert [m["role"] for m in info["messages"]] == ["system", "user"]
     assert "ground plane" in info["messages"][0]["content"][0]["text"]
+
+
+def test_the_official_mode_reads_the_models_own_frames(synthetic_vsi):
+    # LLaVA-OneVision's load_video: np.linspace(0, total - 1, max_frames_num, dtype=int), the 12 frames truncated
+    official = _vsi_env("VideoSTR-Official-v0", *synthetic_vsi)
+    _, info = official.reset(options={"index": 0})
+    assert info["total_frames"] == 12 and info["frame_indices"] == [0, 1, 3, 4, 6, 7, 9, 11]
+    assert info["messages"][0]["content"][0]["frame_indices"] == [0, 1, 3, 4, 6, 7, 9, 11]
+    graph = _vsi_env("VideoSTR-v0", *synthetic_vsi)  # our graph modes: the centres of 8 equal segments
+    assert graph.reset(options={"index": 0})[1]["frame_indices"] == [0, 2, 3, 5, 6, 8, 9, 11]
 
 
 def test_the_official_mode_reads_the_whole_reply(synthetic_vsi):

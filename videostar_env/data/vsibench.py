@@ -19,8 +19,9 @@ Same results as the official evaluation, repository vision-x-nyu/thinking-in-spa
 - The frame budget is not fixed by the task (the yaml names none); it is each model's `max_frames_num`, which the
   repository's evaluate_all_in_one.sh sets to 32 for the open-source LLaVA-OneVision, LLaVA-NeXT-Video, VILA,
   LongVILA and LongVA models, 8 for InternVL2, 16 for GPT-4o and none (the whole video) for Gemini; frames are
-  sampled uniformly (np.linspace(0, total - 1, n) in the model wrappers). Hence no `num_frames` in the meta unless
-  one is asked for (`num_frames=`).
+  sampled uniformly: np.linspace(0, total - 1, n, dtype=int), truncated, in the load_video of the LLaVA-OneVision,
+  LLaVA-NeXT-Video and LongVA wrappers (`official_frame_indices`, the frame sampler "vsi-bench" the env's official
+  mode reads with). Hence no `num_frames` in the meta unless one is asked for (`num_frames=`).
 - Decoding in the yaml: greedy, max_new_tokens 16 (GENERATION_KWARGS below, for a runner that wants them).
 - No system prompt: neither the task nor evaluate_all_in_one.sh sets one (lmms_eval's --system_instruction is
   left unset), so the env's official mode sends none of its own; the model's chat template adds its default.
@@ -41,6 +42,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import MissingDependency
 from ..knowledge import KnowledgeBase
+from .decode import register_sampler
 from .missing import MissingVideos, apply_missing_policy
 from .refused import RefusedRows
 from .sample import VideoSample
@@ -110,6 +112,17 @@ def parse_options(options: Iterable[str]) -> dict[str, str]:
             raise ValueError(f"option letter {letter} appears twice in {list(options)}")
         parsed[letter] = text
     return parsed
+
+
+def official_frame_indices(total_frames: int, video_fps: float, num_frames: int) -> list[int]:
+    """The frames the open-source models' load_video reads: np.linspace(0, total - 1, n, dtype=int) (truncated, so
+    repeats in a video shorter than n); video_fps is not used."""
+    import numpy as np
+
+    return np.linspace(0, total_frames - 1, num_frames, dtype=int).tolist()
+
+
+register_sampler("vsi-bench", official_frame_indices)
 
 
 def video_path(video_root: str | os.PathLike, dataset: str, scene_name: str) -> Path:
@@ -229,7 +242,7 @@ class VSIBenchDataset:
         meta: dict[str, Any] = {
             "question": question, "window": None, "scene": str(row["scene_name"]), "source": str(row["dataset"]),
             "path": f"{row['dataset']}/{row['scene_name']}.mp4", "official_prompt": official_prompt(row, prompt),
-            "benchmark": "vsi-bench", "question_id": row["id"],
+            "benchmark": "vsi-bench", "question_id": row["id"], "frame_sampler": "vsi-bench",
         }
         if "pruned" in row and row["pruned"] is not None:
             meta["pruned"] = bool(row["pruned"])
@@ -254,4 +267,4 @@ class VSIBenchDataset:
 
 __all__ = ["DEFAULT_NUM_FRAMES", "DEFAULT_PRE_PROMPT", "FRAME_BUDGETS", "GENERATION_KWARGS", "HF_DATASET",
            "OFFICIAL_COMMIT", "OFFICIAL_REPOSITORY", "POST_PROMPTS", "VSIBenchDataset", "load_rows",
-           "official_prompt", "parse_options", "question_kind", "question_meta", "unscorable", "video_path"]
+           "official_frame_indices", "official_prompt", "parse_options", "question_kind", "question_meta", "unscorable", "video_path"]
