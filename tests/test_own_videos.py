@@ -1,7 +1,11 @@
-"""Users' own videos: a folder dataset of real clips, precomputed with the real YOLO11n weights, then benched from the cache."""
+"""Users' own videos: a folder dataset of real clips, precomputed with the real YOLO11n weights, then benched from the
+cache; and spatial questions about them, benched with the yolo objects backend."""
 
 import json
+import re
+import shlex
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +147,36 @@ def test_the_folder_path_end_to_end_with_a_corrupt_first_video(clip_folder, tmp_
     rows = pd.read_parquet(parquet)
     assert len(rows) == 3 and all(r["nframes"] == 8 for r in rows["videos"].map(lambda v: v[0]))
     assert all(info["definition"] for info in rows["extra_info"])
+
+
+def readme_section(title: str) -> str:
+    """The text of a README section, from its heading to the next one."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text, re.DOTALL | re.MULTILINE).group(1)
+
+
+def test_the_readme_questions_file_benches_on_the_real_clips_with_yolo_objects(tmp_path, monkeypatch, capsys):
+    """README "Spatial questions about your own videos" as written: its questions file over the three shared clips,
+    its command (the weights path pointed at the shared int8 export)."""
+    pytest.importorskip("lap", reason="ultralytics tracking needs lap: pip install lap")
+    section = readme_section("Spatial questions about your own videos")
+    questions = re.search(r"```jsonl\n(.*?)```", section, re.DOTALL).group(1)
+    command = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
+    assert len(questions.strip().splitlines()) == 3
+    (tmp_path / "clips").mkdir()
+    for name in CLIPS.values():
+        (tmp_path / "clips" / name).symlink_to(shared_file(f"clips/{name}"))
+    (tmp_path / "questions.jsonl").write_text(questions)
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "yolo11n_int8.tflite").symlink_to(shared_file("weights/yolo11n_int8.tflite"))
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(command)
+    assert argv[0] == "videostar"
+    assert main([*argv[1:], "--no-cache"]) == 0
+    out = tmp_path / "runs" / "own" / "questions"
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["question_type"] for r in rows) == ["object_abs_distance", "object_counting", "object_rel_distance"]
+    assert all(r["tool_calls"] == {"relation_graph": 1} and not r["tool_errors"] for r in rows), rows
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["question_types"]) == {r["question_type"] for r in rows}
+    assert (out / "report.html").is_file() and "Wrote" in capsys.readouterr().out

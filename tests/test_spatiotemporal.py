@@ -193,7 +193,7 @@ def test_reasoning_and_graph_tags_are_configurable():
 
 
 def test_the_task_refuses_a_dataset_without_questions():
-    with pytest.raises(ValueError, match="dataset='scenes'"):
+    with pytest.raises(ValueError, match="dataset='scenes', or your own videos' questions file: dataset='questions'"):
         gym.make("VideoSTR-v0", dataset="synthetic")
 
 

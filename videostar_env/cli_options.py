@@ -56,15 +56,18 @@ def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help
     """The environment options: env id, dataset, frames, tools, backends, cache, token budget and --env-options."""
     parser.add_argument("--env-id", default=default_env_id, choices=env_ids, help=f"environment id (default {default_env_id})")
     parser.add_argument("--dataset", default="synthetic",
-                        help=f"synthetic, folder, manifest, scenes, sti-bench, vsi-bench, or a Video-STAR dataset: "
+                        help=f"synthetic, folder, manifest, questions (spatial questions about your videos: "
+                             f"--annotations FILE.jsonl), scenes, sti-bench, vsi-bench, or a Video-STAR dataset: "
                              f"{', '.join(VIDEOSTAR_DATASETS)}")
     parser.add_argument("--protocol", default="base2novel", choices=("base2novel", "cross"),
                         help="Video-STAR protocol (default base2novel)")
     parser.add_argument("--split", help=split_help)
     parser.add_argument("--video-root", help="the videos: a folder of class folders (folder), the mmaction2 layout "
-                                             "(Video-STAR datasets)")
+                                             "(Video-STAR datasets), where a questions file's relative paths start "
+                                             "(questions; default its folder)")
     parser.add_argument("--annotations", help="Video-STAR annotation folder (default $VIDEOSTAR_ANNOTATIONS), the "
-                                              "JSONL file of a manifest dataset, or a benchmark's parquet/JSON file "
+                                              "JSONL file of a manifest or questions dataset, or a benchmark's "
+                                              "parquet/JSON file "
                                               "(sti-bench, vsi-bench)")
     parser.add_argument("--dataset-options", metavar="JSON", help='more dataset arguments, e.g. {"per_class": 4}')
     parser.add_argument("--num-frames", type=int, help="frames sampled per video (default 16)")
@@ -99,7 +102,8 @@ def dataset_spec(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         dataset = "videostar"
     # One spelling for every dataset: --video-root names the videos, --annotations the labels file or folder.
     roots = {"folder": ("root", None), "manifest": (None, "path"), "vsi-bench": ("video_root", "path"),
-             "sti-bench": ("video_root", "path")}.get(dataset, ("video_root", "annotations"))
+             "sti-bench": ("video_root", "path"), "questions": ("video_root", "path")}.get(dataset,
+                                                                                         ("video_root", "annotations"))
     for option, key in zip(("video_root", "annotations"), roots):
         value = getattr(args, option)
         if value and key is None:

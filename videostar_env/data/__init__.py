@@ -8,7 +8,7 @@ from ..knowledge import KnowledgeBase
 from ..registry import Registry
 from .decode import Clip, VideoDecodeError, decode, uniform_indices
 from .sample import VideoSample
-from .local import FolderDataset, ManifestDataset
+from .local import FolderDataset, ManifestDataset, QuestionsDataset
 from .missing import MissingVideos
 from .synthetic import SyntheticDataset
 from .scene_questions import SceneQuestionDataset
@@ -33,7 +33,7 @@ class Dataset(Protocol):
 # Other packages add datasets with entry points in the group "videostar_env.datasets".
 DATASETS: Registry[Dataset] = Registry("dataset", "videostar_env.datasets")
 for _name, _factory in {"synthetic": SyntheticDataset, "videostar": VideoStarDataset, "folder": FolderDataset,
-                        "manifest": ManifestDataset, "scenes": SceneQuestionDataset,
+                        "manifest": ManifestDataset, "questions": QuestionsDataset, "scenes": SceneQuestionDataset,
                         "sti-bench": STIBenchDataset, "vsi-bench": VSIBenchDataset}.items():
     DATASETS.register(_name, _factory)
 
@@ -45,5 +45,5 @@ def make_dataset(spec: Any, **kwargs: Any) -> Dataset:
     return DATASETS.make(spec, **kwargs)
 
 
-__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "SceneConfig", "SceneDataset", "SceneQuestionDataset", "STIBenchDataset", "SceneTruth", "VSIBenchDataset", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
+__all__ = ["Clip", "DATASETS", "Dataset", "FolderDataset", "ManifestDataset", "MissingVideos", "QuestionsDataset", "SceneConfig", "SceneDataset", "SceneQuestionDataset", "STIBenchDataset", "SceneTruth", "VSIBenchDataset", "SyntheticDataset", "VideoStarDataset", "VideoDecodeError", "VideoSample", "decode",
            "make_dataset", "uniform_indices"]

@@ -1,15 +1,19 @@
-"""Users' own videos: a folder per class, or a JSONL manifest."""
+"""Users' own videos: a folder per class or a JSONL manifest (action recognition), or a JSONL file of spatial
+questions about them (Video-STR)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from ..knowledge import ActionEntry, KnowledgeBase, normalize_label
 from .missing import apply_missing_policy
 from .sample import VideoSample
 from .videostar import definition, load_explanations
+from .vsibench import MCA_QUESTION_TYPES, NA_QUESTION_TYPES, parse_options, question_kind, question_meta
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
@@ -92,6 +96,99 @@ class ManifestDataset:
         samples = [VideoSample(str(row.get("id", i)), str(self.path.parent / row["video"]), row["label"],
                                tuple(row.get("label_space", labels)), self.name, str(row.get("split", "all")),
                                _meta(row, self.path.parent)) for i, row in enumerate(rows)]
+        self.annotated = len(samples)
+        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        return self.samples[index]
+
+
+QUESTION_FIELDS = ("video", "question", "question_type", "ground_truth")
+
+
+def _question_row(row: Any) -> str | None:
+    """What is wrong with a questions file's row, or None: VSI-Bench's row shape with a video path."""
+    if not isinstance(row, dict):
+        return f"a row must be a JSON object with {list(QUESTION_FIELDS)}, got {type(row).__name__}"
+    absent = [f for f in QUESTION_FIELDS if f not in row]
+    if absent:
+        return f"missing {absent}; each row needs {list(QUESTION_FIELDS)} (and \"options\" for multiple choice)"
+    if not isinstance(row["video"], str) or not row["video"].strip():
+        return f"\"video\" must be a video path, got {row['video']!r}"
+    kind = row["question_type"]
+    if kind not in MCA_QUESTION_TYPES + NA_QUESTION_TYPES:
+        return (f"unknown question_type {kind!r}; multiple choice: {list(MCA_QUESTION_TYPES)}, numeric: "
+                f"{list(NA_QUESTION_TYPES)}")
+    truth, options = str(row["ground_truth"]).strip(), row.get("options")
+    if question_kind(kind) == "number":
+        if options:
+            return f"{kind} is a numeric question type: give a number as ground_truth and no options"
+        try:
+            value = float(truth)
+        except ValueError:
+            return f"{kind} is a numeric question type, but ground_truth {row['ground_truth']!r} is not a number"
+        return None if math.isfinite(value) else f"ground_truth {row['ground_truth']!r} is not a finite number"
+    if not isinstance(options, list) or len(options) < 2:
+        return f"{kind} is multiple choice: give \"options\", a list like [\"A. chair\", \"B. table\"]"
+    try:
+        letters = parse_options(options)
+    except ValueError as exc:
+        return str(exc)
+    if truth not in letters:
+        return f"ground_truth {truth!r} is not one of the option letters {sorted(letters)}"
+    return None
+
+
+class QuestionsDataset:
+    """Spatial questions about your own videos: a JSONL file, one question a line, in VSI-Bench's row shape with a
+    video path: {"video", "question", "question_type", "ground_truth"} plus "options" (["A. text", ...]) for the
+    multiple-choice types and optional "id" and "window" ([start, end] seconds).
+
+    question_type is one of VSI-Bench's (data/vsibench.py: object_counting, object_abs_distance,
+    object_rel_distance, ...), so an answer is scored as VSI-Bench scores it: exact option letter, or Mean
+    Relative Accuracy for numbers. Relative video paths are read from video_root (default: the file's folder).
+    There is no ground-truth scene, so the graph terms of the reward are 0; the object tools need a real
+    objects backend (objects="yolo").
+    """
+
+    def __init__(self, path: str | os.PathLike, video_root: str | os.PathLike | None = None, missing: str = "skip"):
+        """path: the questions file; video_root: where relative video paths start; missing: skip, keep or error."""
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"questions file {self.path} does not exist")
+        self.name = self.path.stem
+        self.knowledge = KnowledgeBase([])
+        root = Path(video_root) if video_root is not None else self.path.parent
+        samples, ids = [], set()
+        for number, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{self.path}:{number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from exc
+            problem = _question_row(row)
+            if problem:
+                raise ValueError(f"{where}: {problem}")
+            sample_id = str(row.get("id", number))
+            if sample_id in ids:
+                raise ValueError(f"{where}: id {sample_id!r} is used by an earlier row; ids must be unique")
+            ids.add(sample_id)
+            try:
+                meta = {**_meta(row, root), "question": question_meta({**row, "id": sample_id}),
+                        "benchmark": "questions", "question_id": sample_id}
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from exc
+            samples.append(VideoSample(sample_id, str(root / row["video"]), str(row["ground_truth"]).strip(),
+                                       tuple(meta["question"]["options"]), self.name, "all", meta))
+        if not samples:
+            raise ValueError(f"{self.path} has no questions; write one JSON object a line, e.g. "
+                             '{"video": "clip.mp4", "question": "How many people are there?", '
+                             '"question_type": "object_counting", "ground_truth": "2"}')
         self.annotated = len(samples)
         self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
 
