@@ -109,7 +109,10 @@ class SpatioTemporal:
         """Refuse a dataset whose samples carry no question; nothing to warn about otherwise."""
         if len(dataset) and "question" not in dataset[0].meta:
             raise ValueError(f"the spatiotemporal task needs samples with a question (sample.meta['question']); "
-                             f"dataset {getattr(dataset, 'name', dataset)!r} has none: use dataset='scenes'")
+                             f"dataset {getattr(dataset, 'name', dataset)!r} has none: use dataset='scenes', or "
+                             "your own videos' questions file: dataset='questions', dataset_kwargs={'path': "
+                             "'questions.jsonl'} (--dataset questions --annotations FILE; README \"Spatial questions "
+                             "about your own videos\")")
         return []
 
     def candidates(self, sample: VideoSample) -> tuple[str, ...]:

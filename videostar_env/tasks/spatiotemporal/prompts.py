@@ -40,8 +40,9 @@ def question(text: str, kind: str, unit: str, num_frames: int, duration: float,
              options: dict[str, str] | None = None, window: tuple[float, float] | None = None) -> str:
     """The question after the video (with its options when the text lacks them), and how to write the answer."""
     how = HOW_TO_ANSWER[kind].format(unit=unit or "the asked unit")
+    # A real video's duration is not known up front (0): the frames span the whole of it.
     shown = (f"from {window[0]:.1f}s to {window[1]:.1f}s of the video" if window
-             else f"over its {duration:.1f} seconds")
+             else f"over its {duration:.1f} seconds" if duration > 0 else "over the whole video")
     listed = "".join(f"\n{letter}. {option}" for letter, option in (options or {}).items())
     return (f"The video above is shown as {num_frames} frames sampled uniformly {shown}.\n"
             f"{text}{listed}\nAnswer with {how} inside <answer></answer>.\n\n")
