@@ -6,6 +6,7 @@ from setuptools import find_packages, setup
 RENAMED = {"videostar_agents": "agents", "videostar_trainers": "trainers"}
 
 setup(
-    packages=find_packages(include=["videostar_env", "videostar_env.*"]) + list(RENAMED),
+    packages=find_packages(include=["videostar_env", "videostar_env.*"])
+    + [f"{name}.{sub}" if sub else name for name, folder in RENAMED.items() for sub in ["", *find_packages(folder)]],
     package_dir=RENAMED,
 )

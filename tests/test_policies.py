@@ -21,7 +21,7 @@ pytest.importorskip("transformers", reason="the qwen extra: pip install 'videost
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen
+    from videostar_trainers.tiny_models import build_tiny_qwen
 
     return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen"))
 
@@ -155,7 +155,7 @@ def test_qwen_vl_decodes_up_to_the_end_of_turn_and_names_its_reasoning_form(qwen
 
 @pytest.fixture(scope="module")
 def tiny_llava(tmp_path_factory):
-    from tiny_qwen import build_tiny_llava
+    from videostar_trainers.tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
 

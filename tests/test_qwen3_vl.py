@@ -19,14 +19,14 @@ SMALL = {"num_frames": 4, "frame_size": (56, 56)}
 
 @pytest.fixture(scope="module")
 def instruct(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny-qwen3-vl"))
 
 
 @pytest.fixture(scope="module")
 def thinking(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny-qwen3-vl-thinking"), thinking=True)
 

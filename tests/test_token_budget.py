@@ -26,7 +26,7 @@ QWEN = TokenMeter(make_encoder("qwen"))
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen
+    from videostar_trainers.tiny_models import build_tiny_qwen
 
     return build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen"))
 
@@ -89,7 +89,7 @@ def test_the_env_count_matches_the_real_chat_template_and_processor(tiny_qwen):
     from transformers import AutoTokenizer, Qwen2_5_VLProcessor, Qwen2VLVideoProcessor
     from videostar_agents.messages import qwen_chat
 
-    from tiny_qwen import CHAT_TEMPLATE
+    from videostar_trainers.tiny_models import CHAT_TEMPLATE
 
     processor = Qwen2_5_VLProcessor(image_processor=qwen_image_processor(), video_processor=Qwen2VLVideoProcessor(),
                                     tokenizer=AutoTokenizer.from_pretrained(tiny_qwen), chat_template=CHAT_TEMPLATE)

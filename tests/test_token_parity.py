@@ -56,7 +56,7 @@ if "Recorded-v0" not in gym.registry:
 
 @pytest.fixture(scope="module", params=["qwen2.5-vl", "qwen3-vl", "qwen3-vl-thinking"])
 def policy(request, tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen, build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen, build_tiny_qwen3_vl
 
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "qwen2.5-vl":
@@ -245,7 +245,7 @@ def test_the_env_reads_reasoning_tags_a_tokenizer_marks_special(qwen25_folder):
 
 @pytest.fixture(scope="module")
 def qwen25_folder(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen
+    from videostar_trainers.tiny_models import build_tiny_qwen
 
     return build_tiny_qwen(tmp_path_factory.mktemp("qwen2.5-vl-own"))
 

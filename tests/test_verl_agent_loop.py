@@ -109,7 +109,7 @@ def load_policy(folder):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen
+    from videostar_trainers.tiny_models import build_tiny_qwen
 
     return load_policy(build_tiny_qwen(tmp_path_factory.mktemp("tiny-qwen")))
 
@@ -193,7 +193,7 @@ def test_the_response_budget_ends_the_episode_with_no_reward(tiny):
 
 @pytest.fixture(scope="module")
 def tiny3(tmp_path_factory):
-    from tiny_qwen import build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
 
     return load_policy(build_tiny_qwen3_vl(tmp_path_factory.mktemp("tiny-qwen3-vl")))
 
@@ -451,7 +451,7 @@ def test_the_launch_script_trains_a_qwen3_vl_policy_on_the_config_main_ppo_compo
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import omega_conf_to_dataclass, validate_config
 
-    from tiny_qwen import build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
 
     model = build_tiny_qwen3_vl(tmp_path / "Qwen3-VL-tiny")
     # The trainer process needs GPUs: a stand-in `python` records the command the script starts.

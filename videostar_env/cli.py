@@ -337,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     sft.add_argument("--key-env", default="OPENAI_API_KEY", help="variable holding the API key (DASHSCOPE_API_KEY...)")
     sft.add_argument("--temperature", type=float, default=0.7, help="teacher sampling temperature (default 0.7)")
     sft.set_defaults(func=_sft_data)
+
+    train = sub.add_parser("train", parents=[common], help="GRPO through verl's classes in this process (--cpu)")
+    from videostar_trainers.cpu.command import add_arguments, run  # the trainers package sits beside the env package
+
+    add_arguments(train)
+    train.set_defaults(func=run)
     return parser
 
 

@@ -156,24 +156,30 @@ class HFReplica:
         return torch.log_softmax(logits.float() / temperature, -1).gather(-1, torch.tensor(turn)[:, None])[:, 0]
 
     def _inputs(self, prompt_ids: list[int], images: Any, videos: Any, mm_kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The model's inputs: the prompt tokens as given, the media made by verl's processor helper."""
+        """The model's inputs: the prompt tokens as given, the media's features made by verl's processor helper
+        (from one placeholder per medium: re-encoding the prompt's text could split the policy's tokens otherwise)."""
         input_ids = torch.tensor([prompt_ids])
         inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
         if not images and not videos:
             return inputs
-        collapsed = [t for i, t in enumerate(prompt_ids) if not (t in self.media_ids and i and prompt_ids[i - 1] == t)]
-        text = self.tokenizer.decode(collapsed, skip_special_tokens=False)
+        image_id, video_id = (get_processor_token_id(self.processor, kind) for kind in ("image", "video"))
+        text = (self.tokenizer.convert_ids_to_tokens(image_id) * len(images or ())
+                + self.tokenizer.convert_ids_to_tokens(video_id) * len(videos or ()))
         media = build_multimodal_processor_inputs(self.processor, text=[text], images=images or None,
                                                   videos=videos or None, mm_processor_kwargs=mm_kwargs)
-        if media["input_ids"][0].tolist() != prompt_ids:
-            raise ValueError("the processor renders the request's media into other placeholder runs than the "
-                             "prompt's: the loop and the replica disagree on the media's sizes")
+        expanded = media["input_ids"][0].tolist()
+        for token in (image_id, video_id):
+            if expanded.count(token) != prompt_ids.count(token):
+                raise ValueError(f"the request's media make {expanded.count(token)} placeholder tokens "
+                                 f"{self.tokenizer.convert_ids_to_tokens(token)} and its prompt has "
+                                 f"{prompt_ids.count(token)}: the loop and the replica disagree on the media's sizes")
         for key, value in dict(media.convert_to_tensors("pt")).items():
-            if key in ("input_ids", "attention_mask"):
-                continue
-            if key == "mm_token_type_ids" and "mm_token_type_ids" not in _forward_parameters(self.model):
-                continue  # Qwen2.5-VL's generate rejects it; Qwen3-VL's needs it
-            inputs[key] = value
+            if key not in ("input_ids", "attention_mask", "mm_token_type_ids"):
+                inputs[key] = value
+        if "mm_token_type_ids" in _forward_parameters(self.model):  # Qwen3-VL's generate needs it, Qwen2.5-VL's refuses it
+            types = torch.zeros_like(input_ids)
+            types[input_ids == image_id], types[input_ids == video_id] = 1, 2
+            inputs["mm_token_type_ids"] = types
         return inputs
 
 

@@ -41,8 +41,11 @@ CPU_OVERRIDES = {
     "actor_rollout_ref.actor.fsdp_config.param_offload": False,  # offload pins memory: needs a CUDA driver
     "actor_rollout_ref.actor.fsdp_config.optimizer_offload": False,
     "actor_rollout_ref.ref.fsdp_config.param_offload": False,
-    "actor_rollout_ref.actor.fsdp_config.dtype": "float32",
-    "actor_rollout_ref.ref.fsdp_config.dtype": "float32",
+    # fp32 compute, as the replica generates: verl's FSDP default computes in bf16 (0.03 apart in log-prob)
+    "actor_rollout_ref.actor.fsdp_config.mixed_precision": {"param_dtype": "fp32", "reduce_dtype": "fp32",
+                                                            "buffer_dtype": "fp32"},
+    "actor_rollout_ref.ref.fsdp_config.mixed_precision": {"param_dtype": "fp32", "reduce_dtype": "fp32",
+                                                          "buffer_dtype": "fp32"},
     "actor_rollout_ref.model.override_config.attn_implementation": "sdpa",  # flash-attention does not import
     "trainer.n_gpus_per_node": 1,
     "trainer.nnodes": 1,

@@ -1,7 +1,8 @@
 """Tiny random image-text-to-text checkpoints built in-process: real model, processor and tokenizer classes.
 
 Qwen2.5-VL and Qwen3-VL (video processors with frame metadata), and a LLaVA (images only) for the
-Auto-class path; nothing is downloaded. The tokenizer is a byte-level BPE trained here on a few sentences, with Qwen's
+Auto-class path; nothing is downloaded. The tests build them, and `videostar train --cpu --tiny FAMILY` trains
+one (a demo of the training path in minutes, not a useful policy). The tokenizer is a byte-level BPE trained here on a few sentences, with Qwen's
 special tokens and a ChatML chat template that places the vision tokens the way each family's
 own template does.
 """
@@ -210,3 +211,6 @@ def build_tiny_llava(folder: str | Path, vocab_size: int = 600, seed: int = 0) -
                                chat_template=LLAVA_TEMPLATE)
     processor.save_pretrained(folder)
     return folder
+
+
+TINY_MODELS = {"qwen2.5-vl": build_tiny_qwen, "qwen3-vl": build_tiny_qwen3_vl}  # family -> builder(folder)
