@@ -523,3 +523,46 @@ def test_envs_come_from_one_pool_per_configuration_built_off_the_loop(tiny):
     assert pools[0].nice == entry.env_nice == 10
     assert sys.getswitchinterval() == pytest.approx(entry.env_switch_interval) == pytest.approx(0.001)
     assert pools[0].env_kwargs["token_counter"] == tokenizer.name_or_path  # the policy's tokenizer counts the budget
+
+
+def test_a_sampled_vision_token_kills_plain_verls_rollout_and_the_loop_cuts_it(tmp_path):
+    """verl 0.9.1's postprocess dies on a vision placeholder in a policy turn ("coroutine raised StopIteration");
+    the loop bans them when sampling and, when one comes anyway, keeps the turn up to it and the env says why."""
+    from verl.experimental.agent_loop.agent_loop import AgentLoopWorker
+
+    from videostar_trainers.cpu.command import compose_config
+    from videostar_trainers.tiny_models import build_tiny_qwen
+
+    folder = build_tiny_qwen(tmp_path / "model")
+    policy = load_policy(folder)
+    tokenizer = policy.tokenizer
+    pad, end = tokenizer.convert_tokens_to_ids("<|image_pad|>"), tokenizer.convert_tokens_to_ids("<|im_end|>")
+    words = tokenizer.encode("I see", add_special_tokens=False)
+    turn = words + [pad] + tokenizer.encode(" more", add_special_tokens=False) + [end]
+    final = answer("wave", [("Right arm", "swings from side to side")])
+    server = StandInReplica(tokenizer, [turn, final])
+    output = play(policy, server, {"sample_index": 0, "seed": 0}, {"temperature": 1.0})
+    media = {tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>",
+                                                          "<|vision_end|>")}
+    assert {k: v for k, v in server.requests[0]["sampling_params"]["logit_bias"].items() if k in media} == \
+        dict.fromkeys(media, -100.0)
+    first = next(n for v, n in runs(output.response_mask) if v == 1)
+    assert output.response_ids[:first] == words  # the turn up to the vision token, then closed by the loop
+    assert pad not in output.response_ids and output.extra_fields["env_ended"]
+    reply = tokenizer.decode(output.response_ids[first:])
+    assert "the vision token image_pad, which is reserved for the images and videos" in reply
+
+    config = compose_config("videostar_grpo", [f"actor_rollout_ref.model.path={folder}", "+preset=cpu_demo"])
+
+    async def postprocess(out):
+        worker = AgentLoopWorker(config, llm_client=None)
+        return await worker._agent_loop_postprocess(out, validate=False, raw_prompt=[])
+
+    assert asyncio.run(postprocess(output)).input_ids.shape[0] == 1
+    # plain verl: the same episode with the sampled token left in the sequence
+    kept = output.model_copy(update={
+        "response_ids": words + [pad] + output.response_ids[first:],
+        "response_mask": [1] * (first + 1) + output.response_mask[first:],
+        "response_logprobs": None})
+    with pytest.raises((RuntimeError, StopIteration, TypeError)):  # which one depends on the media present
+        asyncio.run(postprocess(kept))

@@ -60,14 +60,13 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
+from videostar_env.actions import MEDIA_TOKENS
 from videostar_env.malloc import MMAP_THRESHOLD
 from videostar_trainers.env_pool import NICE, SWITCH_INTERVAL, EnvPool, load_models
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
-# Qwen-VL's vision tokens: placeholders the processor expands for the env's media. One sampled in a policy turn
-# leaves verl's postprocess (get_rope_index) with more placeholders than media: "coroutine raised StopIteration"
-# kills the whole rollout (verl 0.9.1).
-MEDIA_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
+# A vision token sampled in a policy turn leaves verl's postprocess (get_rope_index) with more placeholders than
+# media: "coroutine raised StopIteration" kills the whole rollout (verl 0.9.1). They are banned when sampling.
 BANNED = -100.0  # vLLM clamps a logit bias to [-100, 100]: the strongest ban it takes
 
 

@@ -40,6 +40,7 @@ def _fixed(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return out
 
     left_right_2_no_padding.videostar_fix = True  # type: ignore[attr-defined]
+    left_right_2_no_padding.__wrapped__ = original  # type: ignore[attr-defined]
     left_right_2_no_padding.__doc__ = original.__doc__
     return left_right_2_no_padding
 

@@ -27,6 +27,9 @@ DECISION_TAGS: dict[str, str] = {
     "noun_explanation": "action_explanation",
 }
 MAX_ACTION_CHARS = 16384
+# Qwen-VL's vision tokens: the chat template writes them around the env's images and videos. A policy turn holding
+# one would add a placeholder with no medium behind it (verl's rollout dies on it), so such a turn is refused.
+MEDIA_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
 ANSWER_FORM = "your answer"  # what the hints ask to write inside <answer></answer> when the task does not say
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
@@ -233,6 +236,11 @@ def parse(text: Any, fmt: str = "hermes", max_chars: int = MAX_ACTION_CHARS, bar
         return Invalid(f"an action must be text, got {type(text).__name__}.")
     if len(text) > max_chars:
         return Invalid(f"the turn is {len(text)} characters long; the limit is {max_chars}. Be more concise.")
+    media = next((token for token in MEDIA_TOKENS if token in text), None)
+    if media is not None:
+        # named without its <| |> marks: written whole, the reply would hold the placeholder it refuses
+        return Invalid(f"the turn contains the vision token {media.strip('<|>')}, which is reserved for the images "
+                       f"and videos the environment sends; write text only: {finish}.")
     calls = _hermes_calls(text) if fmt == "hermes" else _videostar_calls(text)
     answer = _answer(text)
     if calls is not None and not tools:
