@@ -7,6 +7,7 @@ log-probs, as free samples do.
 """
 
 import ast
+import json
 import zlib
 from pathlib import Path
 
@@ -172,3 +173,55 @@ def test_shims_refuse_another_verl_version(monkeypatch):
     monkeypatch.setattr(verl, "__version__", "0.9.2")
     with pytest.raises(RuntimeError, match="checked against verl 0.9.1"):
         shims.install()
+
+
+def notools_rows(path):
+    return write_rows(path, env_id="VideoSTAR-NoTools-v0", count=1)
+
+
+def test_a_cpu_checkpoint_loads_in_transformers_and_plays_a_bench_episode(tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from videostar_env.cli import main
+
+    rows = notools_rows(tmp_path / "rows.parquet")
+    out = tmp_path / "run"
+    assert main(["train", "--cpu", "--tiny", "qwen2.5-vl", "--constrained", "answers", "--out", str(out),
+                 "+preset=cpu_demo", f"data.train_files={rows}", f"data.val_files={rows}",
+                 "trainer.total_training_steps=1", "trainer.save_freq=1", "actor_rollout_ref.rollout.n=2"]) == 0
+    checkpoint = out / "checkpoints" / "global_step_1"
+    model = AutoModelForImageTextToText.from_pretrained(checkpoint)
+    assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration" and AutoProcessor.from_pretrained(checkpoint)
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1] and "actor/pg_loss" in lines[0] and "timing_s/step" in lines[0]
+    assert (out / "curve.png").stat().st_size > 0
+    bench = tmp_path / "bench"
+    assert main(["bench", "--agent", "qwen-vl", "--model", str(checkpoint), "--agent-options",
+                 '{"max_new_tokens": 8, "device": "cpu"}', "--episodes", "1", "--out", str(bench)]) == 0
+    assert json.loads((bench / "metrics.json").read_text())["overall"]["episodes"] == 1
+
+
+def test_train_refuses_a_malformed_override_in_one_line(capsys):
+    from videostar_env.cli import main
+
+    assert main(["train", "--cpu", "trainer.total_training_steps"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "KEY=VALUE" in err[0]
+
+
+CHANCE = 1 / 14  # the synthetic dataset's candidate labels
+
+
+@pytest.mark.slow
+def test_the_cpu_demo_learns_and_its_lr_0_control_stays_at_chance(tmp_path):
+    from videostar_env.cli import main
+
+    rows = notools_rows(tmp_path / "rows.parquet")
+    curves = {}
+    for name, extra in (("learn", []), ("control", ["actor_rollout_ref.actor.optim.lr=0"])):
+        out = tmp_path / name
+        assert main(["train", "--cpu", "--tiny", "qwen2.5-vl", "--constrained", "answers", "--out", str(out),
+                     "+preset=cpu_demo", f"data.train_files={rows}", f"data.val_files={rows}", *extra]) == 0
+        curves[name] = [s["accuracy"] for s in json.loads((out / "summary.json").read_text())["steps"]]
+    assert len(curves["learn"]) == 20 and max(curves["learn"]) >= 0.9
+    assert abs(float(np.mean(curves["control"])) - CHANCE) <= 0.1

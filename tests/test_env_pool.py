@@ -331,18 +331,22 @@ def test_preload_imports_the_heavy_libraries_before_any_env_exists():
     assert preload_libraries(("json", "no_such_library_here")) == ["json"]  # one not installed is skipped
 
 
-def test_ray_runs_the_preload_as_each_worker_process_starts():
+def test_ray_runs_the_preload_and_the_verl_fix_as_each_worker_process_starts():
     ray = pytest.importorskip("ray", reason="Ray is not installed")
     # What the GRPO launch line passes: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook.
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
-             runtime_env={"worker_process_setup_hook": "videostar_trainers.env_pool.preload_libraries",
+             runtime_env={"worker_process_setup_hook": "videostar_trainers.verl_fixes.setup_worker",
                           "env_vars": {k: v for k, v in os.environ.items() if k.startswith("YOLO_")}})
     try:
         @ray.remote
         def heavy_modules_at_start():
             import sys
-            return [m for m in ("torch", "ultralytics", "cv2", "decord") if m in sys.modules]
 
-        assert ray.get(heavy_modules_at_start.remote(), timeout=180) == ["torch", "ultralytics", "cv2", "decord"]
+            from verl.workers.utils import padding
+            return ([m for m in ("torch", "ultralytics", "cv2", "decord") if m in sys.modules],
+                    getattr(padding.left_right_2_no_padding, "videostar_fix", False))
+
+        modules, fixed = ray.get(heavy_modules_at_start.remote(), timeout=180)
+        assert modules == ["torch", "ultralytics", "cv2", "decord"] and fixed
     finally:
         ray.shutdown()

@@ -473,7 +473,7 @@ def test_the_launch_script_trains_a_qwen3_vl_policy_on_the_config_main_ppo_compo
                 "algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 4,
                 "actor_rollout_ref.rollout.agent.default_agent_loop": "videostar_agent",
                 "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook":
-                    "videostar_trainers.env_pool.preload_libraries"}  # see test_env_pool for what Ray does with it
+                    "videostar_trainers.verl_fixes.setup_worker"}  # see test_env_pool for what Ray does with it
     for key, value in settings.items():
         assert OmegaConf.select(config, key) == value, key
     # nothing of ours names a Qwen2.5 model once a Qwen3-VL one is given

@@ -185,6 +185,12 @@ def original_forwards() -> Iterator[None]:
             setattr(cls, attr, fn)
 
 
+def restore_forwards() -> None:
+    """Put the Qwen-VL classes' own forwards back for good (a trainer that closes leaves transformers as it was)."""
+    for (cls, attr), fn in _ORIGINAL.items():
+        setattr(cls, attr, fn)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

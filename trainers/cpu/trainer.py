@@ -318,5 +318,6 @@ class CPUTrainer:
         return rename_dict(tu.get(output, "metrics"), "actor/")
 
     def close(self) -> None:
-        """Stop the event loop and the env pools' threads."""
+        """Stop the event loop; give transformers' Qwen-VL classes their own forwards back (verl patched them)."""
         self.loop.close()
+        shims.restore_forwards()

@@ -10,9 +10,10 @@
 # TRAIN_FILES / VAL_FILES: the `videostar verl-data` parquet, written here when the training file is absent, with
 # the reasoning form REASONING (paper, default; qwen3 for a Thinking template, which opens <think> itself): the
 # rows carry it, so the env in the agent loop and the reward read the policy's turns the same way.
-# PRELOAD=1 (default): Ray runs videostar_trainers.env_pool.preload_libraries as each worker process starts, so
+# Ray runs a set-up hook as each worker process starts (trainers/verl_fixes.py): our fix of verl #6073 (M-RoPE
+# position ids of equal-length batches) in every process, and with PRELOAD=1 (default) the libraries envs load, so
 # an agent-loop worker has imported torch, ultralytics, OpenCV and the decoders before its event loop serves
-# (imported later, they stall it for up to 0.2 s); PRELOAD=0 leaves Ray's workers as they are.
+# (imported later, they stall it for up to 0.2 s); PRELOAD=0 applies the fix only.
 # Extra Hydra overrides pass through, e.g. trainer.total_training_steps=100.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,9 +27,9 @@ if [ ! -f "$TRAIN" ]; then
     videostar verl-data --out "$TRAIN" --split base --env-options "$OPTIONS"
     videostar verl-data --out "$VAL" --split novel --limit 64 --env-options "$OPTIONS"
 fi
-PRELOAD_HOOK=()
+HOOK=videostar_trainers.verl_fixes.install
 if [ "${PRELOAD:-1}" = 1 ]; then
-    PRELOAD_HOOK=(+ray_kwargs.ray_init.runtime_env.worker_process_setup_hook=videostar_trainers.env_pool.preload_libraries)
+    HOOK=videostar_trainers.verl_fixes.setup_worker
 fi
 exec python -m verl.trainer.main_ppo \
     --config-path "$PWD/trainers/config" --config-name videostar_grpo \
@@ -37,4 +38,4 @@ exec python -m verl.trainer.main_ppo \
     trainer.experiment_name="${EXPERIMENT:-grpo_$(basename "$MODEL")}" \
     data.train_files="$TRAIN" data.val_files="$VAL" \
     trainer.nnodes="${NNODES:-1}" trainer.n_gpus_per_node="${GPUS:-8}" \
-    "${PRELOAD_HOOK[@]}" "$@"
+    +ray_kwargs.ray_init.runtime_env.worker_process_setup_hook="$HOOK" "$@"
