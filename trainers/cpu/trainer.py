@@ -280,6 +280,12 @@ class CPUTrainer:
                         "reward/accuracy": accuracy, "rollout/tool_calls": float(tools.mean()),
                         "timing_s/step": timing["step"]})
         metrics.update({f"reward/{k}/mean": mean for k, (mean, _) in terms.items()})
+        key = "accuracy" if "accuracy" in batch.non_tensor_batch else "answer"
+        if key in batch.non_tensor_batch:  # whether the rollouts that called a tool answered better than the rest
+            right = np.asarray(batch.non_tensor_batch[key], dtype=float)
+            for name, rows in (("with_tool", tools > 0), ("without_tool", tools == 0)):
+                if rows.any():
+                    metrics[f"reward/accuracy/{name}"] = float(right[rows].mean())
         return StepReport(self.global_step, metrics, terms)
 
     def _log_probs(self, batch: Any, key: str) -> Any:
@@ -318,6 +324,11 @@ class CPUTrainer:
         return rename_dict(tu.get(output, "metrics"), "actor/")
 
     def close(self) -> None:
-        """Stop the event loop; give transformers' Qwen-VL classes their own forwards back (verl patched them)."""
+        """Close the envs the agent loop made and the event loop; give transformers' Qwen-VL classes their own
+        forwards back (verl patched them)."""
+        from videostar_trainers.env_pool import EnvPool
+
+        for pool in list(EnvPool._shared.values()):
+            pool.close()
         self.loop.close()
         shims.restore_forwards()
