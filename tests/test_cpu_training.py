@@ -150,6 +150,16 @@ def test_grpo_step_rollout_and_trainer_log_probs_agree_in_fp32(step):
     assert gap.max() < 0.01
 
 
+def test_grpo_step_reports_the_accuracy_of_rollouts_with_and_without_a_tool_call(step):
+    metrics, extra = step["report"].metrics, step["batch"].non_tensor_batch
+    right, tools = np.asarray(extra["accuracy"], dtype=float), np.asarray(extra["tool_calls"], dtype=float)
+    for name, rows in (("with_tool", tools > 0), ("without_tool", tools == 0)):
+        if rows.any():
+            assert metrics[f"reward/accuracy/{name}"] == pytest.approx(right[rows].mean())
+        else:
+            assert f"reward/accuracy/{name}" not in metrics
+
+
 def test_the_cpu_replica_takes_exactly_the_keywords_of_verls_vllm_server():
     from videostar_trainers.cpu.replica import HFReplica
 

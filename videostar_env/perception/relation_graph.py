@@ -6,7 +6,8 @@ scores it against the true graph.
 
 Graph
     Node(id, label, position): an object's centre, 2 or 3 coordinates (x, y[, z]). In "metres" units x-y
-        is the world ground plane and z the height; in "image" units (x, y) are image-normalised, in [0, 1].
+        is the world ground plane and z the height; in "image" units (x, y) are the source video's pixels over
+        its larger side, x right and y up from the bottom-left corner (perception/objects.py IMAGE_UNITS).
     Edge(source, target, distance, angle): distance is Euclidean over all coordinates; angle is
         atan2(dy, dx) in degrees, in (-180, 180]: the direction from source to target in the x-y plane.
     GraphFrame(time, nodes, edges): one keyframe, time in seconds.
@@ -159,7 +160,7 @@ def _units(value: Any) -> str:
     if isinstance(value, str) and value.strip().lower() in UNITS:
         return UNITS[value.strip().lower()]
     raise ValueError(f"'units' must be \"metres\" (world ground-plane coordinates) or \"image\" "
-                     f"(image-normalised coordinates in [0, 1]), got {_show(value)}")
+                     f"(the video's pixels over its larger side, y up), got {_show(value)}")
 
 
 def _number(value: Any, where: str) -> float:
