@@ -3,11 +3,9 @@ server client (LLMServerClient, GlobalRequestLoadBalancer) to a stand-in for the
 
 import ast
 import asyncio
-import inspect
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +21,7 @@ from verl.workers.rollout.replica import TokenOutput  # noqa: E402
 from verl.workers.rollout.router import GlobalRequestLoadBalancer  # noqa: E402
 
 from videostar_env import answer, tool_call  # noqa: E402
+from videostar_trainers.cpu.trainer import InProcessActor  # noqa: E402  (a Ray handle for an object in this process)
 
 REPO = Path(__file__).resolve().parents[1]
 YAML = REPO / "trainers" / "config" / "agent_loop.yaml"
@@ -70,26 +69,6 @@ class StandInReplica:
         return TokenOutput(token_ids=ids, log_probs=[-0.5] * len(ids))
 
 
-class LocalActor:
-    """Stands in for a Ray actor handle: handle.method.remote(...) runs the method in this process, awaitable."""
-
-    def __init__(self, target):
-        self.target = target
-
-    def __getattr__(self, name):
-        method = getattr(self.target, name)
-
-        def remote(*args, **kwargs):
-            result = method(*args, **kwargs)
-            if inspect.iscoroutine(result):
-                return asyncio.ensure_future(result)
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(result)
-            return done
-
-        return SimpleNamespace(remote=remote)
-
-
 class Policy(NamedTuple):
     """A checkpoint as verl's worker loads it: tokenizer, processor (get_rope_index bound) and model_type."""
 
@@ -125,8 +104,8 @@ def make_loop(policy, replica, response_length=4096, backend="vllm", mm_processo
     """The loop as verl's worker builds it, its server client routed to the stand-in replica."""
     config = trainer_config(response_length, backend, mm_processor_kwargs)
     loop_kwargs.setdefault("env_kwargs", ENV_KWARGS)
-    balancer = GlobalRequestLoadBalancer({"replica-0": LocalActor(replica)})
-    client = LLMServerClient(config, load_balancer_handle=LocalActor(balancer))
+    balancer = GlobalRequestLoadBalancer({"replica-0": InProcessActor(replica)})
+    client = LLMServerClient(config, load_balancer_handle=InProcessActor(balancer))
     entry = next(c for c in OmegaConf.load(YAML) if c.name == "videostar_agent")
     return hydra.utils.instantiate(entry, trainer_config=DictConfigWrap(config), server_manager=client,
                                    tokenizer=policy.tokenizer, processor=policy.processor,
