@@ -235,3 +235,30 @@ def test_the_cpu_demo_learns_and_its_lr_0_control_stays_at_chance(tmp_path):
         curves[name] = [s["accuracy"] for s in json.loads((out / "summary.json").read_text())["steps"]]
     assert len(curves["learn"]) == 20 and max(curves["learn"]) >= 0.9
     assert abs(float(np.mean(curves["control"])) - CHANCE) <= 0.1
+
+
+def test_the_tool_demo_reply_names_the_label_and_its_control_reply_is_the_same_for_both_videos(tmp_path, monkeypatch):
+    import gymnasium as gym
+    import yaml
+
+    import videostar_env  # noqa: F401
+    from videostar_env import tool_call
+    from videostar_trainers.cpu.tool_demo import LABELS, write_demo
+
+    folder = write_demo(tmp_path / "demo")
+    kwargs = yaml.safe_load((folder / "agent_loop.yaml").read_text())[0]["env_kwargs"]
+    assert kwargs["reward"] == {"w_tool": 0.0} and kwargs["tools"] == ["video_description"]
+    replies = {}
+    for arm in ("informative", "control"):
+        monkeypatch.setenv("VIDEOSTAR_ANNOTATIONS", str(folder / arm))
+        env = gym.make("VideoSTAR-v0", dataset="manifest", dataset_kwargs={"path": str(folder / "videos.jsonl")},
+                       **kwargs)
+        for index in range(len(LABELS)):
+            _, info = env.reset(options={"index": index})
+            assert sorted(info["candidates"]) == sorted(LABELS)
+            observation, *_ = env.step(tool_call("video_description"))
+            replies[arm, info["ground_truth"]["label"]] = observation["dialogue"].rsplit("[tool video_description]", 1)[1]
+        env.close()
+    for label in LABELS:
+        assert f"{label} {label}" in replies["informative", label]
+    assert replies["control", LABELS[0]] == replies["control", LABELS[1]]
