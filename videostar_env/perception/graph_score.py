@@ -122,7 +122,7 @@ class FrameMatch:
         """Each term at its best assignment, with the counts of the edge term's assignment."""
         node, edge, edge_counts = -1.0, -1.0, (0, 0.0)
         for match in self._assignments():
-            n, (e, invented_edges) = self.node_term(match), self.edge_term(match)
+            n, e, invented_edges = self.terms(match)
             node = max(node, n)
             if e > edge:
                 edge, edge_counts = e, invented_edges
@@ -146,12 +146,18 @@ class FrameMatch:
         np.fill_diagonal(usable, False)
         return Anchors(ok, dT, dP, turn, scale, usable)
 
-    def node_term(self, match: np.ndarray) -> float:
+    def terms(self, match: np.ndarray) -> tuple[float, float, int]:
+        """(node term, edge term, invented edges) of an assignment, its anchors computed once for both."""
+        a = self.anchors(match)
+        edge, invented = self.edge_term(match, a)
+        return self.node_term(match, a), edge, invented
+
+    def node_term(self, match: np.ndarray, a: Anchors | None = None) -> float:
         """The node term of an assignment (match[true index] = predicted index or -1)."""
         n, invented = len(self.T), len(self.P) - int((match >= 0).sum())
         if n == 0:
             return 1.0 if invented == 0 else 0.0
-        a = self.anchors(match)
+        a = self.anchors(match) if a is None else a
         c, s = np.cos(a.turn)[..., None], np.sin(a.turn)[..., None]  # [i, j, 1]
         v = a.dP[:, None, :, :]  # [i, 1, k, D]: the prediction's i -> k, turned and scaled per anchor (i, j)
         moved = np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], axis=-1)
@@ -167,7 +173,7 @@ class FrameMatch:
         per_node = np.where(count > 0, earned / np.maximum(count, 1), a.ok.astype(float))
         return float(per_node.sum() / (n + invented))
 
-    def edge_term(self, match: np.ndarray) -> tuple[float, int]:
+    def edge_term(self, match: np.ndarray, an: Anchors | None = None) -> tuple[float, int]:
         """The edge term of an assignment and how many written edges it leaves invented."""
         to_true = {self.pf.nodes[p].id: t for t, p in enumerate(match) if p >= 0}
         where = {frozenset((a, b)): e for e, (a, b, _, _) in enumerate(self.true_edges)}
@@ -187,7 +193,7 @@ class FrameMatch:
         true = np.array([(d, a) for _, _, d, a in self.true_edges], float)
         ends = np.array([(a, b) for a, b, _, _ in self.true_edges])
         have = ~np.isnan(written[:, 0])
-        an = self.anchors(match)
+        an = self.anchors(match) if an is None else an
         n = len(self.T)
         i, j = np.triu_indices(n, 1)  # unordered anchors: (i, j) and (j, i) give the same turn and scale
         angle = (1 + np.cos(np.radians(written[:, 1:] - true[:, 1:]) + an.turn[i, j][None])) / 2  # [edge, anchor]
@@ -212,7 +218,7 @@ class FrameMatch:
             for combo in itertools.product(*options):
                 yield self._join(combo)
             return
-        seed = max(self._aligned_assignments(), key=lambda m: self.node_term(m) + self.edge_term(m)[0])
+        seed = max(self._aligned_assignments(), key=lambda m: sum(self.terms(m)[:2]))
         yield from self._local_search(seed)
 
     def _aligned_assignments(self):
@@ -241,7 +247,7 @@ class FrameMatch:
         return match
 
     def _local_search(self, match: np.ndarray):
-        best = self.node_term(match) + self.edge_term(match)[0]
+        best = sum(self.terms(match)[:2])
         yield match
         improved = True
         while improved:
@@ -251,7 +257,7 @@ class FrameMatch:
                     candidate = _swap(match, a, b)
                     if candidate is None:
                         continue
-                    score = self.node_term(candidate) + self.edge_term(candidate)[0]
+                    score = sum(self.terms(candidate)[:2])
                     yield candidate
                     if score > best + 1e-12:
                         match, best, improved = candidate, score, True
