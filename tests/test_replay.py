@@ -105,3 +105,24 @@ def test_replay_without_a_folder_says_how_to_give_one(monkeypatch, tmp_path):
     monkeypatch.setenv("VIDEOSTAR_ANNOTATIONS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no files match"):
         ReplayDescriber()
+
+
+def test_backend_options_from_yaml_arrive_as_a_name_options_list(tmp_path):
+    import yaml
+
+    from videostar_env.backends import make_backend
+    from videostar_trainers.cpu.tool_demo import write_demo
+
+    folder = write_demo(tmp_path)
+    spec = yaml.safe_load(f"description: [replay, {{root: {folder / 'informative'}}}]")["description"]
+    backend = make_backend("description", spec)
+    assert isinstance(backend, ReplayDescriber) and backend.files == [folder / "informative" / "synthetic_description.json"]
+    env = gym.make("VideoSTAR-v0", tools=["video_description"], description=spec, dataset="manifest",
+                   dataset_kwargs={"path": str(folder / "videos.jsonl")}, tool_cache=None)
+    _, reset_info = env.reset(seed=0)
+    _, _, _, _, info = env.step(tool_call("video_description"))
+    result = info["tool_results"][0]
+    assert result["ok"] and result["text"].split()[0] == reset_info["ground_truth"]["label"]
+    for bad in (["replay"], ["replay", "root"], [1, {}], ["replay", {}, {}]):
+        with pytest.raises(ValueError, match=r"description backend must be a name or a \[name, \{options\}\] pair"):
+            make_backend("description", bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,14 @@ class Backends:
 
 
 def make_backend(kind: str, spec: Any) -> Any:
-    """A backend from a name, a (name, options) pair, or an object passed through."""
-    if not isinstance(spec, (str, tuple)):
+    """A backend from a name, a (name, options) pair (a list from YAML or JSON too), or an object passed through."""
+    if isinstance(spec, str):
+        return BACKENDS[kind].make(spec)
+    if not isinstance(spec, (tuple, list)):
         return spec
-    name, options = (spec, {}) if isinstance(spec, str) else spec
-    return BACKENDS[kind].make(name, **options)
+    if len(spec) != 2 or not isinstance(spec[0], str) or not isinstance(spec[1], Mapping):
+        raise ValueError(f"{kind} backend must be a name or a [name, {{options}}] pair, got {spec!r}")
+    return BACKENDS[kind].make(spec[0], **spec[1])
 
 
 def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", description: Any = "kinematic",
