@@ -262,3 +262,33 @@ def test_the_tool_demo_reply_names_the_label_and_its_control_reply_is_the_same_f
     for label in LABELS:
         assert f"{label} {label}" in replies["informative", label]
     assert replies["control", LABELS[0]] == replies["control", LABELS[1]]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_the_tool_demo_policy_learns_to_call_the_tool_whose_reply_decides_the_answer(tmp_path, monkeypatch):
+    from videostar_env.cli import main
+    from videostar_trainers.cpu.tool_demo import write_demo
+
+    folder = write_demo(tmp_path / "demo")
+    rows = folder / "rows.parquet"
+    assert main(["verl-data", "--out", str(rows), "--env-id", "VideoSTAR-v0", "--tools", "video_description",
+                 "--dataset", "manifest", "--annotations", str(folder / "videos.jsonl"),
+                 "--num-frames", "4", "--frame-size", "56"]) == 0
+    runs = {}
+    for arm in ("informative", "control"):
+        monkeypatch.setenv("VIDEOSTAR_ANNOTATIONS", str(folder / arm))
+        out = tmp_path / arm
+        assert main(["train", "--cpu", "--tiny", "qwen2.5-vl", "--constrained", "tools", "--out", str(out),
+                     "+preset=cpu_tool_demo", f"data.train_files={rows}", f"data.val_files={rows}",
+                     f"actor_rollout_ref.rollout.agent.agent_loop_config_path={folder / 'agent_loop.yaml'}"]) == 0
+        runs[arm] = json.loads((out / "summary.json").read_text())["steps"]
+    informative, control = runs["informative"], runs["control"]
+    assert len(informative) == 30
+    last = slice(-5, None)
+    # The learned policy calls the tool more often than at step 1, and answers right because it does ...
+    assert np.mean([s["tool_calls"] for s in informative[last]]) >= informative[0]["tool_calls"] + 0.2
+    assert np.mean([s["accuracy"] for s in informative[last]]) >= 0.9
+    # ... while with a reply that tells nothing, calling the tool does not pay and accuracy stays at chance (1/2).
+    assert np.mean([s["tool_calls"] for s in control[last]]) < control[0]["tool_calls"]
+    assert abs(np.mean([s["accuracy"] for s in control]) - 0.5) <= 0.1
