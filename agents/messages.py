@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from videostar_env.clients.chat import jpeg_data_url
-from videostar_env.data.memo import ArrayMemo
+from videostar_env.video.memo import ArrayMemo
 
 
 @dataclass

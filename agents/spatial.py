@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from videostar_env import tool_call
-from videostar_env.data import scene_questions as geometry
+from videostar_env.datasets.scenes import questions as geometry
 
 _AT = re.compile(r"At (\d+(?:\.\d+)?)s")
 

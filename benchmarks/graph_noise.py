@@ -19,7 +19,7 @@ import numpy as np
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents import make_agent
-from videostar_env.rollout import run_episode
+from videostar_env.jobs.rollout import run_episode
 
 LEVELS: tuple[dict[str, float], ...] = (
     {"position_noise": 0.0},

@@ -25,7 +25,7 @@ import numpy as np
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env.tasks.action_recognition.reward import ABLATIONS
-from videostar_env.rollout import run_episode, summarize
+from videostar_env.jobs.rollout import run_episode, summarize
 
 ABLATIONS_RUN = ("full", "acc_format", "no_tool", "no_sub", "tool_cost")
 # The 7 base classes, 4 videos each; every decoded clip stays in memory (training revisits them).

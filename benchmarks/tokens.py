@@ -21,12 +21,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from videostar_env import prompts
+from videostar_env.core import prompts
 from videostar_env.actions import tool_call
 from videostar_env.clients.tokens import QWEN_BPE, ReplyRoom, TokenMeter, make_encoder
-from videostar_env.data import Clip, VideoStarDataset
-from videostar_env.data.videostar import BASE2NOVEL_FOLDERS, CROSS_FILES
-from videostar_env.env import EnvConfig, answer_reserve
+from videostar_env.datasets import Clip, VideoStarDataset
+from videostar_env.datasets.videostar import BASE2NOVEL_FOLDERS, CROSS_FILES
+from videostar_env.core.env import EnvConfig, answer_reserve
 from videostar_env.tasks import make_task
 from videostar_env.tools import Toolbox
 from videostar_env.tools.toolbox import fit_reply

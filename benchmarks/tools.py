@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from videostar_env.backends import YOLOVision
-from videostar_env.cli_options import add_env_args, env_spec
-from videostar_env.data import SyntheticDataset, decode, make_dataset
-from videostar_env.env import EnvConfig, make_toolbox
+from videostar_env.cli.options import add_env_args, env_spec
+from videostar_env.datasets import SyntheticDataset, decode, make_dataset
+from videostar_env.core.env import EnvConfig, make_toolbox
 from videostar_env.tasks import make_task
 from videostar_env.tools.cache import CacheConfig
 

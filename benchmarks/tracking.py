@@ -104,8 +104,8 @@ def run_clip(path: Path, truth: Mapping[int, Mapping[str, Box]], size: tuple[int
              device: str | None, min_iou: float = MIN_IOU) -> dict[str, Any]:
     """Track one clip at the tools' sampling and score it; an error (e.g. a ReID model that cannot load) is reported."""
     from videostar_env.backends.yolo_objects import YOLOObjects
-    from videostar_env.data.decode import decode
-    from videostar_env.data.sample import VideoSample
+    from videostar_env.video.decode import decode
+    from videostar_env.datasets.sample import VideoSample
     from videostar_env.errors import ToolError
     from videostar_env.tools.objects import TRACK_FRAMES
 

@@ -6,7 +6,7 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents import AGENTS, Agent, HeuristicAgent, make_agent
 from videostar_agents.scripted import signature_match
-from videostar_env.rollout import run_episode, summarize
+from videostar_env.jobs.rollout import run_episode, summarize
 
 
 def test_agents_by_name_and_import_path():
@@ -68,7 +68,7 @@ def test_signature_match():
 
 
 def test_play_reports_the_last_turn_invalid_turns_and_truncation():
-    from videostar_env.rollout import play
+    from videostar_env.jobs.rollout import play
 
     class Scripted:
         name = "scripted"

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 import videostar_env  # noqa: F401
-from videostar_env.bench import (BenchConfig, BenchError, EpisodePlan, PlannedEpisodes, ResultsLog, compute_metrics,
+from videostar_env.jobs.bench import (BenchConfig, BenchError, EpisodePlan, PlannedEpisodes, ResultsLog, compute_metrics,
                                  load_references, run_bench, write_outputs)
-from videostar_env.bench.metrics import mean_std
+from videostar_env.jobs.bench.metrics import mean_std
 from videostar_env.tasks import ActionRecognition
 from videostar_env.tasks.action_recognition.metrics import harmonic_mean
-from videostar_env.bench.runner import planned_rows
-from videostar_env.cli_options import OptionError
-from videostar_env.cli import main
-from videostar_env.data import SyntheticDataset
+from videostar_env.jobs.bench.runner import planned_rows
+from videostar_env.cli.options import OptionError
+from videostar_env.cli.main import main
+from videostar_env.datasets import SyntheticDataset
 
 from conftest import shared_file
 
@@ -167,7 +167,7 @@ def test_resume_refuses_a_folder_that_holds_another_run(tmp_path):
 
 def test_a_killed_run_resumes_with_exactly_n_unique_episodes(tmp_path):
     out, n = tmp_path / "run", 24
-    command = [sys.executable, "-m", "videostar_env.cli", "bench", "--agent", "slow_agent:SlowHeuristic",
+    command = [sys.executable, "-m", "videostar_env.cli.main", "bench", "--agent", "slow_agent:SlowHeuristic",
                "--agent-options", '{"delay": 0.1}', "--episodes", str(n), "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -264,7 +264,7 @@ def test_ray_sharding_matches_the_single_process_run(tmp_path):
 
 
 def test_command_line_names_video_star_datasets_and_rejects_bad_json():
-    from videostar_env.cli import bench_config, build_parser
+    from videostar_env.cli.main import bench_config, build_parser
 
     args = build_parser().parse_args(["bench", "--dataset", "ucf101", "--protocol", "cross", "--split", "1,2,3",
                                       "--video-root", "/data/ucf", "--limit", "5", "--ray"])
@@ -309,7 +309,7 @@ def test_a_batch_agent_answers_all_sub_envs_in_one_call(tmp_path):
 # -- the paper's rows (issue 19) -------------------------------------------------------------------
 
 def test_paper_rows_come_from_tables_1_and_2():
-    from videostar_env.bench.reference import PAPER_ROWS, TABLE_1, TABLE_2
+    from videostar_env.jobs.bench.reference import PAPER_ROWS, TABLE_1, TABLE_2
     rows = {(r["method"], r["dataset"], r["protocol"], r["metric"]): r for r in load_references()}
     assert len(rows) == len(PAPER_ROWS) == 4 * 4 * 3 + 4 * 5
     assert rows[("Video-STAR-7B", "hmdb51", "base2novel", "base")]["value"] == 92.3
@@ -326,7 +326,7 @@ def test_paper_rows_come_from_tables_1_and_2():
 
 
 def test_report_shows_the_run_beside_base_novel_hm_and_split_rows():
-    from videostar_env.bench.report import _reference_section
+    from videostar_env.jobs.bench.report import _reference_section
     metrics = {"overall": {"accuracy": 0.5}, "base_novel": {"base": 0.6, "novel": 0.4, "harmonic_mean": 0.48},
                "over_splits": {"mean": 0.5, "std": 0.1, "n": 3}}
     text = _reference_section(metrics, load_references(), "hmdb51", "base2novel")

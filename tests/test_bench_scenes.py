@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import videostar_env  # noqa: F401
-from videostar_env.bench import BenchConfig, load_references, run_bench, write_outputs
-from videostar_env.bench.report import _graph_figure
-from videostar_env.bench.runner import planned_rows
+from videostar_env.jobs.bench import BenchConfig, load_references, run_bench, write_outputs
+from videostar_env.jobs.bench.report import _graph_figure
+from videostar_env.jobs.bench.runner import planned_rows
 
 from test_bench import CHROMIUM_FLAGS
 

@@ -2,7 +2,7 @@
 
 import json
 
-from videostar_env.cli import main
+from videostar_env.cli.main import main
 
 
 def test_demo_tool_use_beats_no_tool(tmp_path, capsys):

@@ -192,7 +192,7 @@ def notools_rows(path):
 def test_a_cpu_checkpoint_loads_in_transformers_and_plays_a_bench_episode(tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     rows = notools_rows(tmp_path / "rows.parquet")
     out = tmp_path / "run"
@@ -212,7 +212,7 @@ def test_a_cpu_checkpoint_loads_in_transformers_and_plays_a_bench_episode(tmp_pa
 
 
 def test_train_refuses_a_malformed_override_in_one_line(capsys):
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     assert main(["train", "--cpu", "trainer.total_training_steps"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -224,7 +224,7 @@ CHANCE = 1 / 14  # the synthetic dataset's candidate labels
 
 @pytest.mark.slow
 def test_the_cpu_demo_learns_and_its_lr_0_control_stays_at_chance(tmp_path):
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     rows = notools_rows(tmp_path / "rows.parquet")
     curves = {}
@@ -267,7 +267,7 @@ def test_the_tool_demo_reply_names_the_label_and_its_control_reply_is_the_same_f
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_the_tool_demo_policy_learns_to_call_the_tool_whose_reply_decides_the_answer(tmp_path, monkeypatch):
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
     from videostar_trainers.cpu.tool_demo import write_demo
 
     folder = write_demo(tmp_path / "demo")

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videostar_env.data import SyntheticDataset, VideoDecodeError, decode, make_dataset, uniform_indices
-from videostar_env.data.decode import probe_size
-from videostar_env.data.synthetic import BASE_CLASSES, CLASSES, CONFUSABLE_PAIRS, NOVEL_CLASSES, render
+from videostar_env.datasets import SyntheticDataset, VideoDecodeError, decode, make_dataset, uniform_indices
+from videostar_env.video.decode import probe_size
+from videostar_env.datasets.synthetic.dataset import BASE_CLASSES, CLASSES, CONFUSABLE_PAIRS, NOVEL_CLASSES, render
 from videostar_env.knowledge import normalize_label
 
 from conftest import shared_file

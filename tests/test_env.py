@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import videostar_env
 from videostar_env import EnvConfig, OVAREnv, answer, tool_call, tool_decisions
-from videostar_env.episode import escape
+from videostar_env.core.episode import escape
 
 
 @pytest.mark.parametrize("env_id", sorted(videostar_env.ENV_IDS))
@@ -230,7 +230,7 @@ def test_envs_share_a_clip_another_episode_still_holds_without_a_memo():
 
 
 def test_every_env_of_a_process_shares_the_clip_memo():
-    from videostar_env.data.memo import CLIPS
+    from videostar_env.video.memo import CLIPS
 
     CLIPS.clear()
     one, two = (gym.make("VideoSTAR-v0", clip_memo=4).unwrapped for _ in range(2))
@@ -240,7 +240,7 @@ def test_every_env_of_a_process_shares_the_clip_memo():
 
 
 def test_a_frame_store_is_read_instead_of_decoding(tmp_path):
-    from videostar_env.data.frame_store import FrameStore
+    from videostar_env.video.frame_store import FrameStore
 
     env = gym.make("VideoSTAR-v0", frame_store=str(tmp_path)).unwrapped
     frames = env.reset(options={"index": 0})[0]["frames"]

@@ -17,7 +17,7 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env.actions import tool_call
 from videostar_env.backends import OracleVision
-from videostar_env.data.memo import InFlight
+from videostar_env.video.memo import InFlight
 from videostar_env.tools import ToolResult
 from videostar_env.tools.cache import CacheConfig
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from videostar_env.data.decode import uniform_indices
-from videostar_env.data.synthetic import render
+from videostar_env.video.decode import uniform_indices
+from videostar_env.datasets.synthetic.dataset import render
 from videostar_env.perception.kinematics import analyze
 
 

@@ -7,18 +7,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("videostar_env", "videostar_agents", "videostar_trainers")
-# The layers of videostar_env, bottom first (README "Layout"): a module may import its own layer and those below.
-LAYERS = [
-    {"errors", "paths", "registry", "knowledge", "malloc"},
-    {"data"},
-    {"perception"},
-    {"clients"},
-    {"backends"},
-    {"tools"},
-    {"actions", "tasks"},
-    {"env", "episode", "info", "prompts", "render"},
-    {"wrappers", "vector", "cluster", "rollout", "bench", "precompute", "cli", "cli_options", "__init__"},
-]
+# The layers of videostar_env, bottom first (docs/ARCHITECTURE.md): one folder each, but for the few base modules
+# at the package root. A module may import its own layer and those below.
+BASE = {"errors", "paths", "registry", "knowledge", "actions"}
+LAYERS = [BASE, {"video"}, {"perception"}, {"datasets"}, {"clients"}, {"backends"}, {"tools"}, {"tasks"}, {"core"},
+          {"wrappers"}, {"jobs"}, {"cli", "__init__"}]
+MAX_ROOT_MODULES = 6  # the base modules and __init__
+MAX_LINES = 400
 
 
 def package_dirs() -> dict[str, Path]:
@@ -110,3 +105,19 @@ def layer_of(module: str) -> int:
 def test_imports_only_go_down_the_layers(module):
     upward = [m for m in import_graph()[module] if m.startswith("videostar_env") and layer_of(m) > layer_of(module)]
     assert upward == [], f"{module} (layer {layer_of(module)}) imports from a higher layer: {upward}"
+
+
+def test_the_package_root_holds_only_the_base_modules():
+    root = sorted(f.stem for f in (ROOT / "videostar_env").glob("*.py"))
+    assert len(root) <= MAX_ROOT_MODULES and set(root) <= BASE | {"__init__"}, root
+
+
+def test_every_folder_of_the_package_is_a_layer():
+    folders = {d.name for d in (ROOT / "videostar_env").iterdir() if (d / "__init__.py").exists()}
+    assert folders == set().union(*LAYERS) - BASE - {"__init__"}
+
+
+def test_no_source_file_is_longer_than_the_limit():
+    files = [f for folder in (*package_dirs().values(), ROOT / "benchmarks") for f in folder.rglob("*.py")]
+    long = {str(f.relative_to(ROOT)): n for f in files if (n := len(f.read_text().splitlines())) > MAX_LINES}
+    assert long == {}, f"split these files (at most {MAX_LINES} lines each): {long}"

@@ -7,7 +7,7 @@ import gymnasium as gym
 import pytest
 
 import videostar_env  # noqa: F401
-from videostar_env.data import FolderDataset, ManifestDataset, QuestionsDataset, SyntheticDataset
+from videostar_env.datasets import FolderDataset, ManifestDataset, QuestionsDataset, SyntheticDataset
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_a_malformed_question_row_is_named_by_file_and_line(tmp_path, row, probl
 
 
 def test_a_malformed_row_is_one_line_on_the_command_line(tmp_path, capsys):
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     path = write_questions(tmp_path, [COUNT, {**CHOICE, "ground_truth": "E"}])
     assert main(["bench", "--env-id", "VideoSTR-Tools-v0", "--dataset", "questions", "--annotations", str(path),
@@ -181,7 +181,7 @@ def test_a_video_str_env_plays_your_questions_with_the_yolo_objects_on_a_synthet
     assert info["reward"]["answer"] == pytest.approx(0.7)
 
     out = tmp_path / "bench"
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     assert main(["bench", "--env-id", "VideoSTR-Tools-v0", "--agent", "graph-reader", "--dataset", "questions",
                  "--annotations", str(path), "--objects", "yolo", "--objects-options", json.dumps(objects[1]),

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from videostar_env.malloc import return_large_blocks
+from videostar_trainers.process import return_large_blocks
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -16,7 +16,7 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 PROBE = """
 import ctypes, sys
 import numpy as np
-from videostar_env.malloc import return_large_blocks
+from videostar_trainers.process import return_large_blocks
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
                                                "uordblks", "fordblks", "keepcost")]

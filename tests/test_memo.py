@@ -8,9 +8,9 @@ import weakref
 import numpy as np
 import pytest
 
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data import memo
-from videostar_env.data.memo import ArrayMemo, ClipMemo, is_fixed
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.video import memo
+from videostar_env.video.memo import ArrayMemo, ClipMemo, is_fixed
 
 from test_inflight import concurrently
 

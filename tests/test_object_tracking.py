@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from videostar_env.backends.yolo_objects import YOLOObjects
-from videostar_env.data.decode import decode
-from videostar_env.data.sample import VideoSample
+from videostar_env.video.decode import decode
+from videostar_env.datasets.sample import VideoSample
 from videostar_env.errors import ToolError
 from videostar_env.perception.objects import IMAGE_UNITS
 
@@ -163,9 +163,9 @@ def test_model_built_from_yaml_loads_and_tracks(random_weights):
 
 
 def _synthetic_video() -> str:
-    import videostar_env.data
+    import videostar_env.datasets
 
-    return videostar_env.data.SyntheticDataset(per_class=1)[0].video
+    return videostar_env.datasets.SyntheticDataset(per_class=1)[0].video
 
 
 def test_errors_say_what_to_do(random_weights, tmp_path):

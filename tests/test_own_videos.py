@@ -11,7 +11,7 @@ import pytest
 
 import videostar_env  # noqa: F401
 from videostar_env.backends import BACKENDS, YOLOVision
-from videostar_env.cli import main
+from videostar_env.cli.main import main
 
 from conftest import shared_file
 

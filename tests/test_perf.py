@@ -18,7 +18,7 @@ from benchmarks.perf.timing import interleaved_ms, summary
 from benchmarks.perf.vector import vector_throughput
 from benchmarks.perf.workload import CountedBackend, grpo_workload, rollout_calls
 from videostar_env import tool_call, vector_kwargs
-from videostar_env.data import SyntheticDataset, decode
+from videostar_env.datasets import SyntheticDataset, decode
 
 
 def test_interleaved_timing_calls_each_contender_once_per_round_after_warmup():

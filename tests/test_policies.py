@@ -11,8 +11,8 @@ from videostar_agents import make_agent
 from videostar_agents.messages import openai_messages, qwen_chat
 from videostar_agents.qwen_vl import frames_as_images, template_reasoning
 from videostar_env import tool_call
-from videostar_env.cli import main
-from videostar_env.rollout import run_episode
+from videostar_env.cli.main import main
+from videostar_env.jobs.rollout import run_episode
 
 from servers import Reply, StubServer
 

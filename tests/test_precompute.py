@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import videostar_env  # noqa: F401
-from videostar_env.cli import main
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data.frame_store import FrameStore
+from videostar_env.cli.main import main
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.video.frame_store import FrameStore
 from videostar_env.paths import write_atomic
-from videostar_env.env import EnvConfig
-from videostar_env.precompute import PrecomputeWorker, precompute
+from videostar_env.core.env import EnvConfig
+from videostar_env.jobs.precompute import PrecomputeWorker, precompute
 from videostar_env.tools.cache import CacheConfig, ToolCache
 
 TOOLS = ["pose_estimation", "action_explanation"]
@@ -207,7 +207,7 @@ def test_the_frame_store_the_env_reads_is_the_one_precompute_fills(tmp_path, mon
     import dataclasses
 
     from videostar_env import OVAREnv
-    from videostar_env.data import frame_store
+    from videostar_env.video import frame_store
 
     config = dataclasses.replace(small_config(tmp_path, tool_cache=None), frame_store=str(tmp_path / "frames"))
     assert precompute(config, indices=range(2)).frames == {"computed": 2}

@@ -1,6 +1,6 @@
 """Prompts: candidates listed, the paper's reasoning format, tool schemas for hermes, decisions for videostar."""
 
-from videostar_env import prompts
+from videostar_env.core import prompts
 from videostar_env.tasks.action_recognition import prompts as action_prompts
 from videostar_env.tools import DEFAULT_TOOLS, make_tools, schema
 

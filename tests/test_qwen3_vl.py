@@ -9,8 +9,8 @@ import pytest
 from videostar_agents import make_agent
 from videostar_agents.messages import qwen_chat
 from videostar_env import tool_call
-from videostar_env.cli import main
-from videostar_env.rollout import run_episode
+from videostar_env.cli.main import main
+from videostar_env.jobs.rollout import run_episode
 
 pytest.importorskip("transformers", reason="the qwen extra: pip install 'videostar-env[qwen]'")
 

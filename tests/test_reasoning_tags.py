@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env import answer, tool_call
 from videostar_env.actions import REASONING_TAGS, Invalid, ReasoningTags, parse, reasoning_tags
-from videostar_env.prompts import user_prompt
+from videostar_env.core.prompts import user_prompt
 from videostar_env.tasks import ActionRecognition, SpatioTemporal, make_task
 from videostar_env.tasks.action_recognition import prompts as action_prompts
 from videostar_env.tasks.action_recognition.reward import RewardConfig, format_ok, score

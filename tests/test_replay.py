@@ -10,7 +10,7 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import Backends, OracleVision, ReplayDescriber, ReplayExplainer
-from videostar_env.data import Clip, SyntheticDataset, VideoSample
+from videostar_env.datasets import Clip, SyntheticDataset, VideoSample
 from videostar_env.knowledge import KnowledgeBase, normalize_label
 from videostar_env.tools import ActionExplanation, ToolContext, ToolError, VideoDescription
 

@@ -12,7 +12,7 @@ import random
 import numpy as np
 import pytest
 
-from videostar_env.tasks.scoring import (MCA_QUESTION_TYPES, MRA_TOLERANCES, NA_QUESTION_TYPES, choice_score,
+from videostar_env.datasets.vsibench.scoring import (MCA_QUESTION_TYPES, MRA_TOLERANCES, NA_QUESTION_TYPES, choice_score,
                                          exact_match, fuzzy_matching, mean_relative_accuracy, numeric_score,
                                          parse_number, vsibench_score)
 

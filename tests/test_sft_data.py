@@ -6,8 +6,8 @@ import pandas as pd
 
 from servers import Reply, StubServer
 from videostar_env import answer, tool_call
-from videostar_env.cli import main
-from videostar_env.data import SyntheticDataset
+from videostar_env.cli.main import main
+from videostar_env.datasets import SyntheticDataset
 from videostar_trainers.sft import stage_problem
 
 

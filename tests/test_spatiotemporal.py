@@ -13,9 +13,9 @@ from gymnasium.utils.env_checker import check_env
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents import make_agent
 from videostar_env import graph_score, tool_call, vector_kwargs
-from videostar_env.data import SceneConfig, SceneQuestionDataset
-from videostar_env.data.scene_questions import TYPES
-from videostar_env.rollout import run_episode
+from videostar_env.datasets import SceneConfig, SceneQuestionDataset
+from videostar_env.datasets.scenes.questions import TYPES
+from videostar_env.jobs.rollout import run_episode
 from videostar_env.actions import parse
 from videostar_env.tasks.spatiotemporal import ABLATIONS, SpatioTemporal, true_graph
 

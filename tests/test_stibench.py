@@ -13,10 +13,10 @@ import math
 import pytest
 
 from conftest import shared_file
-from videostar_env.data.missing import MissingVideos
-from videostar_env.data.stibench import (MAX_FRAMES, STIBenchDataset, api_frame_indices, api_prompt,
+from videostar_env.datasets.missing import MissingVideos
+from videostar_env.datasets.stibench.rows import (MAX_FRAMES, STIBenchDataset, api_frame_indices, api_prompt,
                                          official_frame_indices, official_prompt, official_sample_fps, scene_type)
-from videostar_env.tasks.sti_scoring import sti_aggregate, sti_choice_score, sti_extract_letter
+from videostar_env.datasets.stibench.scoring import sti_aggregate, sti_choice_score, sti_extract_letter
 
 CLIPS = ("apply_eye_makeup.avi", "arm_wrestling.mp4", "flipping_pancake.mkv")
 OPTIONS = {"A": "0.1 m", "B": "0.3 m", "C": "0.5 m", "D": "0.7 m", "E": "0.9 m"}
@@ -302,7 +302,7 @@ def test_a_whole_bench_over_the_fixture(qa_parquet, clip_root, tmp_path, env_id,
     """`videostar bench --dataset sti-bench`: results, per-type and per-scene metrics, the official averaging."""
     import json
 
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     out = tmp_path / env_id
     with pytest.warns(UserWarning, match="missing"):
@@ -355,7 +355,7 @@ def synthetic_sti(tmp_path_factory):
     """(qa.json, video root): one 30 fps video per SCRIPT_FRAMES length, each frame's brightness its index."""
     import numpy as np
 
-    from videostar_env.data.encode import write_video
+    from videostar_env.video.encode import write_video
 
     root = tmp_path_factory.mktemp("sti")
     rows = []
@@ -436,7 +436,7 @@ def test_the_official_mode_sends_no_system_prompt_of_ours(synthetic_sti):
     graph = _sti_env("VideoSTR-v0", *synthetic_sti)
     assert [m["role"] for m in graph.reset(options={"index": 1})[1]["messages"]] == ["system", "user"]
     # an official prompt with tools keeps the system prompt: it is where the tools are described
-    from videostar_env.env import sends_system_prompt
+    from videostar_env.core.env import sends_system_prompt
     assert sends_system_prompt(official.task, official.dataset[1], ["object_detection"])
     assert not sends_system_prompt(official.task, official.dataset[1], [])
 

@@ -19,7 +19,7 @@ from gymnasium.utils.env_checker import check_env
 
 import videostar_env
 from videostar_env import TASKS, Answer, Task, VideoToolEnv, make_task, tool_call
-from videostar_env.data import make_dataset
+from videostar_env.datasets import make_dataset
 from videostar_env.tasks import ENTRY_POINT_GROUP, Breakdown
 
 # The plugin, as another package would ship it: a module of its own.

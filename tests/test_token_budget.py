@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from videostar_env import EnvConfig, answer, tool_call
-from videostar_env.cli import build_parser
-from videostar_env.cli_options import env_spec
+from videostar_env.cli.main import build_parser
+from videostar_env.cli.options import env_spec
 from videostar_env.clients.tokens import ReplyRoom, TokenMeter, image_tokens, make_encoder
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data.encode import write_video
-from videostar_env.env import answer_reserve, is_secret_name, redact_secrets
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.video.encode import write_video
+from videostar_env.core.env import answer_reserve, is_secret_name, redact_secrets
 from videostar_env.tools import Toolbox
 from videostar_env.tools.toolbox import fit_reply
 

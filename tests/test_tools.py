@@ -10,7 +10,7 @@ from videostar_env import OVAREnv, ToolResult, register_tool, registered_tools, 
 from videostar_env.backends import OracleVision
 from videostar_env.perception import main_track
 from videostar_env.tools import ToolError, make_tools, registry, schema, validate_arguments
-from videostar_env.tools.builtin import ActionExplanation, PoseEstimation
+from videostar_env.tools.people import ActionExplanation, PoseEstimation
 
 
 class FrameDifference:

@@ -46,7 +46,7 @@ def test_every_truth_frame_needs_tracked_boxes():
 
 
 def test_the_hand_truth_marks_frames_the_tools_track():
-    from videostar_env.data.decode import decode
+    from videostar_env.video.decode import decode
     from videostar_env.tools.objects import TRACK_FRAMES
 
     truth = load_truth(TRUTH)

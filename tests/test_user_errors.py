@@ -14,11 +14,11 @@ import pytest
 
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
-from videostar_env.bench import EpisodePlan
-from videostar_env.cli import build_parser, main
-from videostar_env.cli_options import env_spec
-from videostar_env.data import SyntheticDataset
-from videostar_env.env import EnvConfig
+from videostar_env.jobs.bench import EpisodePlan
+from videostar_env.cli.main import build_parser, main
+from videostar_env.cli.options import env_spec
+from videostar_env.datasets import SyntheticDataset
+from videostar_env.core.env import EnvConfig
 
 from conftest import shared_file
 
@@ -284,7 +284,7 @@ def test_an_api_key_in_a_misspelt_option_never_reaches_the_error_line(capsys):
 def test_a_missing_optional_package_is_one_line_naming_what_to_install(tmp_path, capsys, monkeypatch):
     import sys
 
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     monkeypatch.setitem(sys.modules, "fsspec", None)  # as if fsspec were not installed
     assert main(["precompute", "--limit", "1", "--cache-dir", "memory://tools", "--cache-store", "fsspec"]) == 2

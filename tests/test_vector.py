@@ -8,7 +8,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from videostar_env import answer, tool_call
-from videostar_env.vector import SendNewMessages, make_vec
+from videostar_env.jobs.vector import SendNewMessages, make_vec
 
 DATA = {"dataset_kwargs": {"per_class": 1}, "tool_cache": None}  # no cache: both runs run the tools
 

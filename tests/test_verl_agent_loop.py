@@ -324,7 +324,7 @@ def rlhf_row(policy, path, index, rows, tmp_path):
 def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_path):
     import pandas as pd
 
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     path = tmp_path / "train.parquet"
     assert main(["verl-data", "--dataset", "synthetic", "--split", "novel", "--limit", "4", "--seed", "7",
@@ -347,7 +347,7 @@ def test_verl_data_parquet_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_p
 def test_verl_data_for_spatiotemporal_questions_loads_in_rlhf_dataset_and_drives_the_loop(tiny, tmp_path):
     import pandas as pd
 
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
     from videostar_trainers.reward import compute_score
 
     path = tmp_path / "str.parquet"

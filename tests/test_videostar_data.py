@@ -4,7 +4,7 @@ import gymnasium as gym
 import pytest
 
 import videostar_env  # noqa: F401
-from videostar_env.data import VideoStarDataset
+from videostar_env.datasets import VideoStarDataset
 from videostar_env.knowledge import normalize_label
 
 from conftest import shared_file

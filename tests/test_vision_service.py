@@ -12,9 +12,9 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import YOLOObjects, YOLOVision
-from videostar_env.backends.service import ModelService, ServiceOptions, frames_digest
+from videostar_env.backends.batched import ModelService, ServiceOptions, frames_digest
 from videostar_env.backends.yolo import device_sharing, load_yolo, ready, sharing
-from videostar_env.data import SyntheticDataset, VideoSample, decode
+from videostar_env.datasets import SyntheticDataset, VideoSample, decode
 from videostar_env.errors import ToolError
 
 from conftest import build_weights, shared_file

@@ -20,11 +20,11 @@ import shutil
 import pytest
 
 from conftest import shared_file
-from videostar_env.data.vsibench import (DEFAULT_PRE_PROMPT, POST_PROMPTS, VSIBenchDataset, load_rows,
+from videostar_env.datasets.vsibench.rows import (DEFAULT_PRE_PROMPT, POST_PROMPTS, VSIBenchDataset, load_rows,
                                          official_prompt, parse_options, video_path)
 from videostar_env.knowledge import KnowledgeBase
-from videostar_env.tasks.scoring import vsibench_score
-from videostar_env.tasks.vsi_aggregate import official_results, vsi_aggregate, vsi_row
+from videostar_env.datasets.vsibench.scoring import vsibench_score
+from videostar_env.datasets.vsibench.aggregate import official_results, vsi_aggregate, vsi_row
 
 DIRECTION_QUESTION = ("If I am standing by the stove and facing the sofa, is the tv to my front-left, front-right, "
                       "back-left, or back-right?\nThe directions refer to the quadrants of a Cartesian plane (if I am "
@@ -96,7 +96,7 @@ def test_missing_policies(bench):
 
 
 def test_videos_follow_the_benchmark_layout_and_decode(bench):
-    from videostar_env.data.decode import decode
+    from videostar_env.video.decode import decode
     sample = _load(bench)[0]
     assert sample.video == str(bench[1] / "arkitscenes" / "41069025.mp4")
     clip = decode(sample.video, 4, (32, 32))
@@ -303,7 +303,7 @@ def test_rows_from_samples_and_per_source(bench):
 @pytest.mark.parametrize("env_id", ["VideoSTR-Official-v0", "VideoSTR-v0"])
 def test_a_whole_bench_over_the_fixture(bench, tmp_path, env_id, capsys):
     """`videostar bench --dataset vsi-bench`: results, per-type metrics with the official averaging, a report."""
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     rows, root = bench
     out = tmp_path / env_id
@@ -325,7 +325,7 @@ def synthetic_vsi(tmp_path_factory):
     """(rows file, video root): ROWS[:4] over one short synthetic video per scene, in the benchmark's layout."""
     import numpy as np
 
-    from videostar_env.data.encode import write_video
+    from videostar_env.video.encode import write_video
 
     root = tmp_path_factory.mktemp("vsi")
     frames = np.zeros((12, 16, 16, 3), np.uint8)
@@ -412,7 +412,7 @@ def test_rows_the_official_scoring_cannot_score_are_refused_and_named(synthetic_
 
 def test_a_ground_truth_of_0_is_refused_at_load_not_mid_episode(synthetic_vsi, tmp_path, capsys):
     """The official MRA divides by the ground truth: a 0 row never reaches env.step; the bench report counts it."""
-    from videostar_env.cli import main
+    from videostar_env.cli.main import main
 
     rows, root = synthetic_vsi
     path = tmp_path / "test.jsonl"

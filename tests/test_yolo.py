@@ -10,7 +10,7 @@ import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import Backends, KinematicDescriber, KnowledgeExplainer, YOLOVision
 from videostar_env.backends.yolo import resolve_weights
-from videostar_env.data import VideoSample, decode
+from videostar_env.datasets import VideoSample, decode
 from videostar_env.knowledge import KnowledgeBase
 from videostar_env.tools import PoseEstimation, ToolContext, ToolError
 from videostar_env.tools.cache import CacheConfig
@@ -55,7 +55,7 @@ def assert_oracle_format(frames, num_frames, size, keypoints: bool):
 
 
 def test_models_built_from_yaml_reload_through_the_backend(weights):
-    ds = videostar_env.data.SyntheticDataset(per_class=1)
+    ds = videostar_env.datasets.SyntheticDataset(per_class=1)
     ctx = context(ds[0].video, random_yolo(weights))
     assert_oracle_format(ctx.backends.vision.detect(ctx.clip, ctx.sample), 8, (128, 128), keypoints=False)
     poses = ctx.backends.vision.pose(ctx.clip, ctx.sample)
@@ -64,7 +64,7 @@ def test_models_built_from_yaml_reload_through_the_backend(weights):
 
 
 def test_batched_and_per_frame_calls_agree(weights):
-    ds = videostar_env.data.SyntheticDataset(per_class=1)
+    ds = videostar_env.datasets.SyntheticDataset(per_class=1)
     batched = context(ds[1].video, random_yolo(weights))
     single = context(ds[1].video, random_yolo(weights, batch_size=1))
     a, b = batched.backends.vision.pose(batched.clip, batched.sample), single.backends.vision.pose(single.clip, single.sample)
@@ -127,7 +127,7 @@ def test_weights_dir_environment_variable(weights, monkeypatch):
 def test_corrupt_or_wrong_weights_become_tool_errors(weights, tmp_path):
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"this is not a checkpoint")
-    ds = videostar_env.data.SyntheticDataset(per_class=1)
+    ds = videostar_env.datasets.SyntheticDataset(per_class=1)
     ctx = context(ds[0].video, YOLOVision(weights["detect"], str(bad), device="cpu"))
     with pytest.raises(ToolError, match="corrupt.pt"):
         ctx.backends.vision.pose(ctx.clip, ctx.sample)

@@ -61,7 +61,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env.actions import MEDIA_TOKENS
-from videostar_env.malloc import MMAP_THRESHOLD
+from videostar_trainers.process import MMAP_THRESHOLD
 from videostar_trainers.env_pool import NICE, SWITCH_INTERVAL, EnvPool, load_models
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
@@ -111,7 +111,7 @@ class VideoStarAgentLoop(AgentLoopBase):
     env_threads: env calls of this worker that run at once (None: 4 per core; see trainers/env_pool.py);
     env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
     x rollout.n / rollout.agent.num_workers); env_mmap_threshold: bytes from which the worker's allocations are
-    mapped on their own and freed at once (None: malloc left as it is; see videostar_env/malloc.py); env_nice: CPU
+    mapped on their own and freed at once (None: malloc left as it is; see trainers/process.py); env_nice: CPU
     priority steps the env threads run below the worker's event loop (0: equal); env_switch_interval: the worker's GIL
     switch interval in seconds (None: Python's own). See trainers/env_pool.py for both.
 

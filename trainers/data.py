@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from videostar_env.data import VideoDecodeError
+from videostar_env.datasets import VideoDecodeError
 
 AGENT_NAME = "videostar_agent"
 ACTION_RECOGNITION = "action_recognition"

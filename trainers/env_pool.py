@@ -53,7 +53,7 @@ imported before the loop serves (`preload_libraries`, run by Ray as a verl worke
 models load during the fill (`load_models`), and envs are built one at a time, Gymnasium's passive
 checker on the first only: 64 envs in 1.7 s with no stall over 25 ms (against ~0.2 s stalls).
 
-Memory: a pool fixes glibc's mmap threshold for its process (`videostar_env.malloc`), so the
+Memory: a pool fixes glibc's mmap threshold for its process (`videostar_trainers.process`), so the
 large, short-lived arrays of many episodes at once go back to the OS when freed instead of
 piling up in per-thread heap arenas: on the real clips, 64 episodes at once peaked at 2.03 GB
 without it and 1.52 GB with it (1.09-1.11 GB with the rest of the memory work; see that module
@@ -79,7 +79,7 @@ from typing import Any, AsyncIterator, Callable, ClassVar
 
 import gymnasium as gym
 
-from videostar_env.malloc import MMAP_THRESHOLD, return_large_blocks
+from videostar_trainers.process import MMAP_THRESHOLD, return_large_blocks
 
 
 THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (see above)

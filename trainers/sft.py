@@ -34,7 +34,7 @@ from PIL import Image
 from videostar_agents.messages import chat_turns
 from videostar_env.clients.chat import OpenAIChat
 from videostar_env.perception.relation_graph import RelationGraph
-from videostar_env.rollout import play
+from videostar_env.jobs.rollout import play
 from videostar_env.tasks.spatiotemporal.reward import consistency, graph_answer
 
 from .data import ACTION_RECOGNITION, AGENT_NAME, SPATIOTEMPORAL

@@ -12,9 +12,9 @@ from typing import Any
 import gymnasium as gym
 
 from .actions import Action, Answer, Call, Invalid, ToolCall, parse, tool_call, tool_decisions
-from .env import EnvConfig, OVAREnv, VideoToolEnv, vector_kwargs
-from .vector import make_vec
-from .info import EpisodeInfo
+from .core.env import EnvConfig, OVAREnv, VideoToolEnv, vector_kwargs
+from .jobs.vector import make_vec
+from .core.info import EpisodeInfo
 from .knowledge import ActionEntry, KnowledgeBase
 from .registry import Registry
 from .tasks import TASKS, ActionRecognition, Task, make_task, register_task
@@ -22,12 +22,12 @@ from .tasks.action_recognition import (ABLATIONS, ActionAnswer, RewardBreakdown,
                                        score)
 from .perception.graph_score import graph_score
 from .perception.relation_graph import RelationGraph, build_graph
-from .tasks.scoring import mean_relative_accuracy
+from .datasets.vsibench.scoring import mean_relative_accuracy
 from .tools import Tool, ToolCallRecord, ToolContext, Toolbox, ToolError, ToolResult, register_tool, registered_tools
 
 __version__ = "0.1.0"
 
-ENV_ENTRY_POINT = "videostar_env.env:VideoToolEnv"
+ENV_ENTRY_POINT = "videostar_env.core.env:VideoToolEnv"
 # id -> keyword arguments of VideoToolEnv (fields of EnvConfig).
 ENV_IDS: dict[str, dict[str, Any]] = {}
 # For classic RL agents: Discrete(tools + candidates) actions, feature-vector observations (see wrappers/).

@@ -46,7 +46,7 @@ from gymnasium.vector import AutoresetMode
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env import answer, make_vec, tool_call
-from videostar_env.data import SyntheticDataset, decode
+from videostar_env.datasets import SyntheticDataset, decode
 from videostar_env.tools import run_tool
 from videostar_env.tools.cache import CacheConfig
 from videostar_trainers.env_pool import EnvPool, Transition, load_models, preload_libraries

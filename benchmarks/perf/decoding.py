@@ -16,8 +16,8 @@ import gymnasium as gym
 import numpy as np
 
 import videostar_env  # noqa: F401  (registers the env ids)
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data.decode import uniform_indices
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.video.decode import uniform_indices
 
 from .timing import interleaved_ms, summary
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from videostar_env.backends import YOLOVision
-from videostar_env.data import SyntheticDataset, decode
-from videostar_env.data.decode import Clip
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.video.decode import Clip
 
 from ..tools import SHARED_POSE, machine, yaml_weights
 from .timing import interleaved_ms

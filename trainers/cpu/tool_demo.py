@@ -40,7 +40,7 @@ AGENT_LOOP = """\
 
 def write_demo(folder: str | Path) -> Path:
     """Write the demo's manifest, both description files and the agent-loop config into folder; returns it."""
-    from videostar_env.data.synthetic import CLASSES, SyntheticDataset
+    from videostar_env.datasets.synthetic.dataset import CLASSES, SyntheticDataset
 
     folder = Path(folder)
     dataset = SyntheticDataset(per_class=1)

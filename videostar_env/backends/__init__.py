@@ -12,7 +12,7 @@ from .kinematic import KinematicDescriber
 from .knowledge import KnowledgeExplainer
 from .objects import ObjectsBackend, OracleObjects
 from .oracle import OracleVision
-from .qwen import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
+from .chat import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
 from .replay import ReplayDescriber, ReplayExplainer
 from .yolo import YOLOVision
 from .yolo_objects import YOLOObjects

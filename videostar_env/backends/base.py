@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from ..perception.detections import FrameDetections
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.detections import FrameDetections, main_track
 from ..perception.kinematics import analyze

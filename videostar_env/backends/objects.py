@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
-from ..data.scenes import SceneTruth
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
+from ..datasets.scenes.generator import SceneTruth
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
 

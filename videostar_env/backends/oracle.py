@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.detections import Detection, FrameDetections
 

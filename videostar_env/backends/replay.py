@@ -14,9 +14,9 @@ import os
 from pathlib import Path, PurePath
 from typing import Any, Sequence
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
-from ..data.videostar import load_explanations
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
+from ..datasets.videostar import load_explanations
 from ..errors import ToolError
 from ..knowledge import KnowledgeBase
 from ..knowledge import normalize_label

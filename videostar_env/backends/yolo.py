@@ -16,12 +16,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..errors import ToolError
-from ..data.digest import file_digest
+from ..video.digest import file_digest
 from ..perception.detections import Detection, FrameDetections
-from .service import ModelService, ServiceOptions, frames_digest, shared
+from .batched import ModelService, ServiceOptions, frames_digest, shared
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"

@@ -23,12 +23,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.decode import Clip
-from ..data.digest import file_digest
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..video.digest import file_digest
+from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
-from .service import ModelService, frames_digest, shared
+from .batched import ModelService, frames_digest, shared
 from .yolo import bgr_frames, load_yolo, ready, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.skeleton import INDEX, KEYPOINTS, pretty
+from .skeleton import INDEX, KEYPOINTS, pretty
 
 ANGLES = {  # joint: (a, vertex, b) keypoint names
     "left_elbow": ("left_shoulder", "left_elbow", "left_wrist"),

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..data.skeleton import EDGES
+from .skeleton import EDGES
 from .detections import Detection
 from .objects import ObjectBox
 

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
 from ..actions import ANSWER_FORM, Answer
-from ..data.sample import VideoSample
+from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from ..tools.runner import ToolCallRecord
 

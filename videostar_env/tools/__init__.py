@@ -1,7 +1,7 @@
 """Tools the agent can call: the protocol, the registry, and the built-ins."""
 
 from .base import Tool, ToolContext, ToolError, ToolResult, schema, validate_arguments
-from .builtin import BUILTIN_TOOLS, ActionExplanation, HumanDetection, PoseEstimation, VideoDescription
+from .people import BUILTIN_TOOLS, ActionExplanation, HumanDetection, PoseEstimation, VideoDescription
 from .objects import OBJECT_TOOLS, ObjectDetection, ObjectTracking, RelationGraphTool
 from .registry import ENTRY_POINT_GROUP, TOOLS, make_tools, register_tool, registered_tools
 from .runner import ToolCallRecord, run_tool

@@ -9,8 +9,8 @@ import jsonschema
 import numpy as np
 
 from ..backends import Backends
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..knowledge import KnowledgeBase
 

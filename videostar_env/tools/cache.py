@@ -17,7 +17,7 @@ import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..data.digest import file_digest
+from ..video.digest import file_digest
 from ..paths import cache_dir
 from .base import Tool, ToolResult
 from .stores import STORES

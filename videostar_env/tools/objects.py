@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.decode import Clip, decode
+from ..video.decode import Clip, decode
 from ..errors import ToolError
 from ..perception.detections import spread
 from ..perception.objects import IMAGE_UNITS, Track, motion, tracks_of

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..data.memo import InFlight
+from ..video.memo import InFlight
 from .base import Tool, ToolContext, ToolError, validate_arguments
 from .cache import ToolCache, cacheable, tool_key
 

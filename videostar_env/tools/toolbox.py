@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 from ..backends import Backends, make_backends
 from ..clients.tokens import ReplyRoom
-from ..data.decode import Clip
-from ..data.sample import VideoSample
+from ..video.decode import Clip
+from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from .base import Tool, ToolContext, schema
 from .cache import BACKEND_KINDS, CacheConfig, ToolCache

@@ -16,7 +16,7 @@ from .feature_observation import FeatureObservation, hashed_embedding, motion_gr
 
 def discrete_feature_env(render_mode: str | None = None, **config: Any) -> gym.Env:
     """An OVAREnv (config: EnvConfig fields) with discrete actions and feature observations."""
-    from ..env import OVAREnv
+    from ..core.env import OVAREnv
 
     return FeatureObservation(DiscreteToolActions(OVAREnv(render_mode=render_mode, **config)))
 

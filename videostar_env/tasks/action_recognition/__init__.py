@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Sequence
 
 from ...actions import Answer, ReasoningTags, reasoning_tags
-from ...data.sample import VideoSample
+from ...datasets.sample import VideoSample
 from ...knowledge import KnowledgeBase
 from ...tools.runner import ToolCallRecord
 from ..base import reward_config_from

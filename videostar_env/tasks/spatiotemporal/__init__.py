@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 
 from ...actions import Answer, ReasoningTags, reasoning_tags
-from ...data.sample import VideoSample
-from ...data.scenes import SceneTruth
+from ...datasets.sample import VideoSample
+from ...datasets.scenes.generator import SceneTruth
 from ...knowledge import KnowledgeBase
 from ...perception.relation_graph import RelationGraph, build_graph
 from ...tools.runner import ToolCallRecord

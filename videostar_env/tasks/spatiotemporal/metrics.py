@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..sti_scoring import sti_aggregate
-from ..vsi_aggregate import vsi_aggregate
+from ...datasets.stibench.scoring import sti_aggregate
+from ...datasets.vsibench.aggregate import vsi_aggregate
 
 METRIC = {"choice": "accuracy", "count": "accuracy", "number": "mean_relative_accuracy"}
 

@@ -36,11 +36,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from ...actions import ReasoningTags
-from ...data import scene_questions as geometry
+from ...datasets.scenes import questions as geometry
 from ...perception.graph_score import graph_score
 from ...perception.relation_graph import RelationGraph
-from ..scoring import choice_score, fuzzy_matching, numeric_score, parse_number, relative_error, vsibench_score
-from ..sti_scoring import sti_choice_score, sti_extract_letter
+from ...datasets.vsibench.scoring import choice_score, fuzzy_matching, numeric_score, parse_number, relative_error, vsibench_score
+from ...datasets.stibench.scoring import sti_choice_score, sti_extract_letter
 from .answer import GraphAnswer
 
 

@@ -1,0 +1,367 @@
+"""The `videostar` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import gymnasium as gym
+from PIL import Image
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .. import ENV_IDS
+from .options import add_env_args, env_spec, json_option
+from ..core.env import EnvConfig
+from ..errors import MissingDependency
+from ..jobs.precompute import precompute
+from ..jobs.rollout import run_episode, summarize
+
+if TYPE_CHECKING:
+    from ..jobs.bench import BenchConfig
+
+
+# Errors that mean the command line asked for something that cannot be (the messages say what to fix).
+USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError,
+               MissingDependency)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    console = Console(width=120)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env_kwargs = env_spec(args)
+    split = env_kwargs["dataset_kwargs"].get("split", "all")
+    summary = {"env_id": args.env_id, "split": split, "seed": args.seed, "agents": {}}
+    title = f"{args.env_id}: {args.episodes} {args.dataset} episodes per agent (split '{split}')"
+    summary["agents"] = _demo_table(console, title, args.env_id, env_kwargs, args.agents, args, out / "episode.png")
+    if args.str_agents:  # the second task: spatio-temporal questions on synthetic scenes, with the object tools
+        summary["spatiotemporal"] = {"env_id": args.str_env_id, "agents": _demo_table(
+            console, f"{args.str_env_id}: {args.episodes} scene questions per agent", args.str_env_id, {},
+            args.str_agents, args, out / "episode_str.png")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"Wrote {out / 'summary.json'} and rendered episodes to {out / 'episode.png'}"
+                  + (f" and {out / 'episode_str.png'}" if args.str_agents else ""))
+    return 0
+
+
+def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str, Any], agents: str,
+                args: argparse.Namespace, picture: Path) -> dict[str, Any]:
+    """Play each agent on env_id, print one table row per agent (reward columns from the task), return the stats."""
+    from videostar_agents import make_agent  # the agents package sits beside the env package
+
+    stats_by_agent: dict[str, Any] = {}
+    for k, name in enumerate(agents.split(",")):
+        agent = make_agent(name.strip(), seed=args.seed)
+        env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+        results = []
+        for i in range(args.episodes):
+            results.append(run_episode(env, agent, seed=args.seed + i))
+            if k == 0 and i == 0:
+                Image.fromarray(env.render()).save(picture)
+        env.close()
+        stats_by_agent[agent.name] = summarize(results)
+    terms = [key[len("reward_"):] for key in next(iter(stats_by_agent.values())) if key.startswith("reward_")]
+    terms = [t for t in terms if any(s[f"reward_{t}"] for s in stats_by_agent.values())]  # all-zero terms say nothing
+    table = Table(title=title)
+    for column in ("agent", "accuracy", "mean reward", *(f"R_{t}" for t in terms), "tool calls/ep", "turns/ep"):
+        table.add_column(column, justify="left" if column == "agent" else "right")
+    for name, stats in stats_by_agent.items():
+        table.add_row(name, f"{stats['accuracy']:.3f}", f"{stats['mean_reward']:.3f}",
+                      *(f"{stats['reward_' + t]:.3f}" for t in terms),
+                      f"{stats['tool_calls_per_episode']:.2f}", f"{stats['turns_per_episode']:.2f}")
+    console.print(table)
+    return stats_by_agent
+
+
+def _precompute(args: argparse.Namespace) -> int:
+    from ..video.frame_store import FrameStore
+
+    console = Console(width=120)
+    config = EnvConfig(**{**gym.spec(args.env_id).kwargs, **env_spec(args)})
+    frames = None if args.frames is None else FrameStore(args.frames or None)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("precompute", total=args.limit)
+        indices = None if args.limit is None else range(args.limit)
+        report = precompute(config, None, indices, on_sample=lambda _: progress.advance(task), frames=frames,
+                            ray=args.ray, ray_workers=args.ray_workers)
+    summary = report.as_dict()
+    table = Table(title=f"{summary['samples']} samples in {summary['seconds']:.1f}s; cache {summary['cache']}")
+    for column in ("tool", "computed", "reused", "failed"):
+        table.add_column(column, justify="left" if column == "tool" else "right")
+    for tool, counts in summary["tools"].items():
+        table.add_row(tool, *(str(counts[c]) for c in ("computed", "reused", "failed")))
+    if summary["frames"]:
+        table.add_row("decoded frames", *(str(summary["frames"][c]) for c in ("computed", "reused", "failed")))
+    console.print(table)
+    if report.resumed:
+        console.print(f"{report.resumed} of {report.samples} samples were finished by an earlier run (not decoded "
+                      "again)" + ("; nothing left to compute" if report.resumed == report.samples else ""))
+    if summary["frames"]:
+        console.print(f"Decoded frames in {summary['frames']['directory']}")
+    for failure in report.failures[:5]:
+        console.print(f"[red]failed[/red] {failure['tool']} on {failure['sample']}: {failure['message']}", markup=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+        console.print(f"Wrote {args.out}")
+    worked = report.computed or report.reused or report.frames["computed"] or report.frames["reused"]
+    return 1 if report.failures and not worked else 0
+
+
+def bench_config(args: argparse.Namespace) -> "BenchConfig":
+    """The BenchConfig a `videostar bench` command line describes."""
+    from ..jobs.bench import BenchConfig
+
+    env_kwargs = env_spec(args)
+    dataset, dataset_kwargs = env_kwargs.pop("dataset"), env_kwargs.pop("dataset_kwargs")
+    dataset_kwargs.pop("split", None)  # the bench runs each split on its own
+    splits = tuple(s.strip() for s in args.split.split(",")) if args.split else (None,)
+    agent_kwargs = json_option(args.agent_options, "--agent-options")
+    for key in ("model", "base_url"):
+        if getattr(args, key):
+            agent_kwargs[key] = getattr(args, key)
+    return BenchConfig(agent=args.agent, agent_kwargs=agent_kwargs,
+                       env_id=args.env_id, env_kwargs=env_kwargs, dataset=dataset, dataset_kwargs=dataset_kwargs,
+                       splits=splits, episodes=args.episodes, seed=args.seed, shuffle=not args.in_order,
+                       num_envs=args.num_envs, vectorization=args.vectorization, ray=args.ray,
+                       ray_workers=args.ray_workers)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import shutil
+
+    from ..jobs.bench import BenchError, load_references, run_bench, write_outputs
+
+    console = Console(width=120)
+    config = bench_config(args)
+    out = Path(args.out)
+    if args.overwrite and out.exists():
+        shutil.rmtree(out)
+    references = load_references(args.reference)
+    score = {"done": 0, "correct": 0}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(f"{config.agent} on {config.dataset}", total=None)
+
+        def on_start(total: int, done: int) -> None:
+            progress.update(task, total=total, completed=done)
+            if done:
+                progress.console.print(f"resuming: {done} of {total} episodes are already in {out / 'results.jsonl'}")
+
+        def on_episode(row: dict[str, Any]) -> None:
+            score["done"] += 1
+            score["correct"] += bool(row["correct"])
+            progress.update(task, advance=1, description=f"{config.agent} on {config.dataset}: "
+                            f"top-1 {score['correct'] / score['done']:.3f} over {score['done']} new")
+
+        try:
+            parts, log = run_bench(config, out, on_episode, on_start)
+        except BenchError as exc:
+            console.print(f"[red]{exc}[/red]")
+            return 2
+    metrics = write_outputs(config, parts, log, references, args.report_episodes)
+    overall = metrics["overall"]
+    table = Table(title=f"{config.agent} on {metrics['run']['dataset_label']}: {overall.get('episodes', 0)} episodes")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    spatial = "question_types" in metrics  # a spatio-temporal run: a score per question type
+    table.add_row("answers fully right" if spatial else "top-1 accuracy", f"{overall.get('accuracy', 0):.3f}")
+    for kind, m in metrics.get("question_types", {}).items():
+        table.add_row(f"  {kind} ({m['metric'].replace('_', ' ')})", f"{m['score']:.3f}")
+    if spatial and metrics["mean_over_types"] is not None:
+        table.add_row("mean over question types", f"{metrics['mean_over_types']:.3f}")
+        table.add_row("graph node / edge", f"{metrics['graph']['node']:.3f} / {metrics['graph']['edge']:.3f}")
+    for split, m in metrics["splits"].items():
+        if len(metrics["splits"]) > 1 and m["episodes"]:
+            table.add_row(f"  split {split}", f"{m['accuracy']:.3f}")
+    if "over_splits" in metrics:
+        table.add_row("mean ± std over splits", f"{metrics['over_splits']['mean']:.3f} ± {metrics['over_splits']['std']:.3f}")
+    if "base_novel" in metrics:
+        bn = metrics["base_novel"]
+        for key in ("base", "novel", "harmonic_mean"):
+            table.add_row(key.replace("_", " "), "–" if bn[key] is None else f"{bn[key]:.3f}")
+    table.add_row("mean reward", f"{overall.get('reward', {}).get('total', 0):.3f}")
+    table.add_row("tool calls / episode", f"{overall.get('tool_calls_per_episode', 0):.2f}")
+    if overall.get("tool_calls"):
+        table.add_row("tool calls served from the cache", f"{overall['tool_calls_cached']} of {overall['tool_calls']}")
+    for name, tool in overall.get("tools", {}).items():
+        if tool["errors"]:
+            calls = round(tool["calls_per_episode"] * overall["episodes"])
+            table.add_row(f"[red]{name} errors[/red]", f"{tool['errors']} of {calls} calls")
+    table.add_row("invalid-action rate", f"{overall.get('invalid_action_rate', 0):.3f}")
+    if metrics["failed"]["episodes"]:
+        table.add_row("[red]unreadable videos (not played)[/red]", str(metrics["failed"]["episodes"]))
+    console.print(table)
+    console.print(f"Wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, the plots and {out / 'report.html'}")
+    return 0
+
+
+def add_rows_args(parser: argparse.ArgumentParser, split_help: str) -> None:
+    """--out, the env options, --limit and --seed of the commands that write one row per sample."""
+    parser.add_argument("--out", required=True, help="parquet file to write")
+    add_env_args(parser, sorted(ENV_IDS), split_help)
+    parser.add_argument("--limit", type=int, help="only the first N samples")
+    parser.add_argument("--seed", type=int, default=0, help="sample i's episode seed is seed+i (default 0)")
+
+
+def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
+    """The env over the chosen dataset split, and how many of its samples to write."""
+    env = gym.make(args.env_id, **env_spec(args))
+    size = len(env.unwrapped.dataset)
+    return env, size if args.limit is None else min(args.limit, size)
+
+
+def _verl_data(args: argparse.Namespace) -> int:
+    from videostar_trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
+
+    console = Console(width=120)
+    env, count = rows_env(args)
+    failures: list[dict[str, str]] = []
+    rows = verl_rows(env, range(count), args.seed, failures=failures)
+    env.close()
+    path = write_parquet(rows, args.out)
+    console.print(f"Wrote {len(rows)} rows to {path} (agent_name videostar_agent, env {args.env_id})")
+    if failures:
+        console.print(f"[red]{len(failures)} unreadable video(s) left out[/red], e.g. {failures[0]['sample_id']}: "
+                      f"{failures[0]['error']}", markup=True)
+    # Only action-recognition rows carry a definition (their R_sub needs one).
+    undefined = sum(not row["extra_info"]["definition"] for row in rows if "definition" in row["extra_info"])
+    if undefined:
+        console.print(f"[yellow]{undefined} of {len(rows)} rows have no class definition[/yellow]: their R_sub is "
+                      "always 0. Give the dataset label explanations (--dataset-options '{\"explanations\": \"FILE\"}').",
+                      markup=True)
+    return 0 if rows else 1
+
+
+def _sft_data(args: argparse.Namespace) -> int:
+    from videostar_agents import make_agent
+    from videostar_trainers.data import write_parquet
+    from videostar_trainers.sft import sft_rows
+
+    from ..clients.chat import OpenAIChat
+
+    console = Console(width=120)
+    env, count = rows_env(args)
+    teacher = make_agent("openai", base_url=args.teacher_url, model=args.teacher_model, api_key_env=args.key_env,
+                         temperature=args.temperature)
+    judge = None if args.no_judge else OpenAIChat(model=args.judge_model or args.teacher_model,
+                                                  base_url=args.judge_url or args.teacher_url,
+                                                  api_key_env=args.key_env, temperature=0.0)
+    rows, report = sft_rows(env, teacher, judge, range(count), args.seed)
+    env.close()
+    path = write_parquet(rows, args.out)
+    summary = report.as_dict()
+    Path(f"{args.out}.report.json").write_text(json.dumps(summary, indent=2))
+    table = Table(title=f"{report.kept} of {count} teacher chains kept -> {path}")
+    table.add_column("rejected because")
+    table.add_column("chains", justify="right")
+    for reason, n in sorted(report.rejected.items(), key=lambda kv: -kv[1]):
+        table.add_row(reason, str(n))
+    console.print(table)
+    for example in report.examples[:5]:
+        console.print(f"  {example['sample_id']}: {example['reason']}: {example['detail']}", markup=False)
+    console.print(f"Wrote {path} and {args.out}.report.json")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `videostar`."""
+    parser = argparse.ArgumentParser(prog="videostar", description="Video-STAR action-recognition environments.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    demo = sub.add_parser("demo", parents=[common], help="run scripted agents on the synthetic dataset and compare them")
+    demo.add_argument("--episodes", type=int, default=40, help="episodes per agent (default 40)")
+    demo.add_argument("--agents", default="heuristic,no-tool", help="comma-separated agent names or import paths")
+    add_env_args(demo, sorted(ENV_IDS), "dataset split (synthetic: all, base or novel; default all)")
+    demo.add_argument("--str-agents", default="graph-reader,guess",
+                      help="agents for the spatio-temporal demo ('' to skip it; default graph-reader,guess)")
+    demo.add_argument("--str-env-id", default="VideoSTR-Tools-v0", choices=sorted(ENV_IDS),
+                      help="env id of the spatio-temporal demo (default VideoSTR-Tools-v0)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the first episode (episode i uses seed+i)")
+    demo.add_argument("--out", default="runs/demo", help="folder for summary.json and episode.png")
+    demo.set_defaults(func=_demo)
+
+    pre = sub.add_parser("precompute", parents=[common], help="run tools over a whole dataset into the tool cache (resumable)")
+    add_env_args(pre, sorted(ENV_IDS), "the split to precompute (dataset default if omitted)")
+    pre.add_argument("--limit", type=int, help="only the first N samples")
+    pre.add_argument("--out", help="write the summary as JSON to this file")
+    pre.add_argument("--frames", nargs="?", const="", metavar="DIR",
+                     help="also store the decoded frames in DIR (default $VIDEOSTAR_CACHE_DIR/frames) for envs to "
+                          "read instead of decoding; with --no-cache, only the frames")
+    pre.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help="shard the samples over Ray actors: a cluster address, or none to start Ray locally")
+    pre.add_argument("--ray-workers", type=int, default=2, help="Ray actors (default 2)")
+    pre.set_defaults(func=_precompute)
+
+    bench = sub.add_parser("bench", parents=[common], help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
+    bench.add_argument("--agent", default="heuristic", help="agent name or import path 'module:Class' (default heuristic)")
+    bench.add_argument("--agent-options", metavar="JSON", help="keyword arguments of the agent as a JSON object")
+    bench.add_argument("--model", help="the agent's model: an image-text-to-text chat model folder or hub id "
+                                       "(qwen-vl: Qwen2.5-VL, Qwen3-VL, ...), a served name (openai)")
+    bench.add_argument("--base-url", help="the openai agent's endpoint, e.g. http://127.0.0.1:8000/v1 (vLLM)")
+    add_env_args(bench, sorted(ENV_IDS), "comma-separated splits, each evaluated on its own (e.g. val,test or 1,2,3)")
+    bench.add_argument("--episodes", "--limit", dest="episodes", type=int,
+                       help="episodes per split (default: every sample once)")
+    bench.add_argument("--seed", type=int, default=0, help="run seed: episode k uses seed+k (default 0)")
+    bench.add_argument("--in-order", action="store_true", help="visit samples in dataset order, not a seeded shuffle")
+    bench.add_argument("--num-envs", type=int, default=1, help="sub-envs of the Gymnasium vector env (default 1)")
+    bench.add_argument("--vectorization", default="sync", choices=("sync", "async"), help="vector env kind")
+    bench.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="shard episodes over Ray actors: a cluster address, or none to start Ray locally")
+    bench.add_argument("--ray-workers", type=int, default=2, help="Ray actors per split (default 2)")
+    bench.add_argument("--out", default="runs/bench", help="output folder; a run there is resumed (default runs/bench)")
+    bench.add_argument("--overwrite", action="store_true", help="delete the output folder first instead of resuming")
+    bench.add_argument("--reference", help="JSON list of extra published rows for the report")
+    bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
+    bench.set_defaults(func=_bench)
+
+    data = sub.add_parser("verl-data", parents=[common], help="write verl RL parquet (one row per sample) for the agent loop")
+    add_rows_args(data, "the split to write (dataset default if omitted)")
+    data.set_defaults(func=_verl_data)
+
+    sft = sub.add_parser("sft-data", parents=[common], help="cold-start SFT parquet: teacher chains through the env, judged and filtered")
+    add_rows_args(sft, "the split to draw samples from (dataset default if omitted); the report goes to OUT.report.json")
+    sft.add_argument("--teacher-url", required=True, help="OpenAI-compatible endpoint of the teacher, e.g. vLLM's /v1")
+    sft.add_argument("--teacher-model", default="Qwen/Qwen2.5-VL-72B-Instruct", help="the teacher's served name")
+    sft.add_argument("--judge-url", help="the judge's endpoint (default: the teacher's)")
+    sft.add_argument("--judge-model", help="the judge's served name (default: the teacher)")
+    sft.add_argument("--no-judge", action="store_true", help="keep rule-checked chains without asking a judge")
+    sft.add_argument("--key-env", default="OPENAI_API_KEY", help="variable holding the API key (DASHSCOPE_API_KEY...)")
+    sft.add_argument("--temperature", type=float, default=0.7, help="teacher sampling temperature (default 0.7)")
+    sft.set_defaults(func=_sft_data)
+
+    train = sub.add_parser("train", parents=[common], help="GRPO through verl's classes in this process (--cpu)")
+    from videostar_trainers.cpu.command import add_arguments, run  # the trainers package sits beside the env package
+
+    add_arguments(train)
+    train.set_defaults(func=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `videostar` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        # A user's mistake (a path, a name, an option, a dataset the backends cannot serve): one line, no traceback.
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        # Gymnasium appends the env kwargs to a TypeError from the env's constructor; they may hold API keys.
+        message = re.sub(r"\s*was raised from the environment creator for .*", "", str(message), flags=re.DOTALL)
+        print(f"videostar {args.command}: error: {' '.join(str(message).split())} (--debug shows the traceback)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

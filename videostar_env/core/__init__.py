@@ -1,0 +1,1 @@
+"""The task-agnostic environment: config, reset/step, the episode, its info, prompts and rendering."""

@@ -1,0 +1,1 @@
+"""Synthetic multi-object scenes and their spatio-temporal questions."""

@@ -1,0 +1,1 @@
+"""STI-Bench: its rows and its official scoring."""

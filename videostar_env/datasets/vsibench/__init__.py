@@ -1,0 +1,1 @@
+"""VSI-Bench: its rows and its official scoring."""
