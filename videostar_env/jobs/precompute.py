@@ -27,7 +27,8 @@ from ..core.env import EnvConfig, frame_sampler, frame_window, make_toolbox
 from ..paths import cache_dir, write_atomic
 from ..tasks import make_task
 from ..tools.base import validate_arguments
-from ..tools.cache import BACKEND_KINDS, cacheable, tool_key
+from ..backends import KINDS
+from ..tools.cache import cacheable, tool_key
 
 MAX_EXAMPLES = 20  # failure messages kept in the report
 STATUSES = ("computed", "reused", "failed")
@@ -170,7 +171,7 @@ class PrecomputeWorker:
             "task": self.task.name, "task_options": cfg.task_options, "num_frames": cfg.num_frames,
             "frame_size": cfg.frame_size, "decoder": cfg.decoder, "knowledge": self.dataset.knowledge.digest,
             "tools": {name: str(getattr(box.tools[name], "version", "0")) for name in self.tools},
-            "backends": {kind: getattr(box.backends, kind).id for kind in BACKEND_KINDS},
+            "backends": {kind: getattr(box.backends, kind).id for kind in KINDS},
             "cache": os.path.realpath(box.cache.directory) if box.cache is not None else None,
             "frames": os.path.realpath(self.store.directory) if self.store is not None else None,
         }

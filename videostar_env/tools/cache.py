@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..video.digest import file_digest
+from ..backends import KINDS
 from ..paths import cache_dir
 from .base import Tool, ToolResult
 from .stores import STORES
@@ -25,7 +26,6 @@ from .stores import STORES
 if TYPE_CHECKING:
     from .base import ToolContext
 
-BACKEND_KINDS = ("vision", "explanation", "description", "objects")
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[
     kinds, and "knowledge" (default: the video and every backend); and `version`, bumped when
     its output changes. A tool that does not read the video is cached once for all videos.
     """
-    uses = getattr(tool, "uses", ("video", *BACKEND_KINDS))
+    uses = getattr(tool, "uses", ("video", *KINDS))
     key: dict[str, Any] = {
         "tool": tool.name, "version": str(getattr(tool, "version", "0")),
         "arguments": arguments, "candidates": list(ctx.candidates),
-        "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in BACKEND_KINDS},
+        "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in KINDS},
     }
     if "video" in uses:
         key["video"] = file_digest(ctx.sample.video)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
-from ..backends import Backends, make_backends
+from ..backends import KINDS, Backends, make_backends
 from ..clients.tokens import ReplyRoom
 from ..video.decode import Clip
 from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from .base import Tool, ToolContext, schema
-from .cache import BACKEND_KINDS, CacheConfig, ToolCache
+from .cache import CacheConfig, ToolCache
 from .registry import make_tools
 from .runner import ToolCallRecord, run_tool
 
@@ -44,7 +44,7 @@ class Toolbox:
     def check(self, dataset: Any) -> None:
         """ValueError, saying what to use instead, when a backend the tools call cannot serve this dataset."""
         kinds = {kind for tool in self.tools.values() for kind in getattr(tool, "uses", ())}  # declared use only
-        for kind in BACKEND_KINDS:
+        for kind in KINDS:
             check = getattr(getattr(self.backends, kind), "check", None)
             if kind in kinds and check is not None:
                 check(dataset)
@@ -56,7 +56,7 @@ class Toolbox:
 
     def load_models(self) -> None:
         """Load every copy of the models the tools call now, for each backend that loads them on first use."""
-        for kind in BACKEND_KINDS:
+        for kind in KINDS:
             load, tasks = getattr(getattr(self.backends, kind), "load_models", None), self.model_tasks(kind)
             if load is not None and tasks:
                 load(tasks)
