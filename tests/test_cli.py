@@ -29,3 +29,19 @@ def test_cache_store_and_size_are_set_from_the_command_line(tmp_path, capsys):
     assert main(["precompute", "--limit", "1", "--cache-dir", str(folder), "--cache-store", "redis"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "redis" in err and "directory" in err
+
+
+def test_help_lists_every_command_including_those_the_trainers_plug_in(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("demo", "precompute", "bench", "verl-data", "sft-data", "train"):
+        assert command in out
+
+
+def test_agents_reach_the_env_package_through_entry_points():
+    from videostar_env.jobs.agents import AGENTS
+
+    assert {"heuristic", "no-tool", "oracle", "random", "graph-reader", "guess", "qwen-vl", "openai"} <= set(AGENTS.names())

@@ -121,3 +121,10 @@ def test_no_source_file_is_longer_than_the_limit():
     files = [f for folder in (*package_dirs().values(), ROOT / "benchmarks") for f in folder.rglob("*.py")]
     long = {str(f.relative_to(ROOT)): n for f in files if (n := len(f.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"split these files (at most {MAX_LINES} lines each): {long}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in import_graph() if m.startswith("videostar_env")))
+def test_the_env_package_never_imports_the_agents_or_the_trainers(module):
+    # They plug in through entry points (setup.cfg: videostar_env.agents, videostar_env.commands), as others' do.
+    above = sorted(m for m in import_graph()[module] if m.split(".")[0] in ("videostar_agents", "videostar_trainers"))
+    assert above == [], f"{module} imports {above}; register them through an entry point instead"

@@ -6,6 +6,8 @@ import argparse
 import json
 import re
 import sys
+from functools import partial
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -53,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str, Any], agents: str,
                 args: argparse.Namespace, picture: Path) -> dict[str, Any]:
     """Play each agent on env_id, print one table row per agent (reward columns from the task), return the stats."""
-    from videostar_agents import make_agent  # the agents package sits beside the env package
+    from ..jobs.agents import make_agent
 
     stats_by_agent: dict[str, Any] = {}
     for k, name in enumerate(agents.split(",")):
@@ -203,72 +205,22 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_rows_args(parser: argparse.ArgumentParser, split_help: str) -> None:
-    """--out, the env options, --limit and --seed of the commands that write one row per sample."""
-    parser.add_argument("--out", required=True, help="parquet file to write")
-    add_env_args(parser, sorted(ENV_IDS), split_help)
-    parser.add_argument("--limit", type=int, help="only the first N samples")
-    parser.add_argument("--seed", type=int, default=0, help="sample i's episode seed is seed+i (default 0)")
+def add_plugin_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """The commands other packages own (entry-point group "videostar_env.commands"; videostar_trainers: verl-data,
+    sft-data, train), each added by its function(sub, common)."""
+    for ep in entry_points(group="videostar_env.commands"):
+        try:
+            add = ep.load()
+        except ImportError as exc:  # a broken plugin must not take the other commands down with it
+            broken = sub.add_parser(ep.name, parents=[common], help=f"unavailable: {exc}")
+            broken.set_defaults(func=partial(_unavailable, ep.name, exc))
+            continue
+        add(sub, common)
 
 
-def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
-    """The env over the chosen dataset split, and how many of its samples to write."""
-    env = gym.make(args.env_id, **env_spec(args))
-    size = len(env.unwrapped.dataset)
-    return env, size if args.limit is None else min(args.limit, size)
-
-
-def _verl_data(args: argparse.Namespace) -> int:
-    from videostar_trainers.data import verl_rows, write_parquet  # the trainers package sits beside the env package
-
-    console = Console(width=120)
-    env, count = rows_env(args)
-    failures: list[dict[str, str]] = []
-    rows = verl_rows(env, range(count), args.seed, failures=failures)
-    env.close()
-    path = write_parquet(rows, args.out)
-    console.print(f"Wrote {len(rows)} rows to {path} (agent_name videostar_agent, env {args.env_id})")
-    if failures:
-        console.print(f"[red]{len(failures)} unreadable video(s) left out[/red], e.g. {failures[0]['sample_id']}: "
-                      f"{failures[0]['error']}", markup=True)
-    # Only action-recognition rows carry a definition (their R_sub needs one).
-    undefined = sum(not row["extra_info"]["definition"] for row in rows if "definition" in row["extra_info"])
-    if undefined:
-        console.print(f"[yellow]{undefined} of {len(rows)} rows have no class definition[/yellow]: their R_sub is "
-                      "always 0. Give the dataset label explanations (--dataset-options '{\"explanations\": \"FILE\"}').",
-                      markup=True)
-    return 0 if rows else 1
-
-
-def _sft_data(args: argparse.Namespace) -> int:
-    from videostar_agents import make_agent
-    from videostar_trainers.data import write_parquet
-    from videostar_trainers.sft import sft_rows
-
-    from ..clients.chat import OpenAIChat
-
-    console = Console(width=120)
-    env, count = rows_env(args)
-    teacher = make_agent("openai", base_url=args.teacher_url, model=args.teacher_model, api_key_env=args.key_env,
-                         temperature=args.temperature)
-    judge = None if args.no_judge else OpenAIChat(model=args.judge_model or args.teacher_model,
-                                                  base_url=args.judge_url or args.teacher_url,
-                                                  api_key_env=args.key_env, temperature=0.0)
-    rows, report = sft_rows(env, teacher, judge, range(count), args.seed)
-    env.close()
-    path = write_parquet(rows, args.out)
-    summary = report.as_dict()
-    Path(f"{args.out}.report.json").write_text(json.dumps(summary, indent=2))
-    table = Table(title=f"{report.kept} of {count} teacher chains kept -> {path}")
-    table.add_column("rejected because")
-    table.add_column("chains", justify="right")
-    for reason, n in sorted(report.rejected.items(), key=lambda kv: -kv[1]):
-        table.add_row(reason, str(n))
-    console.print(table)
-    for example in report.examples[:5]:
-        console.print(f"  {example['sample_id']}: {example['reason']}: {example['detail']}", markup=False)
-    console.print(f"Wrote {path} and {args.out}.report.json")
-    return 0
+def _unavailable(name: str, exc: ImportError, args: argparse.Namespace) -> int:
+    raise MissingDependency(f"`videostar {name}` cannot load ({exc}); reinstall the package that provides it, "
+                            "e.g. pip install -e .")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -323,26 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
     bench.set_defaults(func=_bench)
 
-    data = sub.add_parser("verl-data", parents=[common], help="write verl RL parquet (one row per sample) for the agent loop")
-    add_rows_args(data, "the split to write (dataset default if omitted)")
-    data.set_defaults(func=_verl_data)
-
-    sft = sub.add_parser("sft-data", parents=[common], help="cold-start SFT parquet: teacher chains through the env, judged and filtered")
-    add_rows_args(sft, "the split to draw samples from (dataset default if omitted); the report goes to OUT.report.json")
-    sft.add_argument("--teacher-url", required=True, help="OpenAI-compatible endpoint of the teacher, e.g. vLLM's /v1")
-    sft.add_argument("--teacher-model", default="Qwen/Qwen2.5-VL-72B-Instruct", help="the teacher's served name")
-    sft.add_argument("--judge-url", help="the judge's endpoint (default: the teacher's)")
-    sft.add_argument("--judge-model", help="the judge's served name (default: the teacher)")
-    sft.add_argument("--no-judge", action="store_true", help="keep rule-checked chains without asking a judge")
-    sft.add_argument("--key-env", default="OPENAI_API_KEY", help="variable holding the API key (DASHSCOPE_API_KEY...)")
-    sft.add_argument("--temperature", type=float, default=0.7, help="teacher sampling temperature (default 0.7)")
-    sft.set_defaults(func=_sft_data)
-
-    train = sub.add_parser("train", parents=[common], help="GRPO through verl's classes in this process (--cpu)")
-    from videostar_trainers.cpu.command import add_arguments, run  # the trainers package sits beside the env package
-
-    add_arguments(train)
-    train.set_defaults(func=run)
+    add_plugin_commands(sub, common)
     return parser
 
 

@@ -12,9 +12,13 @@ import dataclasses
 import json
 from typing import Any
 
+import gymnasium as gym
+
+from .. import ENV_IDS
 from ..backends import BACKENDS, KINDS
 from ..core.env import EnvConfig
 from ..tools.cache import CacheConfig
+
 
 class OptionError(ValueError):
     """A command-line option that cannot be used as given; the message says which and how to fix it."""
@@ -144,3 +148,18 @@ def env_spec(args: argparse.Namespace, with_dataset: bool = True) -> dict[str, A
     if with_dataset:
         kwargs["dataset"], kwargs["dataset_kwargs"] = dataset_spec(args)
     return kwargs
+
+
+def add_rows_args(parser: argparse.ArgumentParser, split_help: str) -> None:
+    """--out, the env options, --limit and --seed of the commands that write one row per sample."""
+    parser.add_argument("--out", required=True, help="parquet file to write")
+    add_env_args(parser, sorted(ENV_IDS), split_help)
+    parser.add_argument("--limit", type=int, help="only the first N samples")
+    parser.add_argument("--seed", type=int, default=0, help="sample i's episode seed is seed+i (default 0)")
+
+
+def rows_env(args: argparse.Namespace) -> tuple[gym.Env, int]:
+    """The env over the chosen dataset split, and how many of its samples to write."""
+    env = gym.make(args.env_id, **env_spec(args))
+    size = len(env.unwrapped.dataset)
+    return env, size if args.limit is None else min(args.limit, size)

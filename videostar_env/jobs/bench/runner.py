@@ -152,7 +152,7 @@ def open_run(out: str | os.PathLike, config: BenchConfig) -> ResultsLog:
 
 
 def _make_agent(config: BenchConfig) -> Any:
-    from videostar_agents import make_agent  # the agents package sits beside the env package
+    from ..agents import make_agent
 
     agent = make_agent(config.agent, **{"seed": config.seed, **config.agent_kwargs})
     check_reasoning(getattr(agent, "reasoning", None), config.env_kwargs.get("task_options", {}))
