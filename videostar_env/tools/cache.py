@@ -1,8 +1,9 @@
 """The tool cache: every tool result stored, content-addressed, shared by processes (and nodes).
 
 A GRPO group revisits one video n times and training revisits it every epoch; a tool
-should run once per (video content, sampled frames, tool, canonical arguments, candidates,
-backend ids). Backend ids name the model and its weights digest, so new weights miss.
+should run once per (video content, sampled frames, tool, its code, canonical arguments,
+candidates, backend ids). Backend ids name the model and its weights digest, so new weights
+miss; the code digest is of the tool's class (or function) source, so an edited tool misses.
 The entries live in a store (stores.py): diskcache by default (SQLite + files: safe across the
 processes of one machine and restarts, size-bounded), or one file per entry in a folder that
 the nodes of a multi-node job share ("directory"), or an object store ("fsspec").
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import pickle
+import warnings
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +51,12 @@ def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[
 
     A tool may declare `uses`: what it reads among "video" (the sampled frames), the backend
     kinds, and "knowledge" (default: the video and every backend); and `version`, bumped when
-    its output changes. A tool that does not read the video is cached once for all videos.
+    its output changes for a reason its own source does not show (a helper it calls, a data
+    file). A tool that does not read the video is cached once for all videos.
     """
     uses = getattr(tool, "uses", ("video", *KINDS))
     key: dict[str, Any] = {
-        "tool": tool.name, "version": str(getattr(tool, "version", "0")),
+        "tool": tool.name, "version": str(getattr(tool, "version", "0")), "code": code_digest(tool),
         "arguments": arguments, "candidates": list(ctx.candidates),
         "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in KINDS},
     }
@@ -61,6 +66,34 @@ def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[
     if "knowledge" in uses:
         key["knowledge"] = ctx.knowledge.digest
     return key
+
+
+_CODE_DIGESTS: "weakref.WeakKeyDictionary[Any, str | None]" = weakref.WeakKeyDictionary()
+
+
+def code_digest(tool: Tool) -> str | None:
+    """A digest of the source of the tool's class (a function tool: the function), or None where none can be read.
+
+    Read once per class in a process, so a process keys on the code it loaded. Without source
+    (a class typed at the interpreter prompt) the key holds None and only `version` tells versions apart.
+    """
+    definition = tool if inspect.isfunction(tool) or inspect.ismethod(tool) else type(tool)
+    definition = inspect.unwrap(getattr(definition, "__func__", definition))
+    try:
+        return _CODE_DIGESTS[definition]
+    except (KeyError, TypeError):
+        pass
+    try:
+        digest: str | None = hashlib.sha256(inspect.getsource(definition).encode()).hexdigest()[:16]
+    except (OSError, TypeError):  # built in, or defined where no file holds it
+        digest = None
+        warnings.warn(f"tool {getattr(tool, 'name', definition)!r}: its source cannot be read, so its cached results "
+                      f"are keyed on its `version` only; bump `version` when you change it", stacklevel=3)
+    try:
+        _CODE_DIGESTS[definition] = digest
+    except TypeError:  # not weakly referenceable: read again next time
+        pass
+    return digest
 
 
 def cacheable(tool: Tool) -> bool:
