@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+EPISODES ?= 40
 
 .PHONY: demo test clean
 
@@ -15,7 +16,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/videostar demo --episodes 40 --out runs/demo
+	$(VENV)/bin/videostar demo --episodes $(EPISODES) --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -150,9 +150,9 @@ def test_the_folder_path_end_to_end_with_a_corrupt_first_video(clip_folder, tmp_
 
 
 def readme_section(title: str) -> str:
-    """The text of a README section, from its heading to the next one."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    return re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#)", text, re.DOTALL | re.MULTILINE).group(1)
+    """The text of a section of docs/datasets.md (moved there from the README), from its heading to the next one."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+    return re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#|\Z)", text, re.DOTALL | re.MULTILINE).group(1)
 
 
 def test_the_readme_questions_file_benches_on_the_real_clips_with_yolo_objects(tmp_path, monkeypatch, capsys):

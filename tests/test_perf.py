@@ -12,7 +12,7 @@ import videostar_env  # noqa: F401
 from benchmarks.perf import SECTIONS, machine, main, run
 from benchmarks.perf.decoding import decord_floor, opencv_decode, reset_vs_decode
 from benchmarks.perf.memory import memory_per_env
-from benchmarks.perf.report import BEGIN, END, perf_table, update_readme
+from benchmarks.perf.report import BEGIN, END, files_with_markers, perf_table, update_docs, update_readme
 from benchmarks.perf.stepping import step_overhead
 from benchmarks.perf.timing import interleaved_ms, summary
 from benchmarks.perf.vector import vector_throughput
@@ -128,6 +128,27 @@ def test_run_writes_json_chart_and_table_and_fills_the_readme(tmp_path):
         update_readme(tmp_path / "out" / "perf.md", "x")
     with pytest.raises(ValueError, match="unknown sections"):
         run(tmp_path / "out", only=("warp",))
+
+
+def test_docs_option_fills_whichever_page_holds_the_markers(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# docs\n")
+    (docs / "performance.md").write_text(f"# perf\n\n{BEGIN}\nold\n{END}\n")
+    assert files_with_markers(docs) == [docs / "performance.md"]
+    assert update_docs(docs, "| new |\n") == [docs / "performance.md"]
+    assert (docs / "performance.md").read_text() == f"# perf\n\n{BEGIN}\n| new |\n{END}\n"
+    assert (docs / "index.md").read_text() == "# docs\n"
+    (docs / "performance.md").write_text("# no markers\n")
+    with pytest.raises(ValueError, match="markers"):  # before any measuring
+        run(tmp_path / "out", only=("step",), quick=True, docs=docs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_repository_docs_hold_the_markers_once():
+    root = Path(__file__).resolve().parents[1]
+    assert files_with_markers(root / "docs") == [root / "docs" / "performance.md"]
+    assert BEGIN not in (root / "README.md").read_text()
 
 
 def test_machine_names_the_cpu_cores_and_memory():

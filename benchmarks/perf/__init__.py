@@ -1,9 +1,10 @@
 """Environment performance: every figure measured as a ratio in one run on one machine.
 
-    python -m benchmarks.perf --out DIR [--quick] [--only reset,step,...] [--readme README.md]
+    python -m benchmarks.perf --out DIR [--quick] [--only reset,step,...] [--docs docs]
 
-Writes DIR/perf.json, DIR/perf.png and DIR/perf.md (the README's table); with --readme, puts
-the table between that file's perf-table markers. Sections: reset (vs the decode floor and
+Writes DIR/perf.json, DIR/perf.png and DIR/perf.md (the table of docs/performance.md); with --docs
+(a markdown file, or a folder searched for one), puts the table between the perf-table markers of
+whichever file holds them. Sections: reset (vs the decode floor and
 the decoders), step (overhead), grpo (tool runs with and without the cache), yolo (batched
 vs per-frame pose), vector (sync/async episodes per second), memory (per env, by frames),
 concurrency (K episodes at once through EnvPool, as verl's agent loop plays them).
@@ -47,7 +48,7 @@ def sections(quick: bool) -> dict[str, Callable[[], Any]]:
     from .yolo import yolo_pose
 
     return {
-        "reset": lambda: reset_vs_decode(repeats=3 if quick else 20, real_clips=not quick),
+        "reset": lambda: reset_vs_decode(repeats=3 if quick else 20),
         "step": lambda: step_overhead(repeats=20 if quick else 300),
         "grpo": lambda: [grpo_workload(policy, videos=2 if quick else 8) for policy in POLICIES],
         "vector": lambda: vector_throughput(episodes=4 if quick else 48, counts=(1, 2) if quick else (1, 2, 4),
@@ -59,13 +60,18 @@ def sections(quick: bool) -> dict[str, Callable[[], Any]]:
 
 
 def run(out: str | os.PathLike, only: tuple[str, ...] = SECTIONS, quick: bool = False,
-        readme: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Measure the chosen sections; write perf.json, perf.png and perf.md to out (and the README table)."""
-    from .report import perf_chart, perf_table, update_readme
+        readme: str | os.PathLike | None = None, docs: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Measure the chosen sections; write perf.json, perf.png and perf.md to out, and the table into the
+    markdown file (or the file under the folder) named by docs that holds the perf-table markers.
+    readme: the same as docs, its former name."""
+    from .report import files_with_markers, perf_chart, perf_table, update_docs
 
     unknown = set(only) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    targets = [t for t in (docs, readme) if t is not None]
+    for target in targets:
+        files_with_markers(target)  # before measuring: a wrong path fails at once, not after minutes
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "quick": quick, "seconds": {}}
@@ -80,8 +86,9 @@ def run(out: str | os.PathLike, only: tuple[str, ...] = SECTIONS, quick: bool = 
     perf_chart(report, out / "perf.png")
     table = perf_table(report)
     (out / "perf.md").write_text(table)
-    if readme is not None:
-        update_readme(readme, table)
+    for target in targets:
+        for path in update_docs(target, table):
+            print(f"Wrote the table into {path}", flush=True)
     return report
 
 
@@ -91,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/perf", help="output folder (default runs/perf)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, not numbers to publish")
-    parser.add_argument("--readme", help="also write the table into this README between its perf-table markers")
+    parser.add_argument("--docs", help="also write the table between the perf-table markers of this markdown file, "
+                                       "or of the file under this folder that holds them (docs/performance.md)")
+    parser.add_argument("--readme", help=argparse.SUPPRESS)  # the former name of --docs
     args = parser.parse_args(argv)
-    report = run(args.out, tuple(s for s in args.only.split(",") if s), args.quick, args.readme)
+    report = run(args.out, tuple(s for s in args.only.split(",") if s), args.quick, docs=args.docs or args.readme)
     print((Path(args.out) / "perf.md").read_text())
     print(f"Wrote {Path(args.out) / 'perf.json'} and perf.png in {sum(report['seconds'].values()):.0f} s")
     return 0

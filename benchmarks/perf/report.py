@@ -1,4 +1,4 @@
-"""perf.json as a chart and as the README's performance table."""
+"""perf.json as a chart and as the performance table of the docs (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -126,13 +126,32 @@ def concurrency_table(result: dict[str, Any]) -> str:
 
 
 def update_readme(readme: str | Path, table: str) -> None:
-    """Replace the text between the perf-table markers of a README with the table."""
+    """Replace the text between the perf-table markers of a markdown file with the table."""
     path = Path(readme)
     text = path.read_text()
     if BEGIN not in text or END not in text:
         raise ValueError(f"{path} has no {BEGIN} ... {END} markers to put the table between")
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text, count=1))
+
+
+def files_with_markers(docs: str | Path) -> list[Path]:
+    """The markdown files that hold the perf-table markers: docs itself, or those under a docs folder."""
+    root = Path(docs)
+    candidates = sorted(root.rglob("*.md")) if root.is_dir() else [root]
+    found = [p for p in candidates if p.is_file() and BEGIN in (text := p.read_text()) and END in text]
+    if not found:
+        raise ValueError(f"no file {'under ' if root.is_dir() else 'at '}{root} has the {BEGIN} ... {END} markers "
+                         f"to put the table between")
+    return found
+
+
+def update_docs(docs: str | Path, table: str) -> list[Path]:
+    """Put the table between the markers of every file that holds them (docs: a file or a folder); those files."""
+    files = files_with_markers(docs)
+    for path in files:
+        update_readme(path, table)
+    return files
 
 
 def perf_chart(report: dict[str, Any], path: str | Path) -> None:

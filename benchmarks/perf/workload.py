@@ -18,7 +18,7 @@ import numpy as np
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env import answer, tool_call
 from videostar_env.backends import Backends
-from videostar_env.video import decode
+from videostar_env.video.decode import decode
 from videostar_env.tools import ToolContext, validate_arguments
 from videostar_env.tools.cache import CacheConfig, ToolCache, tool_key
 
