@@ -17,7 +17,7 @@ def verl_data_command(sub: argparse._SubParsersAction, common: argparse.Argument
     """`videostar verl-data`: verl RL parquet, one row per sample."""
     data = sub.add_parser("verl-data", parents=[common], help="write verl RL parquet (one row per sample) for the agent loop")
     add_rows_args(data, "the split to write (dataset default if omitted)")
-    data.set_defaults(func=_verl_data)
+    data.set_defaults(func=_verl_data, interrupted="{out} was not written; run it again to start over")
 
 
 def sft_data_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def sft_data_command(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     sft.add_argument("--no-judge", action="store_true", help="keep rule-checked chains without asking a judge")
     sft.add_argument("--key-env", default="OPENAI_API_KEY", help="variable holding the API key (DASHSCOPE_API_KEY...)")
     sft.add_argument("--temperature", type=float, default=0.7, help="teacher sampling temperature (default 0.7)")
-    sft.set_defaults(func=_sft_data)
+    sft.set_defaults(func=_sft_data, interrupted="{out} was not written; run it again to start over")
 
 
 def train_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

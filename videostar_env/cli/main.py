@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from functools import partial
 from importlib.metadata import entry_points
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="env id of the spatio-temporal demo (default VideoSTR-Tools-v0)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the first episode (episode i uses seed+i)")
     demo.add_argument("--out", default="runs/demo", help="folder for summary.json and episode.png")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=_demo, interrupted="{out}/summary.json was not written; run it again to start over")
 
     pre = sub.add_parser("precompute", parents=[common], help="run tools over a whole dataset into the tool cache (resumable)")
     add_env_args(pre, sorted(ENV_IDS), "the split to precompute (dataset default if omitted)")
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                      help="shard the samples over Ray actors: a cluster address, or none to start Ray locally")
     pre.add_argument("--ray-workers", type=int, default=2, help="Ray actors (default 2)")
-    pre.set_defaults(func=_precompute)
+    pre.set_defaults(func=_precompute, resumable="the finished samples are kept in the tool cache")
 
     bench = sub.add_parser("bench", parents=[common], help="evaluate an agent on a dataset and protocol: results, metrics, plots, report")
     bench.add_argument("--agent", default="heuristic", help="agent name or import path 'module:Class' (default heuristic)")
@@ -273,17 +274,32 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--overwrite", action="store_true", help="delete the output folder first instead of resuming")
     bench.add_argument("--reference", help="JSON list of extra published rows for the report")
     bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=_bench, resumable="the finished episodes are kept in {out}/results.jsonl")
 
     add_plugin_commands(sub, common)
     return parser
 
 
+def interrupted_line(args: argparse.Namespace, argv: list[str]) -> str:
+    """The one line a Ctrl-C prints: the command that resumes the run where it can, else what was lost."""
+    if getattr(args, "resumable", None):
+        again = shlex.join(["videostar", *(a for a in argv if a != "--overwrite")])  # --overwrite would start afresh
+        return f"videostar {args.command}: interrupted; {args.resumable.format(**vars(args))}; resume with: {again}"
+    lost = getattr(args, "interrupted", None) or "run it again to start over"
+    return f"videostar {args.command}: interrupted; {lost.format(**vars(args))}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `videostar` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(interrupted_line(args, argv), file=sys.stderr)
+        return 130
     except USER_ERRORS as exc:
         if args.debug:
             raise
