@@ -199,8 +199,13 @@ def _bench(args: argparse.Namespace) -> int:
             calls = round(tool["calls_per_episode"] * overall["episodes"])
             table.add_row(f"[red]{name} errors[/red]", f"{tool['errors']} of {calls} calls")
     table.add_row("invalid-action rate", f"{overall.get('invalid_action_rate', 0):.3f}")
+    if metrics["missing_videos"]:
+        missing = metrics["missing_videos"]
+        table.add_row("[red]videos missing on disk (not played)[/red]",
+                      f"{missing['count']} of {missing['total']}, e.g. {missing['examples'][0]}")
     if metrics["failed"]["episodes"]:
-        table.add_row("[red]unreadable videos (not played)[/red]", str(metrics["failed"]["episodes"]))
+        example = ": ".join(metrics["failed"]["examples"][0]["error"].split(": ")[:2])  # the error and its video
+        table.add_row("[red]unreadable videos (not played)[/red]", f"{metrics['failed']['episodes']}, e.g. {example}")
     console.print(table)
     console.print(f"Wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, the plots and {out / 'report.html'}")
     return 0

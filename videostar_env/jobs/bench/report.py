@@ -101,6 +101,10 @@ def _metric_tables(metrics: dict[str, Any]) -> str:
         parts.append("<h2>Tools</h2>" + _table(["tool", "episodes calling it %", "calls/episode", "errors"],
                                                  [[n, _pct(t["rate"]), f"{t['calls_per_episode']:.2f}", t["errors"]]
                                                   for n, t in tools.items()]))
+    missing = metrics.get("missing_videos")
+    if missing:
+        parts.append(f"<h2>Missing videos: {missing['count']} of {missing['total']} not on disk (not played)</h2>"
+                     + _table(["video"], [[path] for path in missing["examples"]]))
     failed = metrics["failed"]
     if failed["episodes"]:
         parts.append(f"<h2>Unreadable videos: {failed['episodes']} episodes not played</h2>"

@@ -355,6 +355,15 @@ def dataset_label(config: BenchConfig) -> tuple[str, str | None]:
     return config.dataset, None
 
 
+def missing_videos(parts: list[Part]) -> dict[str, Any] | None:
+    """The videos the annotations name but the disk lacks, over every split: count, total and a few examples."""
+    found = [p.missing for p in parts if p.missing]
+    if not found:
+        return None
+    return {"count": sum(m["count"] for m in found), "total": sum(m["total"] for m in found),
+            "examples": [e for m in found for e in m["examples"]][:5]}
+
+
 def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, references: list[dict[str, Any]],
                   max_report_episodes: int = 100) -> dict[str, Any]:
     """metrics.json, the plots and report.html from the logged rows of the planned episodes; returns the metrics."""
@@ -370,6 +379,7 @@ def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, refer
                                                                "missing_videos": p.missing,
                                                                "refused_rows": p.refused} for p in parts},
                       "identity": config.identity()}
+    metrics["missing_videos"] = missing_videos(parts)
     metrics["references"] = matching(references, dataset, protocol)
     (log.folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plots = write_plots(metrics, rows, log.folder, metrics["references"]) if metrics["overall"]["episodes"] else {}
