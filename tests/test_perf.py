@@ -47,6 +47,30 @@ def test_reset_is_reported_against_the_decode_floor():
     assert result["target"]["met"] == (result["reset_over_floor_worst"] <= 1.2)
 
 
+def test_every_timed_reset_decodes_its_video(monkeypatch):
+    import videostar_env.core.env as env_module
+
+    reads, real = [], env_module.decode
+    monkeypatch.setattr(env_module, "decode", lambda path, *a, **k: reads.append(path) or real(path, *a, **k))
+    reset_vs_decode(repeats=3, real_clips=False)
+    assert reads.count(SyntheticDataset()[0].video) == 1 + 3  # the warm-up and each round: no reuse of held frames
+
+
+def test_interleaved_timing_runs_the_before_hook_untimed_before_each_call():
+    order = []
+    interleaved_ms({"a": lambda: order.append("a")}, repeats=2, warmup=1, before={"a": lambda: order.append("-")})
+    assert order == ["-", "a"] * 3
+
+
+def test_quick_reset_section_plays_the_shared_clips(tmp_path):
+    from conftest import shared_file
+
+    shared_file("clips/arm_wrestling.mp4")
+    assert main(["--out", str(tmp_path), "--quick", "--only", "reset"]) == 0  # the oracle env refused the real clips
+    videos = [row["video"] for row in json.loads((tmp_path / "perf.json").read_text())["reset"]["videos"]]
+    assert {"apply_eye_makeup.avi", "arm_wrestling.mp4", "flipping_pancake.mkv"} <= set(videos)
+
+
 def test_step_overhead_times_cache_hits_answers_and_invalid_turns():
     result = step_overhead(repeats=5, videos=2)  # raises if a timed tool call missed the cache
     assert {k: v["n"] for k, v in result.items() if k != "target"} == {

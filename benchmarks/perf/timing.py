@@ -7,18 +7,27 @@ import time
 from typing import Any, Callable
 
 
-def interleaved_ms(contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Milliseconds of each contender over `repeats` rounds, one call of each per round."""
-    for fn in contenders.values():
+def interleaved_ms(contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                   before: dict[str, Callable[[], Any]] | None = None) -> dict[str, list[float]]:
+    """Milliseconds of each contender over `repeats` rounds, one call of each per round; `before[name]`, if
+    given, runs untimed before each call of that contender."""
+    before = before or {}
+    for name, fn in contenders.items():
         for _ in range(warmup):
+            before.get(name, _nothing)()
             fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
+            before.get(name, _nothing)()
             start = time.perf_counter()
             fn()
             times[name].append((time.perf_counter() - start) * 1000)
     return times
+
+
+def _nothing() -> None:
+    pass
 
 
 def summary(times: list[float]) -> dict[str, float]:
