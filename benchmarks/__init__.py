@@ -1,1 +1,1 @@
-"""Accuracy protocols and speed benchmarks, run as `python -m benchmarks.<name>`."""
+"""Accuracy protocols and speed benchmarks, run as `python -m videostar_benchmarks.<name>`."""

@@ -1,6 +1,6 @@
 """How the graph reader's accuracy falls as the oracle objects backend gets noisier.
 
-    python -m benchmarks.graph_noise --out DIR [--scenes N]
+    python -m videostar_benchmarks.graph_noise --out DIR [--scenes N]
 
 Plays the `graph-reader` agent on VideoSTR-Tools-v0 (every question of the scenes dataset) with
 the oracle objects backend at rising noise: position noise (metres), a miss rate and an
@@ -56,7 +56,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.graph_noise", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.graph_noise", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/graph-noise", help="output folder (default runs/graph-noise)")
     parser.add_argument("--scenes", type=int, default=24, help="scenes (about 10 questions each; default 24)")
     args = parser.parse_args(argv)

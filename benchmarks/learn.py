@@ -1,6 +1,6 @@
 """Learnability: Stable-Baselines3 agents learn when to call tools, under the hierarchical reward and its ablations.
 
-    python -m benchmarks.learn --out DIR [--timesteps N] [--quick]
+    python -m videostar_benchmarks.learn --out DIR [--timesteps N] [--quick]
 
 Trains PPO under each reward of ABLATIONS_RUN (full; accuracy + format only; without the tool
 term; without the sub-motion term; with a per-call tool cost) and A2C under the full reward, on
@@ -200,7 +200,7 @@ def run(out: str | os.PathLike, timesteps: int = 12_000, eval_episodes: int = 14
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.learn", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.learn", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/learn", help="output folder (default runs/learn)")
     parser.add_argument("--timesteps", type=int, default=12_000, help="environment steps per training run (default 12000)")
     parser.add_argument("--eval-episodes", type=int, default=140, help="held-out episodes per evaluation (default 140)")

@@ -1,6 +1,6 @@
 """Prompt and reply token counts per dataset with the real Qwen BPE: what fits in the policy's response budget.
 
-    python -m benchmarks.tokens [--annotations DIR] [--budget 4096] [--out DIR]
+    python -m videostar_benchmarks.tokens [--annotations DIR] [--budget 4096] [--out DIR]
 
 For every annotation file of the shipped Video-STAR annotations (both protocols), counted as the env
 counts them (videostar_env.clients.tokens, ChatML tokens included): the system prompt (role and
@@ -99,7 +99,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.tokens", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.tokens", description=__doc__.split("\n\n")[0])
     parser.add_argument("--annotations", type=Path, default=SHARED_ANNOTATIONS,
                         help=f"the Video-STAR annotation folder (default {SHARED_ANNOTATIONS})")
     parser.add_argument("--budget", type=int, default=4096, help="the policy's response tokens (default 4096)")

@@ -1,6 +1,6 @@
 """Tool benchmark: batched vs per-frame YOLO pose, and cold vs cached tool latency, as ratios in one run.
 
-    python -m benchmarks.tools --out DIR [--pose-weights PATH] [--vision yolo --vision-options JSON ...]
+    python -m videostar_benchmarks.tools --out DIR [--pose-weights PATH] [--vision yolo --vision-options JSON ...]
 
 Writes DIR/tools.json. YOLO runs on CPU, and on the GPU too when torch sees one. Without
 --pose-weights it compares a YOLO11n-pose built from ultralytics' yaml (PyTorch; random
@@ -149,7 +149,7 @@ def run(out: str | os.PathLike, kwargs: dict[str, Any] | None = None, pose_weigh
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.tools", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.tools", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/bench-tools", help="output folder (default runs/bench-tools)")
     parser.add_argument("--pose-weights", help="YOLO pose weights for the batching comparison")
     parser.add_argument("--no-yolo", action="store_true", help="skip the YOLO batching comparison")

@@ -1,6 +1,6 @@
 """Which tracker keeps one id per person on real clips: id switches against boxes drawn by hand.
 
-    python -m benchmarks.tracking [--weights W] [--clips DIR] [--truth JSON] [--trackers NAME ...] [--out DIR]
+    python -m videostar_benchmarks.tracking [--weights W] [--clips DIR] [--truth JSON] [--trackers NAME ...] [--out DIR]
 
 Tracks every clip of the hand-made truth (benchmarks/data/tracking_truth.json: each person's box on
 seven or eight frames of the three shared clips) with the yolo objects backend at the object tools'
@@ -151,7 +151,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.tracking", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.tracking", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=str(SHARED / "weights" / "yolo11n_int8.tflite"),
                         help="detector weights (default: the shared int8 YOLO11n)")
     parser.add_argument("--clips", default=str(SHARED / "clips"), help="folder of the truth's clips")

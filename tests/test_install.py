@@ -1,7 +1,9 @@
-"""What the distribution installs: top-level import names unique to this project."""
+"""What the distribution installs: top-level import names unique to this project; the benchmarks run from anywhere."""
 
 import importlib.metadata
 import re
+import subprocess
+import sys
 
 GENERIC = {"agents", "trainers", "benchmarks", "tests", "tools", "data", "utils", "common", "core", "envs", "scripts"}
 
@@ -19,7 +21,7 @@ def installed_top_level_names() -> set[str]:
 
 def test_every_installed_top_level_name_is_this_projects():
     names = installed_top_level_names()
-    assert names == {"videostar_env", "videostar_agents", "videostar_trainers"}
+    assert names == {"videostar_env", "videostar_agents", "videostar_trainers", "videostar_benchmarks"}
     assert not names & GENERIC  # openai-agents installs `agents`; both must import side by side
 
 
@@ -29,3 +31,15 @@ def test_the_renamed_folders_import_under_their_installed_names():
 
     assert "heuristic" in videostar_agents.AGENTS
     assert callable(videostar_trainers.reward.compute_score)
+
+
+def test_the_benchmarks_run_from_any_directory(tmp_path):
+    import videostar_benchmarks.tracking
+
+    assert videostar_benchmarks.tracking.TRUTH.is_file()  # package data
+    help_text = subprocess.run([sys.executable, "-m", "videostar_benchmarks.perf", "--help"], cwd=tmp_path,
+                               capture_output=True, text=True, check=True).stdout
+    assert help_text.startswith("usage: python -m videostar_benchmarks.perf")
+    subprocess.run([sys.executable, "-m", "videostar_benchmarks.perf", "--quick", "--only", "step", "--out", "out"],
+                   cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert (tmp_path / "out" / "perf.json").is_file()

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("stable_baselines3", reason="the learn extra (stable-baselines3) is not installed")
 
-from benchmarks.learn import (EVAL_SEED, HELD_OUT, EpisodeLog, PolicyAgent, UniformDiscreteAgent, curves, evaluate,
+from videostar_benchmarks.learn import (EVAL_SEED, HELD_OUT, EpisodeLog, PolicyAgent, UniformDiscreteAgent, curves, evaluate,
                               main, train)
 
 

@@ -9,14 +9,14 @@ import gymnasium as gym
 import pytest
 
 import videostar_env  # noqa: F401
-from benchmarks.perf import SECTIONS, machine, main, run
-from benchmarks.perf.decoding import decord_floor, opencv_decode, reset_vs_decode
-from benchmarks.perf.memory import memory_per_env
-from benchmarks.perf.report import BEGIN, END, files_with_markers, perf_table, update_docs, update_readme
-from benchmarks.perf.stepping import step_overhead
-from benchmarks.perf.timing import interleaved_ms, summary
-from benchmarks.perf.vector import vector_throughput
-from benchmarks.perf.workload import CountedBackend, grpo_workload, rollout_calls
+from videostar_benchmarks.perf import SECTIONS, machine, main, run
+from videostar_benchmarks.perf.decoding import decord_floor, opencv_decode, reset_vs_decode
+from videostar_benchmarks.perf.memory import memory_per_env
+from videostar_benchmarks.perf.report import BEGIN, END, files_with_markers, perf_table, update_docs, update_readme
+from videostar_benchmarks.perf.stepping import step_overhead
+from videostar_benchmarks.perf.timing import interleaved_ms, summary
+from videostar_benchmarks.perf.vector import vector_throughput
+from videostar_benchmarks.perf.workload import CountedBackend, grpo_workload, rollout_calls
 from videostar_env import tool_call, vector_kwargs
 from videostar_env.datasets import SyntheticDataset, decode
 
@@ -190,10 +190,10 @@ def test_command_line_quick_yolo_section(tmp_path):
         assert report["yolo"]["target"]["met"] is None  # not measured, not claimed
 
 
-# -- concurrent episodes through EnvPool (benchmarks.perf.concurrency) -------------------------------------------------
+# -- concurrent episodes through EnvPool (videostar_benchmarks.perf.concurrency) -------------------------------------------------
 
-from benchmarks.perf import concurrency as conc  # noqa: E402
-from benchmarks.perf.report import concurrency_table  # noqa: E402
+from videostar_benchmarks.perf import concurrency as conc  # noqa: E402
+from videostar_benchmarks.perf.report import concurrency_table  # noqa: E402
 from videostar_trainers.env_pool import default_threads  # noqa: E402
 
 

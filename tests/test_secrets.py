@@ -32,7 +32,7 @@ def scan(folder) -> list[str]:
 
 
 def test_no_file_or_log_line_holds_the_key(tmp_path, caplog):
-    from benchmarks.tools import run as run_benchmark
+    from videostar_benchmarks.tools import run as run_benchmark
 
     caplog.set_level(logging.DEBUG)
     episode_dir, cache_dir, bench_dir = tmp_path / "episode", tmp_path / "cache", tmp_path / "bench"

@@ -85,7 +85,7 @@ def test_the_graph_reader_answers_every_question_type_exactly_with_the_noise_fre
 
 
 def test_more_oracle_noise_lowers_the_graph_readers_accuracy():
-    from benchmarks.graph_noise import noise_level
+    from videostar_benchmarks.graph_noise import noise_level
 
     levels = [noise_level({"position_noise": x}, scenes=6) for x in (0.0, 0.2, 1.0)]
     answers = [level["answer"] for level in levels]

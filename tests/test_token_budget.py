@@ -259,7 +259,7 @@ def k600(tmp_path_factory):
 
 
 def test_k600_explaining_every_candidate_is_shortened_and_the_episode_goes_on(k600):
-    from benchmarks.tokens import count_split
+    from videostar_benchmarks.tokens import count_split
 
     with warnings.catch_warnings():  # the other 7,275 videos are not here
         warnings.simplefilter("ignore", UserWarning)
@@ -289,7 +289,7 @@ def test_k600_explaining_every_candidate_is_shortened_and_the_episode_goes_on(k6
 
 
 def test_the_token_benchmark_counts_every_shipped_annotation_file(tmp_path, capsys):
-    from benchmarks.tokens import main
+    from videostar_benchmarks.tokens import main
 
     annotations = shared_file("video-star")
     assert main(["--annotations", str(annotations), "--out", str(tmp_path)]) == 0

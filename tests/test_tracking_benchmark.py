@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.tracking import TRUTH, iou, load_truth, match, score
+from videostar_benchmarks.tracking import TRUTH, iou, load_truth, match, score
 
 from conftest import shared_file
 

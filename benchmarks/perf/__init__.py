@@ -1,6 +1,6 @@
 """Environment performance: every figure measured as a ratio in one run on one machine.
 
-    python -m benchmarks.perf --out DIR [--quick] [--only reset,step,...] [--docs docs]
+    python -m videostar_benchmarks.perf --out DIR [--quick] [--only reset,step,...] [--docs docs]
 
 Writes DIR/perf.json, DIR/perf.png and DIR/perf.md (the table of docs/performance.md); with --docs
 (a markdown file, or a folder searched for one), puts the table between the perf-table markers of
@@ -94,7 +94,7 @@ def run(out: str | os.PathLike, only: tuple[str, ...] = SECTIONS, quick: bool = 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perf", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.perf", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/perf", help="output folder (default runs/perf)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, not numbers to publish")

@@ -1,4 +1,4 @@
-"""python -m benchmarks.perf: see the package docstring."""
+"""python -m videostar_benchmarks.perf: see the package docstring."""
 
 from . import main
 

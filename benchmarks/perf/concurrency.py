@@ -1,6 +1,6 @@
 """Concurrent episodes in one event loop, driven through EnvPool as verl's agent loop drives it.
 
-    python -m benchmarks.perf.concurrency --out DIR [--quick] [--data synthetic,clips] [--ks 1,16] [--threads N] ...
+    python -m videostar_benchmarks.perf.concurrency --out DIR [--quick] [--data synthetic,clips] [--ks 1,16] [--threads N] ...
 
 A cell is K episodes started together (one agent-loop worker's share of a rollout batch; GRPO
 groups of 4 rollouts on one video), each: reset, then 3 turns of a simulated generation
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import machine
     from .report import concurrency_table
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perf.concurrency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.perf.concurrency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/perf", help="output folder (default runs/perf)")
     parser.add_argument("--quick", action="store_true", help="K 1, 16, 64 at G 0.05 s, one process per cell: a smoke run")
     parser.add_argument("--data", default=",".join(DATA), help=f"comma-separated, some of {','.join(DATA)}")

@@ -17,7 +17,7 @@ def _met(value: bool | None) -> str:
 def perf_table(report: dict[str, Any]) -> str:
     """The targets, what was measured and whether each is met, then the decoders per video, as markdown."""
     m = report["machine"]
-    lines = [f"Measured by `python -m benchmarks.perf` on {m['cpu_model']} ({m['cpus']} cores, {m['memory_gb']} GiB), "
+    lines = [f"Measured by `python -m videostar_benchmarks.perf` on {m['cpu_model']} ({m['cpus']} cores, {m['memory_gb']} GiB), "
              f"GPU: {m['gpu'] or 'none'}; Python {m['python']}, {m['platform']}.", "",
              "| figure | target | measured | met |", "|---|---|---|---|"]
     if "reset" in report:
@@ -85,7 +85,7 @@ def perf_table(report: dict[str, Any]) -> str:
 
 
 def concurrency_table(result: dict[str, Any]) -> str:
-    """Concurrent episodes (benchmarks.perf.concurrency) as markdown: ratios first, then rates, loop lag, memory, tool runs."""
+    """Concurrent episodes (videostar_benchmarks.perf.concurrency) as markdown: ratios first, then rates, loop lag, memory, tool runs."""
     turns, group = result["turns"], result["group_size"]
     lines = [f"K episodes at once in one event loop, {turns} turns each after a simulated generation of G s (GRPO groups "
              f"of {group} on one video); ideal K / ({turns} G) episodes/s; median of {result['repeats']} processes per row, "
