@@ -15,11 +15,13 @@ What trainers/reward.py needs to score a row without the env depends on the task
   the graph tag and prompt), so the reward reads the reasoning form the policy was prompted with.
 - any other task: reward_model.ground_truth is its ground truth as JSON.
 JSON strings keep the parquet's columns one type whatever the question (numbers or letters,
-options or none).
+options or none). Paths are absolute (the video, the dataset's path options), so the rows play
+from any directory.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -36,6 +38,19 @@ def env_id_of(env: Any) -> str | None:
     """The Gymnasium id an env was made with (gym.make), or None for an env built directly."""
     spec = getattr(env, "spec", None)
     return getattr(spec, "id", None)
+
+
+def absolute_path(path: str | os.PathLike) -> str:
+    """A path as a row holds it: absolute, so the row reads from any directory (a URL passes through)."""
+    path = os.fspath(path)
+    return path if "://" in path else os.path.abspath(path)
+
+
+def portable_dataset_kwargs(dataset: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The dataset's options with its path options (parameters annotated os.PathLike) made absolute."""
+    params = inspect.signature(type(dataset)).parameters
+    return {k: absolute_path(v) if isinstance(v, (str, os.PathLike)) and k in params
+            and "PathLike" in str(params[k].annotation) else v for k, v in kwargs.items()}
 
 
 def ground_truth_of(info: dict[str, Any]) -> str:
@@ -72,6 +87,7 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
     # The row names its env id and dataset, so the agent loop replays the sample in the same env.
     env_id = env_id_of(env)
     dataset = base.config.dataset if isinstance(base.config.dataset, str) else None
+    kwargs = portable_dataset_kwargs(base.dataset, base.config.dataset_kwargs)
     rows = []
     for i, index in enumerate(indices):
         try:
@@ -89,13 +105,13 @@ def verl_rows(env: Any, indices: Iterable[int], seed: int = 0, agent_name: str =
             "data_source": f"videostar/{info['dataset']}",
             "prompt": [{"role": "system", "content": m["content"][0]["text"]} for m in system]
                       + [{"role": "user", "content": "<video>" + question}],
-            "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
+            "videos": [{"video": absolute_path(info["video"]), "nframes": int(info["num_frames"])}],
             "ability": info["task"],
             "reward_model": {"style": "rule", "ground_truth": ground_truth_of(info)},
             "extra_info": {"index": i, "sample_index": int(index), "seed": seed + i, "sample_id": info["sample_id"],
                            "split": str(base.dataset[int(index)].split), "candidates": list(info["candidates"]),
                            **task_extra_info(base, info, int(index)),
-                           "dataset": dataset, "dataset_kwargs": json.dumps(base.config.dataset_kwargs, default=str),
+                           "dataset": dataset, "dataset_kwargs": json.dumps(kwargs, default=str),
                            "env_id": env_id, "task": info["task"]},
             "agent_name": agent_name,
         })

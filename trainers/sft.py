@@ -15,7 +15,7 @@ model finds inconsistent (or whose judgement cannot be read). The format rules a
 - any other task: no format rule beyond a correct answer.
 
 Kept episodes are written as verl multi-turn SFT rows: messages with <video>/<image>
-placeholders, the video path, the tool images as PNG bytes, the task and its ground truth (JSON;
+placeholders, the absolute video path, the tool images as PNG bytes, the task and its ground truth (JSON;
 action-recognition rows also carry the label).
 """
 
@@ -37,7 +37,7 @@ from videostar_env.perception.relation_graph import RelationGraph
 from videostar_env.jobs.rollout import play
 from videostar_env.tasks.spatiotemporal.reward import consistency, graph_answer
 
-from .data import ACTION_RECOGNITION, AGENT_NAME, SPATIOTEMPORAL
+from .data import ACTION_RECOGNITION, AGENT_NAME, SPATIOTEMPORAL, absolute_path
 
 STAGES = ("[1]", "[2]", "[3]")
 JUDGE_SYSTEM = ("You assess reasoning chains written for video action recognition. A chain is consistent when its "
@@ -169,7 +169,7 @@ def sft_row(info: dict[str, Any]) -> dict[str, Any]:
                 text.append(part["text"])
         messages.append({"role": role, "content": "".join(text)})
     truth = info["ground_truth"]
-    row = {"messages": messages, "videos": [{"video": info["video"], "nframes": int(info["num_frames"])}],
+    row = {"messages": messages, "videos": [{"video": absolute_path(info["video"]), "nframes": int(info["num_frames"])}],
            "images": images, "data_source": f"videostar/{info['dataset']}", "sample_id": info["sample_id"],
            "task": info["task"], "ground_truth": json.dumps(truth, default=str), "agent_name": AGENT_NAME}
     if "label" in truth:  # action recognition
