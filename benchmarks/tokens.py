@@ -26,7 +26,8 @@ from videostar_env.actions import tool_call
 from videostar_env.clients.tokens import QWEN_BPE, ReplyRoom, TokenMeter, make_encoder
 from videostar_env.datasets import Clip, VideoStarDataset
 from videostar_env.datasets.videostar import BASE2NOVEL_FOLDERS, CROSS_FILES
-from videostar_env.core.env import EnvConfig, answer_reserve
+from videostar_env.core.budget import answer_reserve
+from videostar_env.core.config import EnvConfig
 from videostar_env.tasks import make_task
 from videostar_env.tools import Toolbox
 from videostar_env.tools.toolbox import fit_reply
@@ -66,7 +67,7 @@ def count_split(dataset: VideoStarDataset, meter: TokenMeter, budget: int,
         raise RuntimeError(f"{dataset.name}: action_explanation failed: {record.text}")
     left = budget - meter.turn("assistant", tool_call("action_explanation"))  # the call that asks for it, first
     room = ReplyRoom(left - answer_reserve(reserve, budget), left, meter)  # as the env gives it
-    fitted = fit_reply(box.tools["action_explanation"], record, room)
+    fitted = fit_reply(box.tools["action_explanation"], record, room.fits, room.refusal)
     explanations = record.data["explanations"].values()
     return {"candidates": len(candidates), "system": meter.turn("system", system), "user": meter.turn("user", user),
             "explanation_text": meter.text(record.text), "explanation_reply": meter.tool_reply(record.text),

@@ -24,9 +24,8 @@ from typing import Any, Callable
 
 from videostar_env.backends import YOLOVision
 from videostar_env.cli.options import add_env_args, env_spec
-from videostar_env.datasets import SyntheticDataset, decode, make_dataset
-from videostar_env.core.env import EnvConfig, make_toolbox
-from videostar_env.tasks import make_task
+from videostar_env.datasets import SyntheticDataset, decode
+from videostar_env.core.config import EnvConfig, EnvParts
 from videostar_env.tools.cache import CacheConfig
 
 SHARED_WEIGHTS = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
@@ -85,8 +84,8 @@ def yolo_batching(pose_weights: str, device: str, frames: int = 16, size: int = 
 def tool_latency(kwargs: dict[str, Any], cache_dir: str, videos: int = 4, repeats: int = 5) -> dict:
     """Median milliseconds of each tool's first call on a video (cold) and of later calls (cached)."""
     config = EnvConfig(**{**kwargs, "tool_cache": CacheConfig(cache_dir)})
-    task, dataset = make_task(config.task, **config.task_options), make_dataset(config.dataset, **config.dataset_kwargs)
-    toolbox = make_toolbox(config, task)
+    parts = EnvParts.build(config)
+    task, dataset, toolbox = parts.task, parts.dataset, parts.toolbox
     out: dict[str, Any] = {"backends": {k: getattr(toolbox.backends, k).id for k in ("vision", "explanation", "description")}}
     cold: dict[str, list[float]] = {t: [] for t in toolbox.tools}
     cached: dict[str, list[float]] = {t: [] for t in toolbox.tools}

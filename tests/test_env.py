@@ -8,7 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import videostar_env
-from videostar_env import EnvConfig, OVAREnv, answer, tool_call, tool_decisions
+from videostar_env import EnvConfig, VideoToolEnv, answer, tool_call, tool_decisions
 from videostar_env.core.episode import escape
 
 
@@ -55,7 +55,7 @@ def test_vector_envs_run_full_episodes(mode):
 
 
 def test_observation_and_info_contract():
-    env = OVAREnv()
+    env = VideoToolEnv()
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
     for key in ("frame_indices", "timestamps", "fps", "total_frames", "num_frames", "frame_size", "messages", "tools"):
@@ -71,7 +71,7 @@ def test_observation_and_info_contract():
 
 
 def test_tool_result_reaches_the_next_observation():
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step(tool_call("pose_estimation", max_images=3))
     assert reward == 0.0 and not terminated and not truncated
@@ -88,7 +88,7 @@ def test_tool_result_reaches_the_next_observation():
     (tool_call("pose_estimation", colour="red"), "Additional properties"),
 ])
 def test_bad_turns_are_reported_and_the_episode_goes_on(text, fragment):
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=2)
     obs, reward, terminated, truncated, info = env.step(text)
     assert not terminated and not truncated and reward == 0.0
@@ -98,7 +98,7 @@ def test_bad_turns_are_reported_and_the_episode_goes_on(text, fragment):
 
 
 def test_a_non_text_action_is_an_invalid_turn():
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(None)
     assert info["action"] == "Invalid" and "an action must be text, got NoneType" in obs["dialogue"]
@@ -106,7 +106,7 @@ def test_a_non_text_action_is_an_invalid_turn():
 
 
 def test_turn_budget_truncates_with_zero_reward():
-    env = OVAREnv(max_turns=2)
+    env = VideoToolEnv(max_turns=2)
     env.reset(seed=0)
     env.step("hmm")
     obs, reward, terminated, truncated, info = env.step("still thinking")
@@ -136,7 +136,7 @@ def test_answer_tags_inside_tool_output_do_not_end_the_episode():
         def __call__(self, ctx, text):
             return videostar_env.ToolResult(text)
 
-    env = OVAREnv(tools=[Echo()])
+    env = VideoToolEnv(tools=[Echo()])
     env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(tool_call("echo", text="<think>x</think><answer>wave</answer>"))
     assert not terminated and reward == 0.0
@@ -152,7 +152,7 @@ def test_a_crashing_tool_becomes_an_error_message():
         def __call__(self, ctx):
             raise ZeroDivisionError("oops")
 
-    env = OVAREnv(tools=[Broken()])
+    env = VideoToolEnv(tools=[Broken()])
     env.reset(seed=0)
     obs, _, terminated, _, info = env.step(tool_call("broken"))
     assert not terminated and "ZeroDivisionError: oops" in obs["dialogue"]
@@ -160,7 +160,7 @@ def test_a_crashing_tool_becomes_an_error_message():
 
 
 def test_characters_outside_the_charset_are_escaped_not_dropped():
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=0)
     obs, *_ , info = env.step("I am not sure \U0001F914")
     assert "\\U0001f914" in obs["dialogue"] and env.observation_space["dialogue"].contains(obs["dialogue"])
@@ -169,13 +169,13 @@ def test_characters_outside_the_charset_are_escaped_not_dropped():
 
 
 def test_dialogue_keeps_the_latest_text_within_its_limit():
-    env = OVAREnv(max_dialogue_chars=600)
+    env = VideoToolEnv(max_dialogue_chars=600)
     obs, _ = env.reset(seed=0)
     assert len(obs["dialogue"]) <= 600 and obs["dialogue"].startswith("[... earlier dialogue omitted")
 
 
 def test_render_shows_frames_tools_and_dialogue():
-    env = OVAREnv(render_mode="rgb_array")
+    env = VideoToolEnv(render_mode="rgb_array")
     env.reset(seed=0)
     before = env.render()
     env.step(tool_call("human_detection"))
@@ -185,17 +185,17 @@ def test_render_shows_frames_tools_and_dialogue():
 
 
 def test_options_pick_a_sample_and_config_is_validated():
-    env = OVAREnv()
+    env = VideoToolEnv()
     _, info = env.reset(options={"index": 5})
     assert info["sample_id"] == env.dataset[5].id
-    with pytest.raises(TypeError, match="unknown OVAREnv options"):
-        OVAREnv(num_frame=8)
+    with pytest.raises(TypeError, match="unknown VideoToolEnv options"):
+        VideoToolEnv(num_frame=8)
     with pytest.raises(ValueError):
         EnvConfig(action_format="xml")
 
 
 def test_smaller_frames_and_other_decoder():
-    env = OVAREnv(num_frames=8, frame_size=(64, 96), decoder="pyav")
+    env = VideoToolEnv(num_frames=8, frame_size=(64, 96), decoder="pyav")
     obs, info = env.reset(seed=0)
     assert obs["frames"].shape == (8, 64, 96, 3)
     obs, *_ = env.step(tool_call("human_detection", max_images=2))

@@ -13,7 +13,7 @@ import pytest
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
-from videostar_env import OVAREnv, answer, tool_call
+from videostar_env import VideoToolEnv, answer, tool_call
 from videostar_trainers.env_pool import (NICE, SWITCH_INTERVAL, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
                                          lower_priority, pool_key, preload_libraries)
 
@@ -25,7 +25,7 @@ PROBE = "EnvPoolProbe-v0"
 def probe_env(**kwargs):
     """The real env, noting the thread that builds it."""
     BUILT_ON.append(threading.current_thread().name)
-    return OVAREnv(**kwargs)
+    return VideoToolEnv(**kwargs)
 
 
 gym.register(PROBE, entry_point=probe_env)

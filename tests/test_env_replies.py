@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import videostar_env
-from videostar_env.tasks.base import answer_form
+from videostar_env.tasks.base import option
 
 ENV_IDS = sorted(videostar_env.ENV_IDS) + sorted(videostar_env.WRAPPED_ENV_IDS)
 SMALL_SCENES = {"dataset_kwargs": {"num_scenes": 2, "questions_per_scene": 3}}
@@ -43,15 +43,15 @@ def test_a_turn_with_nothing_usable_gets_a_hint_that_fits_the_env(envs, env_id):
     assert reward == 0.0 and not terminated
     assert ("<tool_call>" in hint) == bool(tools and env.config.action_format == "hermes")
     assert ("<pose_estimation>" in hint) == bool(tools and env.config.action_format == "videostar")
-    form = answer_form(env.task)
+    form = option(env.task, "answer_form")
     assert (f"reply with {form}" if bare else f"<answer>{form}</answer>") in hint
     assert ("<answer>" in hint) is not bare
     assert info["messages"][-1]["role"] == "user" and hint in str(info["messages"][-1]["content"])
 
 
 def test_each_task_names_its_own_answer():
-    assert "candidate label" in answer_form(make("VideoSTAR-v0").task)
-    str_form = answer_form(make("VideoSTR-v0").task)
+    assert "candidate label" in option(make("VideoSTAR-v0").task, "answer_form")
+    str_form = option(make("VideoSTR-v0").task, "answer_form")
     assert "letter" in str_form and "number" in str_form and "label" not in str_form
 
 

@@ -19,7 +19,7 @@ from videostar_env.cli.main import main
 from videostar_env.datasets import SyntheticDataset, decode
 from videostar_env.video.frame_store import FrameStore
 from videostar_env.paths import write_atomic
-from videostar_env.core.env import EnvConfig
+from videostar_env.core.config import EnvConfig
 from videostar_env.jobs.precompute import PrecomputeWorker, precompute
 from videostar_env.tools.cache import CacheConfig, ToolCache
 
@@ -206,7 +206,7 @@ def test_frames_alone_are_precomputed_without_a_tool_cache(tmp_path):
 def test_the_frame_store_the_env_reads_is_the_one_precompute_fills(tmp_path, monkeypatch):
     import dataclasses
 
-    from videostar_env import OVAREnv
+    from videostar_env import VideoToolEnv
     from videostar_env.video import frame_store
 
     config = dataclasses.replace(small_config(tmp_path, tool_cache=None), frame_store=str(tmp_path / "frames"))
@@ -216,7 +216,7 @@ def test_the_frame_store_the_env_reads_is_the_one_precompute_fills(tmp_path, mon
         raise AssertionError("the env decoded a video the frame store holds")
 
     monkeypatch.setattr(frame_store, "decode", no_decoding)
-    frames = OVAREnv(config=config).reset(options={"index": 1})[0]["frames"]
+    frames = VideoToolEnv(config=config).reset(options={"index": 1})[0]["frames"]
     assert frames.shape == (4, 128, 128, 3)
 
 

@@ -63,7 +63,7 @@ def test_no_file_or_log_line_holds_the_key(tmp_path, caplog):
 
 
 def test_a_config_shows_every_option_but_keys():
-    from videostar_env.core.env import EnvConfig
+    from videostar_env.core.config import EnvConfig
 
     text = repr(EnvConfig(explanation=("openai", {"api_key": KEY, "model": "qwen-test"})))
     assert KEY not in text and "'api_key': '***'" in text and "'model': 'qwen-test'" in text

@@ -436,7 +436,7 @@ def test_the_official_mode_sends_no_system_prompt_of_ours(synthetic_sti):
     graph = _sti_env("VideoSTR-v0", *synthetic_sti)
     assert [m["role"] for m in graph.reset(options={"index": 1})[1]["messages"]] == ["system", "user"]
     # an official prompt with tools keeps the system prompt: it is where the tools are described
-    from videostar_env.core.env import sends_system_prompt
+    from videostar_env.tasks.base import sends_system_prompt
     assert sends_system_prompt(official.task, official.dataset[1], ["object_detection"])
     assert not sends_system_prompt(official.task, official.dataset[1], [])
 

@@ -15,7 +15,8 @@ from videostar_env.cli.options import env_spec
 from videostar_env.clients.tokens import ReplyRoom, TokenMeter, image_tokens, make_encoder
 from videostar_env.datasets import SyntheticDataset, decode
 from videostar_env.video.encode import write_video
-from videostar_env.core.env import answer_reserve, is_secret_name, redact_secrets
+from videostar_env.core.budget import answer_reserve
+from videostar_env.core.secrets import is_secret_name, redact_secrets
 from videostar_env.tools import Toolbox
 from videostar_env.tools.toolbox import fit_reply
 
@@ -127,7 +128,8 @@ def test_action_explanation_keeps_the_labels_that_fit_in_candidate_order(synthet
     assert left_out == labels[len(kept):]
     assert f"{len(kept)} of {len(labels)} labels explained" in short.text and '"labels": [...]' in short.text
     # One label more would not have fitted: the tool keeps as many as fit.
-    more = fit_reply(box.tools["action_explanation"], full, ReplyRoom(needed, needed + 512, QWEN))
+    more_room = ReplyRoom(needed, needed + 512, QWEN)
+    more = fit_reply(box.tools["action_explanation"], full, more_room.fits, more_room.refusal)
     assert more is full or more.text == full.text
     # Asked for fewer labels, the reply fits whole.
     few = box.run("action_explanation", {"labels": labels[:2]}, ctx, room)

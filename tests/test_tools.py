@@ -6,7 +6,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from videostar_env import OVAREnv, ToolResult, register_tool, registered_tools, tool_call
+from videostar_env import VideoToolEnv, ToolResult, register_tool, registered_tools, tool_call
 from videostar_env.backends import OracleVision
 from videostar_env.perception import main_track
 from videostar_env.tools import ToolError, make_tools, registry, schema, validate_arguments
@@ -33,7 +33,7 @@ class FrameDifference:
 def test_a_tool_registered_from_outside_is_called_through_step():
     register_tool(FrameDifference, overwrite=True)
     assert "frame_difference" in registered_tools()
-    env = OVAREnv(tools=["pose_estimation", "frame_difference"])
+    env = VideoToolEnv(tools=["pose_estimation", "frame_difference"])
     obs, info = env.reset(seed=0)
     assert "frame_difference" in [t["function"]["name"] for t in info["tools"]]
     obs, reward, terminated, _, info = env.step(tool_call("frame_difference", scale=2.0))
@@ -64,7 +64,7 @@ def test_tools_from_an_entry_point_are_found(tmp_path, monkeypatch):
     monkeypatch.setattr(registry.TOOLS, "_entry_points_loaded", False)
     try:
         assert "stillness" in registered_tools()
-        env = OVAREnv(tools=["stillness"])
+        env = VideoToolEnv(tools=["stillness"])
         env.reset(seed=0)
         obs, *_ = env.step(tool_call("stillness"))
         assert "[tool stillness]\nstill" in obs["dialogue"]
@@ -111,7 +111,7 @@ def _episode(env):
 
 
 def test_oracle_speaks_the_yolo_format():
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=0)
     ep = _episode(env)
     frames = OracleVision().pose(ep.clip, ep.sample)
@@ -126,7 +126,7 @@ def test_oracle_speaks_the_yolo_format():
 
 
 def test_oracle_without_annotations_says_what_to_do():
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=0)
     ep = _episode(env)
     sample = type(ep.sample)(**{**ep.sample.__dict__, "meta": {}})
@@ -141,7 +141,7 @@ def test_oracle_without_annotations_says_what_to_do():
     ("video_description", {"num_keyframes": 2}, "Keyframes at"),
 ])
 def test_builtin_tools_answer_offline(name, args, text):
-    env = OVAREnv()
+    env = VideoToolEnv()
     env.reset(seed=0)
     _, _, _, _, info = env.step(tool_call(name, **args))
     result = info["tool_results"][-1]

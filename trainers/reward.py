@@ -26,7 +26,7 @@ from videostar_env.actions import Answer, parse
 from videostar_env.perception.relation_graph import RelationGraph
 from videostar_env.tasks import make_task
 from videostar_env.tasks.action_recognition.reward import RewardConfig, score
-from videostar_env.tools.runner import ToolCallRecord
+from videostar_env.tools import ToolCallRecord
 
 TOOL_RESPONSE_END = "</tool_response>"
 

@@ -12,7 +12,9 @@ from typing import Any
 import gymnasium as gym
 
 from .actions import Action, Answer, Call, Invalid, ToolCall, parse, tool_call, tool_decisions
-from .core.env import EnvConfig, OVAREnv, VideoToolEnv, vector_kwargs
+from .core.config import EnvConfig
+from .core.env import VideoToolEnv
+from .jobs.vector import vector_kwargs
 from .jobs.vector import make_vec
 from .core.info import EpisodeInfo
 from .knowledge import ActionEntry, KnowledgeBase
@@ -57,7 +59,7 @@ register_env("VideoSTR-Tools-v0", **STR)
 register_env("VideoSTR-Official-v0", **STR, tools=(), max_turns=2, task_options={"prompt": "official"})
 
 __all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognition", "Answer", "Call", "ENV_IDS",
-           "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "OVAREnv", "Registry", "RewardBreakdown",
+           "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "Registry", "RewardBreakdown",
            "RewardConfig", "TASKS", "Task", "Tool", "ToolCall", "ToolCallRecord", "ToolContext", "ToolError",
            "ToolResult", "Toolbox", "VideoToolEnv", "WRAPPED_ENV_IDS", "answer", "make_task", "parse", "parse_answer",
            "make_vec", "register_env", "register_task", "register_tool", "registered_tools", "score", "tool_call",

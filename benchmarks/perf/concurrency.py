@@ -47,7 +47,7 @@ import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env import answer, make_vec, tool_call
 from videostar_env.datasets import SyntheticDataset, decode
-from videostar_env.tools import run_tool
+from videostar_env.tools import Toolbox
 from videostar_env.tools.cache import CacheConfig
 from videostar_trainers.env_pool import EnvPool, Transition, load_models, preload_libraries
 
@@ -125,8 +125,9 @@ def warm_up(env: gym.Env) -> None:
     sample, cfg = inner.dataset[0], inner.config
     clip = decode(sample.video, cfg.num_frames, cfg.frame_size, cfg.decoder)
     ctx = inner.toolbox.context(sample, clip, info["candidates"], inner.dataset.knowledge)
+    uncached = Toolbox(inner.toolbox.tools, inner.toolbox.backends)
     for name in TOOLS:
-        record = run_tool(inner.toolbox.tools, name, {}, ctx)
+        record = uncached.run(name, {}, ctx)
         if not record.ok:
             raise RuntimeError(f"the warm-up's {name} call failed: {record.text}")
         qwen_chat([*info["messages"], {"role": "tool", "content": [{"type": "image", "image": image}

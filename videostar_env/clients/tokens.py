@@ -118,3 +118,9 @@ class ReplyRoom:
     def fits(self, text: str, images: Sequence[np.ndarray] = ()) -> bool:
         """Whether this reply fits in the room."""
         return self.cost(text, images) <= self.tokens
+
+    def refusal(self, record: Any) -> str:
+        """The error a tool call's record (name, text, images) becomes when its reply does not fit."""
+        return (f"Error: the {record.name} reply needs {self.cost(record.text, record.images)} tokens, but only "
+                f"{max(self.tokens, 0)} of the {max(self.left, 0)} tokens left in your budget may go to tool replies "
+                f"(the rest is kept for your answer). Ask for less (fewer labels or images) or give your answer now.")

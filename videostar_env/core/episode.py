@@ -15,7 +15,7 @@ import numpy as np
 
 from ..video.decode import Clip
 from ..datasets.sample import VideoSample
-from ..tools.runner import ToolCallRecord
+from ..tools.base import ToolCallRecord
 
 # What prompts, tools and models write: printable ASCII plus common typographic characters.
 # Anything else is escaped as \uXXXX in the dialogue observation (the raw text stays in messages).

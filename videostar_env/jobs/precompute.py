@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..datasets import Clip, decode, make_dataset
+from ..datasets import Clip, decode
 from ..video.frame_store import FrameStore
 from .cluster import connect_ray, ray_module
-from ..core.env import EnvConfig, frame_sampler, frame_window, make_toolbox
+from ..core.config import EnvConfig, EnvParts
+from ..tasks.base import frame_sampler, frame_window
 from ..paths import cache_dir, write_atomic
-from ..tasks import make_task
-from ..tools.base import validate_arguments
+from ..tools.base import option, validate_arguments
 from ..backends import KINDS
 from ..tools.cache import cacheable, tool_key
 
@@ -94,9 +94,8 @@ class PrecomputeWorker:
             raise ValueError("precompute fills the tool cache, but this config has tool_cache=None; give it a "
                              "CacheConfig, or a frame store and no tools to store the decoded frames alone (--frames)")
         self.config, self.store = config, frames
-        self.task = make_task(config.task, **config.task_options)
-        self.dataset = make_dataset(config.dataset, **config.dataset_kwargs)
-        self.toolbox = make_toolbox(config, self.task)
+        parts = EnvParts.build(config)
+        self.task, self.dataset, self.toolbox = parts.task, parts.dataset, parts.toolbox
         try:
             self.tools = self._tools(tools)
         except Exception:
@@ -170,7 +169,7 @@ class PrecomputeWorker:
             "window": frame_window(self.task, sample), "candidates": list(self.task.candidates(sample)),
             "task": self.task.name, "task_options": cfg.task_options, "num_frames": cfg.num_frames,
             "frame_size": cfg.frame_size, "decoder": cfg.decoder, "knowledge": self.dataset.knowledge.digest,
-            "tools": {name: str(getattr(box.tools[name], "version", "0")) for name in self.tools},
+            "tools": {name: str(option(box.tools[name], "version")) for name in self.tools},
             "backends": {kind: getattr(box.backends, kind).id for kind in KINDS},
             "cache": os.path.realpath(box.cache.directory) if box.cache is not None else None,
             "frames": os.path.realpath(self.store.directory) if self.store is not None else None,

@@ -26,6 +26,16 @@ _FROM = "_messages_from"  # where a sub-env's new messages start in the episode'
 _DIALOGUE = "_dialogue"
 
 
+def vector_kwargs(mode: str, **extra: Any) -> dict[str, Any]:
+    """`vector_kwargs` for Gymnasium's own gym.make_vec(mode) that keep the dialogue observation current.
+
+    AsyncVectorEnv's shared memory (its default) reads non-array observations once, at creation
+    (Gymnasium #1164): the Text dialogue would never change. Pipes carry it instead. (`make_vec` here
+    needs none of this: it sends the dialogue in info.)
+    """
+    return {**({"shared_memory": False} if mode == "async" else {}), **extra}
+
+
 class SendNewMessages(gym.Wrapper):
     """Inside a sub-env process: info["messages"] holds only the messages not sent before, and the dialogue rides in info."""
 

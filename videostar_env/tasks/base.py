@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, Protocol, Sequence, TypeVar, runtime_checkable
 
-from ..actions import ANSWER_FORM, Answer
+from ..actions import ANSWER_FORM, Answer, ReasoningTags
 from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
-from ..tools.runner import ToolCallRecord
+from ..registry import check_types
+from ..tools.base import ToolCallRecord
 
 
 C = TypeVar("C")
@@ -32,6 +33,7 @@ def reward_config_from(spec: Any, config_type: type[C], ablations: Mapping[str, 
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown reward options {unknown}; valid: {sorted(known)}")
+        check_types(config_type, spec, "the reward")
         return config_type(**spec)
     raise TypeError(f"reward must be a {config_type.__name__}, a dict of its fields or one of {sorted(ablations)}, "
                     f"got {spec!r}")
@@ -50,17 +52,7 @@ class Breakdown(Protocol):
 class Task(Protocol):
     """One kind of episode. Register it with tasks.register_task; choose it with gym.make(..., task=name).
 
-    Optional: check(dataset, reward_config) -> list[str], warnings the env logs when it is made
-    (a dataset the task can play but not fully score); score_unanswered(text, sample, knowledge,
-    calls, reward_config) -> Breakdown | None, the reward of a last turn that is no answer (None: 0);
-    frame_window(sample) -> (start, end) | None, the seconds the frames come from; frame_sampler(sample) ->
-    str | None, a benchmark's own frame sampler (data.decode.SAMPLERS) to read the frames with; benchmark_prompt(
-    sample) -> bool, the sample is asked in its benchmark's own words (no system prompt, unless tools need
-    describing); bare_answers: bool,
-    a turn without tags is the answer; reasoning: actions.ReasoningTags, the tags of the final turn's
-    reasoning, which the core's prompts and parser hints show too (absent: the paper's <think>...</think>);
-    answer_form: str, what goes inside <answer> (e.g. "exactly one candidate label"), which the parser's hints
-    and the reply to an empty answer name (absent: actions.ANSWER_FORM, see answer_form below).
+    Its optional members, and what the core does without them, are in OPTIONAL.
     """
 
     name: str
@@ -101,7 +93,49 @@ class Task(Protocol):
         """The task's sections of metrics.json from the played episodes' rows."""
 
 
-def answer_form(task: Task) -> str:
-    """What goes inside the task's <answer>, for hints: its `answer_form`, or actions.ANSWER_FORM for a task written
-    before the field existed (the one place that default is read)."""
-    return getattr(task, "answer_form", ANSWER_FORM)
+def _no_warnings(dataset: Any, reward_config: Any) -> list[str]:
+    return []
+
+
+# The optional members of a Task and their defaults: the one place they are read with (`option`).
+OPTIONAL: dict[str, Any] = {
+    # check(dataset, reward_config) -> list[str]: warnings the env logs when it is made (a dataset the task can play
+    # but not fully score)
+    "check": _no_warnings,
+    # score_unanswered(text, sample, knowledge, calls, reward_config) -> Breakdown | None: the reward of a last turn
+    # that is no answer; absent (or None): 0
+    "score_unanswered": None,
+    "frame_window": None,  # frame_window(sample) -> (start, end) | None: the seconds the frames come from
+    # frame_sampler(sample) -> str | None: a benchmark's own frame sampler (video.decode.SAMPLERS) to read frames with
+    "frame_sampler": None,
+    # benchmark_prompt(sample) -> bool: the sample is asked in its benchmark's own words (no system prompt, unless
+    # tools need describing)
+    "benchmark_prompt": None,
+    "bare_answers": False,  # a turn without tags is the answer
+    "reasoning": ReasoningTags(),  # the tags of the final turn's reasoning, which prompts and parser hints show
+    "answer_form": ANSWER_FORM,  # what goes inside <answer>, which the hints and the empty-answer reply name
+}
+
+
+def option(task: Task, name: str) -> Any:
+    """The task's optional member `name`, or its default from OPTIONAL."""
+    return getattr(task, name, OPTIONAL[name])
+
+
+def frame_window(task: Task, sample: VideoSample) -> tuple[float, float] | None:
+    """The seconds of the video a sample's frames come from: the task's choice, else the sample's window."""
+    choose = option(task, "frame_window")
+    return choose(sample) if choose is not None else sample.meta.get("window")
+
+
+def frame_sampler(task: Task, sample: VideoSample) -> str | None:
+    """The named frame sampler (video.decode.SAMPLERS) a task reads a sample's frames with; None: uniform frames."""
+    choose = option(task, "frame_sampler")
+    return choose(sample) if choose is not None else None
+
+
+def sends_system_prompt(task: Task, sample: VideoSample, tools: Sequence[str]) -> bool:
+    """Whether an episode opens with our system prompt: yes, unless the task puts the sample in its benchmark's own
+    words and no tool needs describing (the benchmarks' scripts send no system prompt)."""
+    own_words = option(task, "benchmark_prompt")
+    return bool(tools) or own_words is None or not own_words(sample)

@@ -160,4 +160,4 @@ class VideoDescription:
                                           "description": desc.text})
 
 
-BUILTIN_TOOLS = (HumanDetection, PoseEstimation, ActionExplanation, VideoDescription)
+PEOPLE_TOOLS = (HumanDetection, PoseEstimation, ActionExplanation, VideoDescription)

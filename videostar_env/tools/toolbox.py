@@ -1,24 +1,33 @@
 """The toolbox: an env's tools with their backends and cache, the one object that runs tool calls.
 
 The env runs every call through it; precompute, the bench, the verl data writer and the
-benchmarks use it directly, without reaching into an env. Given room in a token budget, it fits
-each reply to it: whole, shortened by the tool, or refused with the token counts.
+benchmarks use it directly, without reaching into an env. A call is looked up, its arguments
+checked, its result taken from the cache or computed, and any failure turned into the record's
+error text. Identical calls running at once in one process (the rollouts of a GRPO group, stepped
+in executor threads on different envs) run once: the others wait and share the outcome. Every
+reply is bounded: longer than `max_reply_chars`, or than the room left in a token budget, it is
+shortened by its tool or refused with the counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..backends import KINDS, Backends, make_backends
 from ..clients.tokens import ReplyRoom
 from ..video.decode import Clip
 from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
-from .base import Tool, ToolContext, schema
-from .cache import CacheConfig, ToolCache
+from ..video.memo import InFlight
+from .base import Tool, ToolCallRecord, ToolContext, ToolError, option, schema, validate_arguments
+from .cache import CacheConfig, ToolCache, cacheable, tool_key
 from .registry import make_tools
-from .runner import ToolCallRecord, run_tool
+
+# The default bound of one reply, about 16k tokens: above every built-in tool's longest reply (all 160 Kinetics-600
+# explanations, about 20k characters), far below what a runaway server sends (millions).
+MAX_REPLY_CHARS = 65536
+_FLIGHTS: InFlight[ToolCallRecord] = InFlight()  # the cacheable tool calls running in this process, by cache key
 
 
 @dataclass
@@ -28,13 +37,15 @@ class Toolbox:
     tools: dict[str, Tool]
     backends: Backends
     cache: ToolCache | None = None
+    max_reply_chars: int = MAX_REPLY_CHARS  # a longer reply is shortened by its tool or refused
 
     @classmethod
     def build(cls, tools: Sequence[Any], vision: Any = "oracle", explanation: Any = "knowledge",
               description: Any = "kinematic", objects: Any = "oracle",
-              tool_cache: CacheConfig | None = CacheConfig()) -> "Toolbox":
-        """A toolbox from tool names (or Tool objects), backend specs and a cache config."""
-        box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description, objects))
+              tool_cache: CacheConfig | None = CacheConfig(), max_reply_chars: int = MAX_REPLY_CHARS) -> "Toolbox":
+        """A toolbox from tool names (or Tool objects), backend specs, a cache config and the reply bound."""
+        box = cls({t.name: t for t in make_tools(tools)}, make_backends(vision, explanation, description, objects),
+                  max_reply_chars=max_reply_chars)
         prepare = getattr(box.backends.vision, "prepare", None)
         if prepare is not None:  # load only the vision models the chosen tools need
             prepare(box.model_tasks("vision"))
@@ -43,7 +54,7 @@ class Toolbox:
 
     def check(self, dataset: Any) -> None:
         """ValueError, saying what to use instead, when a backend the tools call cannot serve this dataset."""
-        kinds = {kind for tool in self.tools.values() for kind in getattr(tool, "uses", ())}  # declared use only
+        kinds = {kind for tool in self.tools.values() for kind in option(tool, "uses") or ()}  # declared use only
         for kind in KINDS:
             check = getattr(getattr(self.backends, kind), "check", None)
             if kind in kinds and check is not None:
@@ -52,7 +63,7 @@ class Toolbox:
     def model_tasks(self, kind: str) -> list[str]:
         """The models of the `kind` backend the tools call, sorted: what their `<kind>_tasks` declare (vision: "detect",
         "pose"; objects: "detect", "track")."""
-        return sorted({task for t in self.tools.values() for task in getattr(t, f"{kind}_tasks", ())})
+        return sorted({task for t in self.tools.values() for task in option(t, f"{kind}_tasks")})
 
     def load_models(self) -> None:
         """Load every copy of the models the tools call now, for each backend that loads them on first use."""
@@ -77,12 +88,54 @@ class Toolbox:
 
     def run(self, name: str, arguments: dict[str, Any], ctx: ToolContext,
             room: ReplyRoom | None = None) -> ToolCallRecord:
-        """Run one call through the cache; never raises for a bad call, the record says what went wrong.
+        """Run one call through the cache; never raises for a bad call or a failing tool, the record says what went
+        wrong. The reply is bounded by max_reply_chars and, with `room`, by a token budget (see `fit_reply`).
 
-        With `room`, a reply too long for it is shortened by its tool, or else refused (see `fit_reply`).
+        Calls of a cacheable tool with the same cache key (and cache folder, or none) that run at the same time in
+        this process run once, with or without a cache; the others share its outcome, a failure too (each gets its
+        own record, marked `shared`). A tool that sets `cacheable = False` runs for every call.
         """
-        record = run_tool(self.tools, name, arguments, ctx, self.cache)
-        return fit_reply(self.tools[name], record, room) if room is not None and record.ok else record
+        tool = self.tools.get(name)
+        try:
+            if tool is None:
+                raise ToolError(f"unknown tool {name!r}; available tools: {sorted(self.tools)}")
+            args = validate_arguments(tool, arguments)
+            if not cacheable(tool):
+                record = self._compute(tool, name, arguments, args, ctx)
+            else:
+                key = tool_key(tool, args, ctx)
+                flight = (self.cache.directory if self.cache is not None else None, ToolCache.hash(key))
+                record, shared = _FLIGHTS.run(flight, lambda: self._compute(tool, name, arguments, args, ctx, key))
+                if shared:
+                    record = replace(record, arguments=arguments, images=list(record.images), cached=record.ok,
+                                     shared=True)
+        except Exception as exc:  # a bad call, or a key that cannot be made (an unreadable video)
+            return _failure(name, arguments, exc)
+        if not record.ok:
+            return record
+        record = fit_reply(tool, record, lambda text, images=(): len(text) <= self.max_reply_chars, self._too_long)
+        return fit_reply(tool, record, room.fits, room.refusal) if room is not None and record.ok else record
+
+    def _compute(self, tool: Tool, name: str, arguments: dict[str, Any], args: dict[str, Any], ctx: ToolContext,
+                 key: dict[str, Any] | None = None) -> ToolCallRecord:
+        """The record of one call: from the cache when it holds the key, else from running the tool (then stored)."""
+        cache = self.cache if key is not None else None
+        try:
+            result = cache.get(key) if cache is not None else None
+            cached = result is not None
+            if not cached:
+                result = tool(ctx, **args)
+                for image in result.images:  # identical calls in flight share these arrays
+                    image.setflags(write=False)
+                if cache is not None:
+                    cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
+            return ToolCallRecord(name, arguments, True, result.text, list(result.images), result.data, cached)
+        except Exception as exc:  # a broken tool must not end the episode; report it instead
+            return _failure(name, arguments, exc)
+
+    def _too_long(self, record: ToolCallRecord) -> str:
+        return (f"Error: the {record.name} reply is {len(record.text)} characters, more than the "
+                f"{self.max_reply_chars} a reply may have. Ask for less (fewer labels, frames or keyframes).")
 
     def close(self) -> None:
         """Release the cache's database handle."""
@@ -90,21 +143,26 @@ class Toolbox:
             self.cache.close()
 
 
-def fit_reply(tool: Tool, record: ToolCallRecord, room: ReplyRoom) -> ToolCallRecord:
-    """The record as the policy may read it within `room`: as is, shortened, or refused; its data stays whole.
+def fit_reply(tool: Tool, record: ToolCallRecord, fits: Callable[..., bool],
+              refusal: Callable[[ToolCallRecord], str]) -> ToolCallRecord:
+    """The record as the policy may read it where `fits(text, images)` says what fits: as is, shortened, or refused;
+    its data stays whole.
 
     A tool that can say less meaningfully has `shorten(data, fits) -> str | None`: the longest text
     built from its data that `fits`, or None. Any other reply that does not fit becomes a failed call
-    saying how many tokens it needed and how many are left, never text cut off mid-way. A shortened
-    reply is text only.
+    whose text is `refusal(record)` (how much it needed, how much there is), never text cut off
+    mid-way. A shortened reply is text only.
     """
-    if room.fits(record.text, record.images):
+    if fits(record.text, record.images):
         return record
-    shorten = getattr(tool, "shorten", None)
-    text = shorten(record.data, room.fits) if shorten is not None else None
-    if text is not None:
+    shorten = option(tool, "shorten")
+    text = shorten(record.data, fits) if shorten is not None else None
+    if text is not None and fits(text, []):
         return replace(record, text=text, images=[])
-    return replace(record, ok=False, images=[], text=(
-        f"Error: the {record.name} reply needs {room.cost(record.text, record.images)} tokens, but only "
-        f"{max(room.tokens, 0)} of the {max(room.left, 0)} tokens left in your budget may go to tool replies (the "
-        f"rest is kept for your answer). Ask for less (fewer labels or images) or give your answer now."))
+    return replace(record, ok=False, images=[], text=refusal(record))
+
+
+def _failure(name: str, arguments: dict[str, Any], exc: Exception) -> ToolCallRecord:
+    if isinstance(exc, ToolError):
+        return ToolCallRecord(name, arguments, False, f"Error: {exc}")
+    return ToolCallRecord(name, arguments, False, f"Error: tool {name!r} failed with {type(exc).__name__}: {exc}")

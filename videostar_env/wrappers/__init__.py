@@ -15,10 +15,10 @@ from .feature_observation import FeatureObservation, hashed_embedding, motion_gr
 
 
 def discrete_feature_env(render_mode: str | None = None, **config: Any) -> gym.Env:
-    """An OVAREnv (config: EnvConfig fields) with discrete actions and feature observations."""
-    from ..core.env import OVAREnv
+    """A VideoToolEnv (config: EnvConfig fields) with discrete actions and feature observations."""
+    from ..core.env import VideoToolEnv
 
-    return FeatureObservation(DiscreteToolActions(OVAREnv(render_mode=render_mode, **config)))
+    return FeatureObservation(DiscreteToolActions(VideoToolEnv(render_mode=render_mode, **config)))
 
 
 __all__ = ["DiscreteToolActions", "FeatureObservation", "discrete_feature_env", "hashed_embedding", "max_candidates",

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from ...actions import Answer, ReasoningTags, reasoning_tags
 from ...datasets.sample import VideoSample
 from ...knowledge import KnowledgeBase
-from ...tools.runner import ToolCallRecord
+from ...tools.base import ToolCallRecord
 from ..base import reward_config_from
 from . import prompts
 from .answer import ActionAnswer, answer, parse_answer, parse_submotions

@@ -24,7 +24,7 @@ from typing import Sequence
 
 from ...actions import Answer, ReasoningTags, names_something, parse
 from ...knowledge import normalize_label
-from ...tools.runner import ToolCallRecord
+from ...tools.base import ToolCallRecord
 from .answer import ActionAnswer, parse_answer
 
 RANK_WEIGHTINGS = ("linear", "exponential")

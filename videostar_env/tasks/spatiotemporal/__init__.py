@@ -18,7 +18,7 @@ from ...datasets.sample import VideoSample
 from ...datasets.scenes.generator import SceneTruth
 from ...knowledge import KnowledgeBase
 from ...perception.relation_graph import RelationGraph, build_graph
-from ...tools.runner import ToolCallRecord
+from ...tools.base import ToolCallRecord
 from ..base import reward_config_from
 from . import prompts
 from .answer import GraphAnswer, parse_answer
