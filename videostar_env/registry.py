@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import threading
+import types
+import typing
+from dataclasses import is_dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Literal, TypeVar, Union
 
 T = TypeVar("T")
+JSON_TYPES = (str, int, float, list, dict)  # and bool, an int; None is left out (it often means "the default")
 
 
 def check_options(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
@@ -29,6 +34,57 @@ def check_options(factory: Callable[..., Any], options: dict[str, Any], what: st
     if unknown:
         raise TypeError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} for {what}; "
                         f"valid options: {', '.join(valid) or 'none'}")
+    check_types(factory, options, what)
+
+
+def type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The parameter annotations of a function or a class's constructor; {} where they cannot be resolved."""
+    for target in ((factory.__init__, factory) if isinstance(factory, type) else (factory,)):
+        try:
+            hints = typing.get_type_hints(target)
+        except Exception:  # a forward reference only a type checker sees, a builtin, ...
+            continue
+        if hints:
+            return hints
+    return {}
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether value fits the annotation (only the outer type of a generic is checked; unknown kinds fit)."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(fits(value, h) for h in typing.get_args(hint))
+    if origin is Literal:
+        return value in typing.get_args(hint)
+    hint = origin or hint
+    if hint is Any or not isinstance(hint, type):
+        return True
+    if hint is type(None):
+        return value is None
+    if hint in (int, float):  # JSON has one kind of number: 2 is a float, but 2.5 is no int and true no number
+        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+    if hint is tuple:  # JSON has lists only
+        return isinstance(value, (tuple, list))
+    if isinstance(value, str) and issubclass(hint, os.PathLike) or isinstance(value, dict) and is_dataclass(hint):
+        return True  # a path spelt as text; a config's fields (its constructor checks them)
+    try:
+        return isinstance(value, hint)
+    except TypeError:  # a Protocol that is not runtime-checkable
+        return True
+
+
+def describe(hint: Any) -> str:
+    """An annotation as a reader writes it: int, float | None, str."""
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "").replace("NoneType", "None")
+
+
+def check_types(factory: Callable[..., Any], options: dict[str, Any], what: str) -> None:
+    """TypeError naming the first option whose value is not of its annotated type, and the type it must be."""
+    hints = type_hints(factory)
+    for name, value in options.items():
+        # Only what a JSON option can hold is checked: code may pass a Path for a str, a numpy int for an int, ...
+        if name in hints and isinstance(value, JSON_TYPES) and not fits(value, hints[name]):
+            raise TypeError(f"option {name!r} of {what} must be {describe(hints[name])}, got {value!r}")
 
 
 class Registry(Generic[T]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import shlex
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from .. import ENV_IDS
 from .options import add_env_args, env_spec, json_option
-from ..core.env import EnvConfig
+from ..core.config import EnvConfig
 from ..errors import MissingDependency
 from ..jobs.precompute import precompute
 from ..jobs.rollout import run_episode, summarize
@@ -285,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The parsed command line; an unknown option is the subcommand's error (its usage), naming the nearest option."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+        options = [o for action in command._actions for o in action.option_strings]
+        unknown = [a.split("=")[0] for a in extra if a.startswith("--")]
+        close = difflib.get_close_matches(unknown[0], options, n=1) if unknown else []
+        command.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {close[0]}?" if close else ""))
+    return args
+
+
 def interrupted_line(args: argparse.Namespace, argv: list[str]) -> str:
     """The one line a Ctrl-C prints: the command that resumes the run where it can, else what was lost."""
     if getattr(args, "resumable", None):
@@ -297,7 +310,7 @@ def interrupted_line(args: argparse.Namespace, argv: list[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `videostar` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 
-from .. import ENV_IDS
+from .. import ENV_IDS, WRAPPED_ENV_IDS
 from ..backends import BACKENDS, KINDS
-from ..core.env import EnvConfig
+from ..core.config import EnvConfig
 from ..tools.cache import CacheConfig
 
 
@@ -55,10 +56,27 @@ def frame_size(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
+def env_id_type(env_ids: list[str]) -> Callable[[str], str]:
+    """The --env-id check: a wrapped id (classic RL) is refused saying why, a misspelt one with the nearest id."""
+    def check(text: str) -> str:
+        if text in env_ids:
+            return text
+        if text in WRAPPED_ENV_IDS:
+            raise argparse.ArgumentTypeError(
+                f"{text} takes Discrete actions and feature-vector observations, for classic RL agents (Gymnasium "
+                "code, e.g. stable-baselines3), not the text agents this command plays; choose from "
+                + ", ".join(env_ids))
+        close = difflib.get_close_matches(text, env_ids, n=1)
+        raise argparse.ArgumentTypeError(f"unknown env id {text!r}" + (f"; did you mean {close[0]}?" if close else "")
+                                         + f" (choose from {', '.join(env_ids)})")
+    return check
+
+
 def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help: str,
                  default_env_id: str = "VideoSTAR-v0") -> None:
     """The environment options: env id, dataset, frames, tools, backends, cache, token budget and --env-options."""
-    parser.add_argument("--env-id", default=default_env_id, choices=env_ids, help=f"environment id (default {default_env_id})")
+    parser.add_argument("--env-id", default=default_env_id, choices=env_ids, type=env_id_type(env_ids),
+                        help=f"environment id (default {default_env_id})")
     parser.add_argument("--dataset", default="synthetic",
                         help=f"synthetic, folder, manifest, questions (spatial questions about your videos: "
                              f"--annotations FILE.jsonl), scenes, sti-bench, vsi-bench, or a Video-STAR dataset: "

@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from ..cluster import connect_ray
-from ...core.env import redact_secrets
+from ...core.secrets import redact_secrets
 from ..vector import make_vec
 from ..rollout import play
 from ...tasks import DEFAULT_TASK, Task, make_task
