@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..video.digest import file_digest
 from ..backends import KINDS
 from ..paths import cache_dir
-from .base import Tool, ToolResult
+from .base import Tool, ToolResult, option
 from .stores import STORES
 
 if TYPE_CHECKING:
@@ -54,9 +54,9 @@ def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[
     its output changes for a reason its own source does not show (a helper it calls, a data
     file). A tool that does not read the video is cached once for all videos.
     """
-    uses = getattr(tool, "uses", ("video", *KINDS))
+    uses = option(tool, "uses") or ("video", *KINDS)  # undeclared: everything it could read
     key: dict[str, Any] = {
-        "tool": tool.name, "version": str(getattr(tool, "version", "0")), "code": code_digest(tool),
+        "tool": tool.name, "version": str(option(tool, "version")), "code": code_digest(tool),
         "arguments": arguments, "candidates": list(ctx.candidates),
         "backends": {kind: getattr(ctx.backends, kind).id for kind in uses if kind in KINDS},
     }
@@ -98,7 +98,7 @@ def code_digest(tool: Tool) -> str | None:
 
 def cacheable(tool: Tool) -> bool:
     """Whether a tool's results may be cached (tools set `cacheable = False` if they are not deterministic)."""
-    return bool(getattr(tool, "cacheable", True))
+    return bool(option(tool, "cacheable"))
 
 
 class ToolCache:
