@@ -128,3 +128,10 @@ def test_the_env_package_never_imports_the_agents_or_the_trainers(module):
     # They plug in through entry points (setup.cfg: videostar_env.agents, videostar_env.commands), as others' do.
     above = sorted(m for m in import_graph()[module] if m.split(".")[0] in ("videostar_agents", "videostar_trainers"))
     assert above == [], f"{module} imports {above}; register them through an entry point instead"
+
+
+def test_files_are_written_atomically_in_one_place():
+    """paths.atomic_path is the one atomic write: no other module makes temporary files and renames them."""
+    writers = [str(f.relative_to(ROOT)) for folder in package_dirs().values() for f in folder.rglob("*.py")
+               if f.name != "paths.py" and any(call in f.read_text() for call in ("os.replace(", "mkstemp("))]
+    assert writers == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from videostar_env.video import decode
+from videostar_env.video.decode import decode
 from videostar_env.video.digest import file_digest
 from videostar_env.datasets.scenes.generator import (
     COLOURS, SHAPES, SceneConfig, SceneDataset, SceneTruth, camera_pose, intrinsics, object_corners, object_outline,

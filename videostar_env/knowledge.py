@@ -18,7 +18,7 @@ def normalize_label(text: str) -> str:
 class ActionEntry:
     """One action class: definition through transitional phases and ordered sub-motions.
 
-    `signature` maps a kinematic feature (see tools/kinematics.py) to the (low, high) range it
+    `signature` maps a kinematic feature (see perception/kinematics.py) to the (low, high) range it
     takes during this action; it is what a program can check tool evidence against.
     """
 

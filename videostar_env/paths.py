@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def cache_dir() -> Path:
@@ -27,8 +29,10 @@ def annotations_root(root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write a whole file or nothing: readers see the old file or the new one, never a part, whatever writers race.
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside `path` to write, renamed over `path` when the block ends (removed if it raises): readers
+    see the old file or the new one, never a part, whatever writers race.
 
     The temporary file (`.<name>.<random>.tmp`, beside the target) is renamed over the target, which is
     atomic within one folder on local and network file systems.
@@ -36,11 +40,17 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+        yield temporary
         os.chmod(temporary, 0o644)  # mkstemp makes it private; the other workers of a cluster read it
         os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write a whole file or nothing (see atomic_path)."""
+    with atomic_path(path) as temporary:
+        Path(temporary).write_bytes(data)

@@ -12,7 +12,7 @@ from gymnasium import spaces
 
 from ..perception.kinematics import LIMB_JOINTS
 
-# The pose tool's kinematic features (tools/kinematics.analyze), in a fixed order.
+# The pose tool's kinematic features (perception.kinematics.analyze), in a fixed order.
 POSE_FEATURES = ("centre_vertical_range", "centre_vertical_trend", "centre_horizontal_travel", "wrist_motion",
                  "arm_asymmetry", "ankle_motion", "leg_asymmetry", "hands_above_head", "hands_above_head_end",
                  "wrist_distance_min", "wrist_distance_max", "ankle_spread_range", "knee_angle_range",

@@ -42,7 +42,6 @@ import hashlib
 import io
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ...knowledge import KnowledgeBase
-from ...paths import cache_dir
+from ...paths import cache_dir, write_atomic
 from ...video.encode import write_video
 from ..sample import VideoSample
 
@@ -364,7 +363,7 @@ class SceneTruth:
                 np.lib.format.write_array(data, np.asarray(value), allow_pickle=False)
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
                 archive.writestr(info, data.getvalue())
-        _atomic_write(path, buffer.getvalue())
+        write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SceneTruth":
@@ -374,17 +373,6 @@ class SceneTruth:
             return cls(**fields, fps=float(data["fps"]), frame_size=tuple(int(v) for v in data["frame_size"]),
                        area=tuple(float(v) for v in data["area"]), panning=bool(data["panning"]),
                        seed=int(data["seed"]), version=str(data["version"]))
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # -- sampling -----------------------------------------------------------------------------------

@@ -8,14 +8,13 @@ decoder as real data.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ...paths import cache_dir
+from ...paths import atomic_path, cache_dir
 from ...video.encode import write_video
 from .motions import MOTIONS, sample_variation, trajectory
 from ..sample import VideoSample
@@ -170,10 +169,8 @@ class SyntheticDataset:
         if not (video.exists() and annotations.exists()):
             frames, keypoints, boxes = render(label, video_seed, self.config)
             write_video(video, frames, self.config.fps)
-            fd, tmp = tempfile.mkstemp(suffix=".npz", dir=self.folder)
-            with os.fdopen(fd, "wb") as handle:
+            with atomic_path(annotations) as tmp, open(tmp, "wb") as handle:
                 np.savez(handle, keypoints=keypoints, boxes=boxes)
-            os.replace(tmp, annotations)
         return VideoSample(
             id=sample_id, video=str(video), label=label, label_space=self.classes,
             dataset=self.name, split=self.split, meta={"annotations": str(annotations), "seed": video_seed,

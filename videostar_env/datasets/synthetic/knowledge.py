@@ -1,7 +1,7 @@
 """Knowledge-base entries for the synthetic classes.
 
 Definitions, phases and sub-motions are written the way the paper's action-explanation tool
-redefines a label. Signatures are feature ranges (tools/kinematics.py) wide enough to hold
+redefines a label. Signatures are feature ranges (perception/kinematics.py) wide enough to hold
 every rendered variation of the class, found by measuring 25 renders per class at 16 frames.
 """
 
