@@ -22,7 +22,7 @@ SHARED = Path(os.environ.get("VIDEOSTAR_SHARED_DATA", Path(__file__).resolve().p
 
 @pytest.fixture(autouse=True)
 def python_switch_interval():
-    """Each test starts with Python's GIL switch interval: an EnvPool sets the process's own (trainers/env_pool.py)."""
+    """Each test starts with Python's GIL switch interval: tune_worker_process sets the process's own (trainers/process.py)."""
     interval = sys.getswitchinterval()
     yield
     sys.setswitchinterval(interval)

@@ -14,8 +14,9 @@ import pytest
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import QwenChat, qwen_chat
 from videostar_env import VideoToolEnv, answer, tool_call
-from videostar_trainers.env_pool import (NICE, SWITCH_INTERVAL, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
+from videostar_trainers.env_pool import (NICE, THREADS_PER_CORE, EnvPool, Transition, available_cores, default_threads,
                                          lower_priority, pool_key, preload_libraries)
+from videostar_trainers.process import SWITCH_INTERVAL, tune_worker_process
 
 KWARGS = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 1}, "tool_cache": None}
 BUILT_ON: list[str] = []  # the thread each probe env was built in
@@ -77,22 +78,30 @@ def test_start_without_freezing_and_bad_sizes(pool):
     for threads in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="threads must be a positive integer"):
             EnvPool(PROBE, KWARGS, threads=threads)
-    with pytest.raises(ValueError, match="threshold must be a number of bytes"):
-        EnvPool(PROBE, KWARGS, mmap_threshold=0)  # None leaves malloc alone; see test_malloc.py for what it fixes
     for nice in (-1, 20, 2.5, True, "10"):
         with pytest.raises(ValueError, match="nice must be an integer from 0"):
             EnvPool(PROBE, KWARGS, nice=nice)
+
+
+def test_a_pool_leaves_the_process_settings_to_the_worker():
+    sys.setswitchinterval(0.005)
+    EnvPool(PROBE, KWARGS, threads=1).close()
+    assert sys.getswitchinterval() == pytest.approx(0.005)  # tune_worker_process's, once per worker process
+
+
+def test_tune_worker_process_sets_the_switch_interval_and_malloc_and_checks_both_first():
+    sys.setswitchinterval(0.005)
     for interval in (0, -0.001, 2, True, "1ms"):
         with pytest.raises(ValueError, match="switch_interval must be a number of seconds"):
-            EnvPool(PROBE, KWARGS, switch_interval=interval)
-
-
-def test_a_pool_sets_the_processs_gil_switch_interval_unless_told_to_leave_it():
-    sys.setswitchinterval(0.005)
-    EnvPool(PROBE, KWARGS, threads=1, switch_interval=None).close()
-    assert sys.getswitchinterval() == pytest.approx(0.005)
-    EnvPool(PROBE, KWARGS, threads=1).close()
+            tune_worker_process(switch_interval=interval)
+    with pytest.raises(ValueError, match="threshold must be a number of bytes"):
+        tune_worker_process(mmap_threshold=0)  # see test_malloc.py for what the threshold fixes
+    assert sys.getswitchinterval() == pytest.approx(0.005)  # a refused call changed nothing
+    assert tune_worker_process(switch_interval=None, mmap_threshold=None) == {"switch_interval": 0.005,
+                                                                             "mmap_threshold": None}
+    settings = tune_worker_process()
     assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) == pytest.approx(0.001)
+    assert settings["mmap_threshold"] in (1 << 20, None)  # None off glibc
 
 
 def thread_priority() -> int:
@@ -331,7 +340,7 @@ def test_preload_imports_the_heavy_libraries_before_any_env_exists():
     assert preload_libraries(("json", "no_such_library_here")) == ["json"]  # one not installed is skipped
 
 
-def test_ray_runs_the_preload_and_the_verl_fix_as_each_worker_process_starts():
+def test_ray_runs_the_preload_the_verl_fix_and_the_process_settings_as_each_worker_process_starts():
     ray = pytest.importorskip("ray", reason="Ray is not installed")
     # What the GRPO launch line passes: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook.
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
@@ -343,10 +352,13 @@ def test_ray_runs_the_preload_and_the_verl_fix_as_each_worker_process_starts():
             import sys
 
             from verl.workers.utils import padding
-            return ([m for m in ("torch", "ultralytics", "cv2", "decord") if m in sys.modules],
-                    getattr(padding.left_right_2_no_padding, "videostar_fix", False))
 
-        modules, fixed = ray.get(heavy_modules_at_start.remote(), timeout=180)
+            from videostar_trainers.process import tuned
+            return ([m for m in ("torch", "ultralytics", "cv2", "decord") if m in sys.modules],
+                    getattr(padding.left_right_2_no_padding, "videostar_fix", False), tuned(), sys.getswitchinterval())
+
+        modules, fixed, settings, interval = ray.get(heavy_modules_at_start.remote(), timeout=180)
         assert modules == ["torch", "ultralytics", "cv2", "decord"] and fixed
+        assert settings is not None and interval == pytest.approx(SWITCH_INTERVAL)  # the worker's process is tuned
     finally:
         ray.shutdown()

@@ -24,6 +24,9 @@ libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = Info
 if sys.argv[1] == "fixed":
     assert return_large_blocks()
+if sys.argv[1] == "tuned":
+    from videostar_trainers.process import tune_worker_process
+    assert tune_worker_process()["mmap_threshold"] == 1 << 20
 big = np.ones(8 << 20, np.uint8)
 del big
 before = libc.mallinfo2().hblks
@@ -45,6 +48,7 @@ def test_a_fixed_threshold_maps_large_blocks_even_after_a_larger_one_was_freed_a
 
     assert mapped("dynamic") == [0, 0]  # glibc's default: the freed 8 MiB raised the threshold; both from the heap
     assert mapped("fixed") == [1, 0]  # 2 MiB mapped on its own (freed at once), 256 KiB from the heap
+    assert mapped("tuned") == [1, 0]  # what a worker's set-up does (tune_worker_process)
 
 
 @pytest.mark.parametrize("threshold", [0, -1, 64 << 20, 1.5, True, "128k"])

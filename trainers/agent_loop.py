@@ -51,6 +51,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from typing import Any, Sequence
 from uuid import uuid4
 
@@ -61,8 +62,8 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env.actions import MEDIA_TOKENS
-from videostar_trainers.process import MMAP_THRESHOLD
-from videostar_trainers.env_pool import NICE, SWITCH_INTERVAL, EnvPool, load_models
+from videostar_trainers.env_pool import NICE, EnvPool, load_models
+from videostar_trainers.process import tuned
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
 # A vision token sampled in a policy turn leaves verl's postprocess (get_rope_index) with more placeholders than
@@ -110,26 +111,27 @@ class VideoStarAgentLoop(AgentLoopBase):
     gym.make keyword arguments for every env the loop makes (a row's dataset and task options replace theirs);
     env_threads: env calls of this worker that run at once (None: 4 per core; see trainers/env_pool.py);
     env_prefill: envs built when the worker starts (None: its share of a step's rollouts, train_batch_size
-    x rollout.n / rollout.agent.num_workers); env_mmap_threshold: bytes from which the worker's allocations are
-    mapped on their own and freed at once (None: malloc left as it is; see trainers/process.py); env_nice: CPU
-    priority steps the env threads run below the worker's event loop (0: equal); env_switch_interval: the worker's GIL
-    switch interval in seconds (None: Python's own). See trainers/env_pool.py for both.
+    x rollout.n / rollout.agent.num_workers); env_nice: CPU priority steps the env threads run below the worker's
+    event loop (0: equal; see trainers/env_pool.py). The worker process's GIL switch interval and malloc are set
+    by Ray's worker set-up hook (verl_fixes.setup_worker, which train_grpo.sh names); without it the loop warns.
 
     Envs live in the process's EnvPool for the configuration: built off the event loop, reset and stepped
     on the pool's threads with the chat conversion, and the garbage collector frozen once the pool is full.
     """
 
     def __init__(self, *args: Any, env_id: str = "VideoSTAR-v0", env_kwargs: dict | DictConfig | None = None,
-                 env_threads: int | None = None, env_prefill: int | None = None,
-                 env_mmap_threshold: int | None = MMAP_THRESHOLD, env_nice: int = NICE,
-                 env_switch_interval: float | None = SWITCH_INTERVAL, **kwargs: Any):
+                 env_threads: int | None = None, env_prefill: int | None = None, env_nice: int = NICE, **kwargs: Any):
         super().__init__(*args, **kwargs)
         if isinstance(env_kwargs, DictConfig):
             env_kwargs = OmegaConf.to_container(env_kwargs, resolve=True)
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
-        self.env_threads, self.env_mmap_threshold, self.env_nice = env_threads, env_mmap_threshold, env_nice
-        self.env_switch_interval = env_switch_interval
+        self.env_threads, self.env_nice = env_threads, env_nice
+        if tuned() is None:
+            warnings.warn("this agent-loop worker's process settings were not tuned: start Ray with "
+                          "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook="
+                          "videostar_trainers.verl_fixes.setup_worker (train_grpo.sh does), or call "
+                          "videostar_trainers.process.tune_worker_process() once in the worker", stacklevel=2)
         self.env_prefill = self._worker_share() if env_prefill is None else int(env_prefill)
         self.response_length = int(self.rollout_config.response_length)
         self.processor_kwargs = self._get_mm_processor_kwargs()
@@ -172,8 +174,7 @@ class VideoStarAgentLoop(AgentLoopBase):
         extra = kwargs.get("extra_info") or {}
         env_id = extra.get("env_id") or self.env_id  # the env the row was written from
         env_kwargs = self._env_kwargs(extra)
-        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_mmap_threshold, self.env_nice,
-                              self.env_switch_interval)
+        pool = EnvPool.shared(env_id, env_kwargs, self.env_threads, self.env_nice)
         # The first episodes of a worker wait for one fill (the models load then, not mid-rollout); later ones pass.
         await pool.start(self.env_prefill, warm=load_models)
         async with pool.env() as env:

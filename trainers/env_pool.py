@@ -1,63 +1,12 @@
 """EnvPool: the envs of one configuration, shared by many episodes of one asyncio loop, their work kept off the loop.
 
-verl's agent-loop worker plays every rollout of its batch as a coroutine of one event loop; while
-one episode's env decodes a video or runs a tool model, the others must keep streaming tokens. So
-everything CPU-bound here runs on the pool's own bounded thread pool: building envs (prefilled when
-the worker starts, built on demand past that), reset, step, and an optional converter of the env's
-messages into what the model reads (e.g. `videostar_agents.messages.qwen_chat`). Plain asyncio and
-Gymnasium: any trainer with an event loop can use it.
-
-Threads: THREADS_PER_CORE (4) per core this process may use (CPU affinity, capped by a cgroup CPU
-quota). Not one per core, because most env threads wait rather than compute: identical tool calls
-running at once (a GRPO group's rollouts on one video) run once and the others' threads wait for it
-(the tool runner's in-flight sharing), and model calls queue for the process's model copies (the
-YOLO service). With 2 threads on 2 cores, groups of 4 left one thread computing: measured on the
-real clips (64 episodes at once), 2 -> 8 threads took episodes/s from 1.8 to 6.1 with no result
-cache and from 13.6 to 26 with a cold one. Compute stays bounded by the model copies and the GIL.
-On a large node that hosts several agent-loop workers (verl's rollout.agent.num_workers Ray actors,
-beside the trainer's processes), each sees every core: give each pool about THREADS_PER_CORE x
-cores / workers on the node (the agent loop's env_threads). A backend that runs threads of its own
-per call (a torch model's intra-op threads) multiplies with them.
-
-CPU priority: the pool's threads run NICE (10) steps below the thread that made the pool (Linux,
-where niceness is per thread; threads they start inherit it), so on busy cores the event loop's
-thread is scheduled first. Measured on the real clips (64 episodes at once on 2 cores, the models'
-threads keeping both busy): loop lag max 12-23 ms at equal priority, 8-14 ms with NICE 10, the CPU
-per model frame unchanged; while filling, one process in six stalled 93 ms at equal priority, none
-over 21 ms with it. The price: on cores shared with other busy processes, env work gets a smaller
-share of them (the agent loop's env_nice: 0 to keep it equal).
-
-Switching the GIL: a pool sets the process's switch interval to SWITCH_INTERVAL (1 ms, Python's
-default is 5 ms): a thread that wants the GIL, the loop's included, asks the holder to drop it
-after that long, and with many env threads waiting it may lose several such rounds. Measured on
-the real clips (64 episodes at once, pairs of processes): episodes/s were higher with 1 ms in all
-8 pairs (+5-20%; e.g. 21.9-27.3 against 17.5-21.8 with a cold cache), and the cold cache's
-steady loop lag max was 8-11 ms in 4 of 4 processes against one of 4 at 62 ms. Single processes
-still saw an occasional stall of ~60 ms with either interval.
-
-Garbage collection: CPython's full collections walk every live object, and a worker holds many
-(torch and ultralytics alone: ~320k; a full collection of them took ~450 ms here), so with dozens
-of envs they stalled the loop by 124-146 ms. `start` collects the young generations (under 1 ms),
-then freezes what is alive once the pool is full (`gc.freeze()`): collections skip those objects
-from then on (stalls of 15-20 ms).
-The trade-off: a frozen object is still freed when its last reference goes, but one left in a
-reference cycle is never collected (until `gc.unfreeze()`); that costs nothing for envs and
-libraries that live as long as the worker. What is built or imported after the freeze is not
-frozen: prefill with the worker's concurrency (its share of the batch), and pass `warm` to load
-what loads on first use (`load_models`: every copy of the models the tools call).
-
-Filling without stalling the loop: importing an extension module or loading a model holds the GIL
-whatever thread does it (torch's import up to 229 ms, a LiteRT model 30-100 ms), and envs built on
-many threads at once starve the loop of the GIL (30-40 ms stalls at 64 envs). So the libraries are
-imported before the loop serves (`preload_libraries`, run by Ray as a verl worker starts), the
-models load during the fill (`load_models`), and envs are built one at a time, Gymnasium's passive
-checker on the first only: 64 envs in 1.7 s with no stall over 25 ms (against ~0.2 s stalls).
-
-Memory: a pool fixes glibc's mmap threshold for its process (`videostar_trainers.process`), so the
-large, short-lived arrays of many episodes at once go back to the OS when freed instead of
-piling up in per-thread heap arenas: on the real clips, 64 episodes at once peaked at 2.03 GB
-without it and 1.52 GB with it (1.09-1.11 GB with the rest of the memory work; see that module
-for the threshold's cost in CPU).
+verl's agent-loop worker plays every rollout of its batch as a coroutine of one event loop. Everything CPU-bound
+here (building envs, reset, step, an optional converter of the env's messages such as
+`videostar_agents.messages.qwen_chat`) runs on the pool's own bounded threads, which run NICE steps below the loop's
+thread; envs are built one at a time, and a full pool freezes the garbage collector's view of what is alive. Plain
+asyncio and Gymnasium: any trainer with an event loop can use it. The process-wide settings (GIL switch interval,
+malloc) are the worker's, not the pool's: videostar_trainers.process.tune_worker_process. Why each choice, with
+its measurements: docs/process-tuning.md.
 """
 
 from __future__ import annotations
@@ -79,12 +28,9 @@ from typing import Any, AsyncIterator, Callable, ClassVar
 
 import gymnasium as gym
 
-from videostar_trainers.process import MMAP_THRESHOLD, return_large_blocks
 
-
-THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (see above)
-NICE = 10  # how far below the loop's thread the pool's threads run in CPU priority (see above)
-SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL while others wait for it (see above; Python's own: 0.005)
+THREADS_PER_CORE = 4  # most env threads wait on a shared tool call or a model copy (docs/process-tuning.md)
+NICE = 10  # how far below the loop's thread the pool's threads run in CPU priority (docs/process-tuning.md)
 
 # What the built-in backends and decoders import on first use. Importing an extension module holds the GIL, so an
 # env built off the loop still stalls it: torch's import did for up to 229 ms, ultralytics' first prediction (which
@@ -124,7 +70,7 @@ def preload_libraries(modules: tuple[str, ...] = HEAVY_LIBRARIES) -> list[str]:
     """Import the libraries envs load on first use before an event loop depends on this process; the modules
     imported (those not installed are skipped). For verl's agent-loop workers, Ray runs it as each worker process
     starts: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook=<this function's path> (train_grpo.sh sets
-    it). Imports only: malloc is left to the EnvPool of the processes that run envs."""
+    it)."""
     imported = []
     for name in modules:
         try:
@@ -169,24 +115,13 @@ class EnvPool:
     _shared: ClassVar[dict[str, EnvPool]] = {}
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
-                 mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE,
-                 switch_interval: float | None = SWITCH_INTERVAL):
-        """threads: env calls that may run at once (None: default_threads(), 4 per core); mmap_threshold: bytes from
-        which the process's allocations are mapped on their own and freed at once (None: leave malloc as it is);
-        nice: CPU priority steps the pool's threads run below the calling thread (0: equal); switch_interval: the
-        process's GIL switch interval in seconds (None: leave it as it is). See the module docstring for each."""
+                 nice: int = NICE):
+        """threads: env calls that may run at once (None: default_threads(), 4 per core); nice: CPU priority steps the
+        pool's threads run below the calling thread (0: equal)."""
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None (default_threads()), got {threads!r}")
         if isinstance(nice, bool) or not isinstance(nice, int) or not 0 <= nice <= 19:
             raise ValueError(f"nice must be an integer from 0 (equal priority) to 19, got {nice!r}")
-        if switch_interval is not None and (isinstance(switch_interval, bool)
-                                            or not isinstance(switch_interval, (int, float))
-                                            or not 0 < switch_interval <= 1):
-            raise ValueError(f"switch_interval must be a number of seconds in (0, 1] or None, got {switch_interval!r}")
-        if switch_interval is not None:
-            sys.setswitchinterval(switch_interval)
-        if mmap_threshold is not None:
-            return_large_blocks(mmap_threshold)  # checks the value; False (nothing to fix) off glibc
         self.env_id = env_id
         self.env_kwargs = dict(env_kwargs or {})
         self.key = pool_key(env_id, self.env_kwargs)
@@ -202,12 +137,11 @@ class EnvPool:
 
     @classmethod
     def shared(cls, env_id: str, env_kwargs: dict[str, Any] | None = None, threads: int | None = None,
-               mmap_threshold: int | None = MMAP_THRESHOLD, nice: int = NICE,
-               switch_interval: float | None = SWITCH_INTERVAL) -> EnvPool:
+               nice: int = NICE) -> EnvPool:
         """This process's pool for a configuration, made on first use (the other arguments count only then)."""
         key = pool_key(env_id, env_kwargs)
         if key not in cls._shared:
-            cls._shared[key] = cls(env_id, env_kwargs, threads, mmap_threshold, nice, switch_interval)
+            cls._shared[key] = cls(env_id, env_kwargs, threads, nice)
         return cls._shared[key]
 
     @property

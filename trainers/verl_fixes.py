@@ -57,8 +57,11 @@ def install() -> None:
 
 
 def setup_worker() -> None:
-    """Ray's worker_process_setup_hook for training jobs: the fix, then the libraries envs load (preloaded)."""
+    """Ray's worker_process_setup_hook for training jobs: the fix, the worker's process settings
+    (process.tune_worker_process), then the libraries envs load (preloaded)."""
     from videostar_trainers.env_pool import preload_libraries
+    from videostar_trainers.process import tune_worker_process
 
     install()
+    tune_worker_process()
     preload_libraries()

@@ -17,9 +17,9 @@ as it does by default), cold (empty at the start) or warm (filled before timing)
 the agent loop's pattern before it (verl's default executor, envs made on the loop, messages
 converted on the loop, no gc.freeze, equal CPU priority, Python's GIL switch interval, malloc left alone), for comparison. Data: synthetic videos (oracle vision) and
 the three real clips (YOLO11n int8 pose and detection, 224 px frames). Each process runs one
-episode's work (no cache) on its first env before timing; in mode "pool" it first imports the
-heavy libraries (preload_libraries, as Ray's worker_process_setup_hook does when a verl worker
-starts), so the fill's loop lag is that of building envs, not of importing torch. Plus Gymnasium's async vector env on the real clips:
+episode's work (no cache) on its first env before timing; in mode "pool" it first sets the worker's
+process settings and imports the heavy libraries (tune_worker_process and preload_libraries, as Ray's
+worker_process_setup_hook does when a verl worker starts), so the fill's loop lag is that of building envs, not of importing torch. Plus Gymnasium's async vector env on the real clips:
 2 sub-envs over 1. Writes DIR/concurrency.json and DIR/concurrency.md.
 """
 
@@ -50,6 +50,7 @@ from videostar_env.datasets import SyntheticDataset, decode
 from videostar_env.tools import Toolbox
 from videostar_env.tools.cache import CacheConfig
 from videostar_trainers.env_pool import EnvPool, Transition, load_models, preload_libraries
+from videostar_trainers.process import tune_worker_process
 
 from ..tools import SHARED_DETECT, SHARED_POSE
 from .decoding import SHARED_CLIPS, benchmark_videos
@@ -226,6 +227,7 @@ async def measure(cell: Cell, videos: int) -> dict[str, Any]:
     kwargs = env_kwargs(cell)
     preload_s = None
     if cell.mode == "pool":  # as Ray's worker_process_setup_hook does when an agent-loop worker starts
+        tune_worker_process()
         start = time.perf_counter()
         preload_libraries()
         preload_s = round(time.perf_counter() - start, 2)

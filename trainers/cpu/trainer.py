@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from videostar_trainers import verl_fixes
 from videostar_trainers.cpu import shims
 from videostar_trainers.cpu.choices import constrained_turns
+from videostar_trainers.process import tune_worker_process
 
 # Settings a CPU process needs whatever the config says; each is set over the user's config and reported.
 CPU_OVERRIDES = {
@@ -135,6 +136,7 @@ class CPUTrainer:
         os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")  # as train_grpo.sh: torchcodec needs FFmpeg
         shims.install()
         verl_fixes.install()
+        tune_worker_process()  # this one process is the agent-loop worker: what Ray's set-up hook does in a real job
         self.config, self.out, self.log = cpu_config(config), Path(out), log
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(int(self.config.actor_rollout_ref.actor.get("data_loader_seed") or 0))
