@@ -71,6 +71,22 @@ def test_quick_reset_section_plays_the_shared_clips(tmp_path):
     assert {"apply_eye_makeup.avi", "arm_wrestling.mp4", "flipping_pancake.mkv"} <= set(videos)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_the_documented_quick_perf_command_passes_on_the_shared_data(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import shared_file
+
+    shared_file("clips/arm_wrestling.mp4")
+    shared_file("weights/yolo11n-pose_int8.tflite")
+    pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
+    subprocess.run([sys.executable, "-m", "videostar_benchmarks.perf", "--quick", "--out", "out"], cwd=tmp_path,
+                   check=True, capture_output=True, text=True)  # 17 min on 2 shared cores
+    assert set(json.loads((tmp_path / "out" / "perf.json").read_text())["seconds"]) == set(SECTIONS)
+
+
 def test_step_overhead_times_cache_hits_answers_and_invalid_turns():
     result = step_overhead(repeats=5, videos=2)  # raises if a timed tool call missed the cache
     assert {k: v["n"] for k, v in result.items() if k != "target"} == {
@@ -193,36 +209,39 @@ def test_command_line_quick_yolo_section(tmp_path):
 # -- concurrent episodes through EnvPool (videostar_benchmarks.perf.concurrency) -------------------------------------------------
 
 from videostar_benchmarks.perf import concurrency as conc  # noqa: E402
+from videostar_benchmarks.perf import grid, measure  # noqa: E402
+from videostar_benchmarks.perf.looplag import lag_summary  # noqa: E402
+from videostar_benchmarks.perf.vector import vector_on_clips  # noqa: E402
 from videostar_benchmarks.perf.report import concurrency_table  # noqa: E402
 from videostar_trainers.env_pool import default_threads  # noqa: E402
 
 
 def test_concurrency_cells_run_the_pattern_before_envpool_with_no_tool_cache_only():
-    grid = conc.cells((1, 4), (0.05,), ("synthetic",), ("off", "results", "warm"), ("pool", "before"),
+    made = grid.cells((1, 4), (0.05,), ("synthetic",), ("off", "results", "warm"), ("pool", "before"),
                       threads=(None,))
-    assert [(m, c) for _, c, m, _, _, _ in grid] == [
+    assert [(m, c) for _, c, m, _, _, _ in made] == [
         ("pool", "off"), ("pool", "off"), ("pool", "results"), ("pool", "results"), ("pool", "warm"), ("pool", "warm"),
         ("before", "off"), ("before", "off"), ("before", "results"), ("before", "results")]
-    grid = conc.cells((1, 4), (0.05,), ("synthetic",), ("off", "warm"), ("pool", "before"), threads=(None, 4))
-    assert [(m, c, t, k) for _, c, m, t, k, _ in grid] == [
+    made = grid.cells((1, 4), (0.05,), ("synthetic",), ("off", "warm"), ("pool", "before"), threads=(None, 4))
+    assert [(m, c, t, k) for _, c, m, t, k, _ in made] == [
         ("pool", "off", None, 1), ("pool", "off", None, 4), ("pool", "off", 4, 1), ("pool", "off", 4, 4),
         ("pool", "warm", None, 1), ("pool", "warm", None, 4), ("pool", "warm", 4, 1), ("pool", "warm", 4, 4),
         ("before", "off", None, 1), ("before", "off", None, 4)]
 
 
 def test_concurrency_lag_summary_and_checks():
-    assert conc.lag_summary([float(i) for i in range(1, 101)]) == {"p50_ms": 50.5, "p99_ms": 99.0, "max_ms": 100.0}
-    assert conc.lag_summary([]) == {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
-    cell = conc.Cell("synthetic", "off", "pool", 4, 0.05, 1, conc.SYNTHETIC)
+    assert lag_summary([float(i) for i in range(1, 101)]) == {"p50_ms": 50.5, "p99_ms": 99.0, "max_ms": 100.0}
+    assert lag_summary([]) == {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+    cell = grid.Cell("synthetic", "off", "pool", 4, 0.05, 1, grid.SYNTHETIC)
     run = {"tool_calls": 8, "tool_runs": 3, "backend_calls": 3, "unique_keys": 2, "tool_errors": 0, "episodes": 4}
-    assert all(conc.checks(cell, run).values())
-    assert not conc.checks(cell, {**run, "tool_runs": 1, "backend_calls": 1})["cache_rule"]  # fewer runs than keys
-    assert not conc.checks(dataclasses.replace(cell, cache="warm"), run)["cache_rule"]  # a warm cache runs nothing
-    assert not conc.checks(cell, {**run, "backend_calls": 5})["runs_are_backend_calls"]
-    assert conc.checks(cell, {**run, "model_frames": 3 * conc.FRAMES})["model_runs_each_call_once"]
-    assert not conc.checks(cell, {**run, "model_frames": 5})["model_runs_each_call_once"]  # a clip run twice or cut
+    assert all(measure.checks(cell, run).values())
+    assert not measure.checks(cell, {**run, "tool_runs": 1, "backend_calls": 1})["cache_rule"]  # fewer runs than keys
+    assert not measure.checks(dataclasses.replace(cell, cache="warm"), run)["cache_rule"]  # a warm cache runs nothing
+    assert not measure.checks(cell, {**run, "backend_calls": 5})["runs_are_backend_calls"]
+    assert measure.checks(cell, {**run, "model_frames": 3 * grid.FRAMES})["model_runs_each_call_once"]
+    assert not measure.checks(cell, {**run, "model_frames": 5})["model_runs_each_call_once"]  # a clip run twice or cut
     kept = dataclasses.replace(cell, cache="results")  # results kept per clip: a backend call may run no model
-    assert conc.checks(kept, {**run, "model_frames": conc.FRAMES})["model_runs_each_call_once"]
+    assert measure.checks(kept, {**run, "model_frames": grid.FRAMES})["model_runs_each_call_once"]
 
 
 def test_concurrency_counts_tool_runs_against_unique_keys_in_each_cache_mode(tmp_path):
@@ -256,7 +275,7 @@ def test_concurrency_refuses_unknown_choices_and_missing_clips(monkeypatch):
         conc.concurrency(data=("youtube",))
     with pytest.raises(ValueError, match="at least 1"):
         conc.concurrency(ks=(0,), data=("synthetic",))
-    monkeypatch.setattr(conc, "SHARED_CLIPS", conc.SHARED_CLIPS.parent / "no-such-folder")
+    monkeypatch.setattr(grid, "SHARED_CLIPS", grid.SHARED_CLIPS.parent / "no-such-folder")
     with pytest.raises(FileNotFoundError, match="VIDEOSTAR_SHARED_DATA"):
         conc.concurrency(ks=(1,), data=("clips",), repeats=1)
 
@@ -275,8 +294,8 @@ def test_async_vector_env_on_the_real_clips_reports_two_envs_over_one():
     shared_file("clips/arm_wrestling.mp4")
     pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
     with tempfile.TemporaryDirectory() as scratch:
-        clips, videos = conc.data_kwargs(("clips",), Path(scratch))["clips"]
-        result = conc.vector_on_clips(clips, episodes=2, rounds=1)
+        clips, videos = grid.data_kwargs(("clips",), Path(scratch))["clips"]
+        result = vector_on_clips(clips, episodes=2, rounds=1)
     assert videos == 3 and set(result["episodes_per_s"]) == {"sync_1", "async_1", "async_2"}
     eps = result["episodes_per_s"]
     assert result["async_2_over_async_1"] == pytest.approx(eps["async_2"] / eps["async_1"], abs=0.01)
@@ -288,10 +307,10 @@ def test_concurrency_on_the_real_clips_reports_cpu_per_frame_the_models_ran():
     shared_file("clips/arm_wrestling.mp4")
     pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
     with tempfile.TemporaryDirectory() as scratch:
-        clips, videos = conc.data_kwargs(("clips",), Path(scratch))["clips"]
-        cell = conc.Cell("clips", "off", "pool", 4, 0.01, 1, clips)
-        run = conc.measure_cell(dataclasses.asdict(cell), videos)
-    assert all(conc.checks(cell, run).values()), conc.checks(cell, run)
-    assert run["model_frames"] == run["backend_calls"] * conc.FRAMES > 0  # nothing kept: every tool run is model work
+        clips, videos = grid.data_kwargs(("clips",), Path(scratch))["clips"]
+        cell = grid.Cell("clips", "off", "pool", 4, 0.01, 1, clips)
+        run = measure.measure_cell(dataclasses.asdict(cell), videos)
+    assert all(measure.checks(cell, run).values()), measure.checks(cell, run)
+    assert run["model_frames"] == run["backend_calls"] * grid.FRAMES > 0  # nothing kept: every tool run is model work
     per_episode_cpu = run["cpu_ms_per_episode"] * run["episodes"]
     assert run["cpu_ms_per_model_frame"] == pytest.approx(per_episode_cpu / run["model_frames"], rel=0.01)

@@ -18,6 +18,7 @@ import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_env import answer, make_vec, tool_call
 from videostar_env.tools.cache import CacheConfig
 
+from .grid import ENV_ID, TOOLS, Cell, env_kwargs
 from .stepping import warm_pose_cache
 
 
@@ -70,3 +71,33 @@ def vector_throughput(episodes: int = 48, counts: tuple[int, ...] = (1, 2, 4), r
         result["ipc_ms_per_episode"] = round(1000 / rates["async_1"] - 1000 / base, 1)
         result["target"] = {"async_2_over_1_env": 1.6, "met": rates["async_2"] / base >= 1.6}
     return result
+
+
+def vector_on_clips(clips: dict[str, Any], episodes: int, rounds: int) -> dict[str, Any]:
+    """Episodes/s of make_vec's sync (1) and async (1, 2) vector envs on the real clips, cache off; 2 over 1."""
+    kwargs = env_kwargs(Cell("clips", "off", "vector", 1, 0.0, 1, clips))
+
+    def rate(mode: str, n: int) -> float:
+        envs = make_vec(ENV_ID, n, mode, vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **kwargs)
+        try:
+            _, infos = envs.reset(seed=0)
+            done, start = 0, None
+            while done < episodes + n:  # each sub-env's first episode loads the models: not timed
+                actions = [tool_call(TOOLS[infos["turn"][i]]) if infos["turn"][i] < len(TOOLS)
+                           else answer(infos["ground_truth"]["label"][i]) for i in range(n)]
+                _, _, terminated, truncated, infos = envs.step(actions)
+                done += int((terminated | truncated).sum())
+                if start is None and done >= n:
+                    start, done = time.perf_counter(), 0
+            return done / (time.perf_counter() - start)
+        finally:
+            envs.close()
+
+    runs: dict[str, list[float]] = {"sync_1": [], "async_1": [], "async_2": []}
+    for _ in range(rounds):
+        for name in runs:
+            mode, n = name.split("_")
+            runs[name].append(rate(mode, int(n)))
+    eps = {k: round(statistics.median(v), 3) for k, v in runs.items()}
+    return {"async_2_over_async_1": round(eps["async_2"] / eps["async_1"], 2),
+            "async_2_over_sync_1": round(eps["async_2"] / eps["sync_1"], 2), "episodes_per_s": eps, "episodes": episodes}
