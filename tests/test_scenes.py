@@ -1,6 +1,6 @@
 """Synthetic 3D scenes: sampling, camera geometry, ground truth, rendering to mp4, and the dataset.
 
-Conventions under test (see videostar_env/datasets/scenes/generator.py): world x right, y away from the camera,
+Conventions under test (see videostar_env/datasets/scenes/config.py): world x right, y away from the camera,
 z up, ground z = 0; poses are world-to-camera with OpenCV camera axes; pixels are continuous with
 the top-left image corner at (0, 0); boxes are x1, y1, x2, y2, NaN when the object is not visible.
 """
@@ -12,7 +12,7 @@ import pytest
 
 from videostar_env.video.decode import decode
 from videostar_env.video.digest import file_digest
-from videostar_env.datasets.scenes.generator import (
+from videostar_env.datasets.scenes import (
     COLOURS, SHAPES, SceneConfig, SceneDataset, SceneTruth, camera_pose, intrinsics, object_corners, object_outline,
     render_scene, scene_seed, split_indices,
 )

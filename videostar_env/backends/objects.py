@@ -13,7 +13,7 @@ import numpy as np
 
 from ..video.decode import Clip
 from ..datasets.sample import VideoSample
-from ..datasets.scenes.generator import SceneTruth
+from ..datasets.scenes import SceneTruth
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
 

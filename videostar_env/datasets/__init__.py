@@ -11,8 +11,7 @@ from .sample import VideoSample
 from .local import FolderDataset, ManifestDataset, QuestionsDataset
 from .missing import MissingVideos
 from .synthetic.dataset import SyntheticDataset
-from .scenes.questions import SceneQuestionDataset
-from .scenes.generator import SceneConfig, SceneDataset, SceneTruth
+from .scenes import SceneConfig, SceneDataset, SceneQuestionDataset, SceneTruth
 from .videostar import VideoStarDataset
 from .stibench.rows import STIBenchDataset
 from .vsibench.rows import VSIBenchDataset

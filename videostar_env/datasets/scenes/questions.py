@@ -22,7 +22,8 @@ import numpy as np
 
 from ...knowledge import KnowledgeBase
 from ..sample import VideoSample
-from .generator import SceneConfig, SceneDataset
+from .config import SceneConfig
+from .dataset import SceneDataset
 
 LETTERS = "ABCD"
 TYPES = ("counting", "relative_direction", "relative_distance", "absolute_distance", "object_size",

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from ...actions import Answer, ReasoningTags, reasoning_tags
 from ...datasets.sample import VideoSample
-from ...datasets.scenes.generator import SceneTruth
+from ...datasets.scenes import SceneTruth
 from ...knowledge import KnowledgeBase
 from ...perception.relation_graph import RelationGraph, build_graph
 from ...tools.base import ToolCallRecord
