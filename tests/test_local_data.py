@@ -191,3 +191,12 @@ def test_a_video_str_env_plays_your_questions_with_the_yolo_objects_on_a_synthet
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["question_types"]) == {"object_counting", "object_rel_distance"}
     assert (out / "report.html").is_file()
+
+
+def test_every_annotation_dataset_shares_one_base_for_missing_videos_and_indexing():
+    from videostar_env.datasets import ManifestDataset, QuestionsDataset, STIBenchDataset, VSIBenchDataset, VideoStarDataset
+    from videostar_env.datasets.annotated import AnnotatedDataset
+
+    for cls in (ManifestDataset, QuestionsDataset, STIBenchDataset, VSIBenchDataset, VideoStarDataset):
+        assert issubclass(cls, AnnotatedDataset)
+        assert "__len__" not in vars(cls) and "__getitem__" not in vars(cls)  # written once, in the base

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..knowledge import ActionEntry, KnowledgeBase, normalize_label
-from .missing import apply_missing_policy
+from .annotated import AnnotatedDataset
 from .sample import VideoSample
 from .videostar import definition, load_explanations
 from .vsibench.rows import MCA_QUESTION_TYPES, NA_QUESTION_TYPES, parse_options, question_kind, question_meta
@@ -67,7 +67,7 @@ def _meta(row: dict, folder: Path) -> dict:
     return meta
 
 
-class ManifestDataset:
+class ManifestDataset(AnnotatedDataset):
     """A JSONL file, one video per line: {"video": path, "label": str} plus optional "id", "label_space", "split",
     "annotations" (ground-truth keypoints for the oracle vision backend), "window" ([start, end] seconds).
 
@@ -96,14 +96,7 @@ class ManifestDataset:
         samples = [VideoSample(str(row.get("id", i)), str(self.path.parent / row["video"]), row["label"],
                                tuple(row.get("label_space", labels)), self.name, str(row.get("split", "all")),
                                _meta(row, self.path.parent)) for i, row in enumerate(rows)]
-        self.annotated = len(samples)
-        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> VideoSample:
-        return self.samples[index]
+        self.keep(samples, missing)
 
 
 QUESTION_FIELDS = ("video", "question", "question_type", "ground_truth")
@@ -142,7 +135,7 @@ def _question_row(row: Any) -> str | None:
     return None
 
 
-class QuestionsDataset:
+class QuestionsDataset(AnnotatedDataset):
     """Spatial questions about your own videos: a JSONL file, one question a line, in VSI-Bench's row shape with a
     video path: {"video", "question", "question_type", "ground_truth"} plus "options" (["A. text", ...]) for the
     multiple-choice types and optional "id" and "window" ([start, end] seconds).
@@ -189,11 +182,4 @@ class QuestionsDataset:
             raise ValueError(f"{self.path} has no questions; write one JSON object a line, e.g. "
                              '{"video": "clip.mp4", "question": "How many people are there?", '
                              '"question_type": "object_counting", "ground_truth": "2"}')
-        self.annotated = len(samples)
-        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> VideoSample:
-        return self.samples[index]
+        self.keep(samples, missing)

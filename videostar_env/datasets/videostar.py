@@ -17,7 +17,8 @@ from typing import Sequence
 
 from ..knowledge import ActionEntry, KnowledgeBase, normalize_label
 from ..paths import annotations_root
-from .missing import MissingVideos, apply_missing_policy
+from .missing import MissingVideos
+from .annotated import AnnotatedDataset
 from .sample import VideoSample
 
 BASE2NOVEL_FOLDERS = {"hmdb51": "hmdb51", "ucf101": "ucf101", "kinetics400": "kinetics400", "ssv2": "SSv2"}
@@ -84,7 +85,7 @@ def definition(text: str) -> str:
     return text.partition(":")[2].strip()
 
 
-class VideoStarDataset:
+class VideoStarDataset(AnnotatedDataset):
     """One annotation file of the paper as a dataset; the label space is the file's class set."""
 
     def __init__(self, dataset: str = "hmdb51", protocol: str = "base2novel", split: str = "test",
@@ -119,14 +120,7 @@ class VideoStarDataset:
                 dataset=dataset, split=str(split),
                 meta={"path": row["path"], "annotation_file": str(self.files.rows), "problem_id": row["problem_id"],
                       "group": group}))
-        self.annotated = len(samples)
-        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> VideoSample:
-        return self.samples[index]
+        self.keep(samples, missing)
 
 
 def _group(protocol: str, split: str) -> str | None:

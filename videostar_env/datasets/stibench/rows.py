@@ -44,7 +44,7 @@ from typing import Any, Mapping
 
 from ...knowledge import KnowledgeBase
 from ...video.decode import register_sampler
-from ..missing import apply_missing_policy
+from ..annotated import AnnotatedDataset
 from ..refused import RefusedRows
 from ..sample import VideoSample
 
@@ -272,7 +272,7 @@ def stibench_sample(row: Mapping[str, Any], video_root: Path, sample_id: str) ->
     return VideoSample(sample_id, str(video_root / str(row["Video"])), answer, tuple(options), NAME, "test", meta)
 
 
-class STIBenchDataset:
+class STIBenchDataset(AnnotatedDataset):
     """STI-Bench's multiple-choice questions, one sample per qa.parquet row.
 
     path: qa.parquet (or a JSON list / JSONL export with the same columns); video_root: the folder of the
@@ -300,14 +300,7 @@ class STIBenchDataset:
         self.refused.warn(self.name)
         samples = [stibench_sample(row, self.video_root, sample_id)
                    for row, sample_id, why in zip(rows, ids, reasons) if not why]
-        self.annotated = len(samples)
-        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> VideoSample:
-        return self.samples[index]
+        self.keep(samples, missing)
 
     def tasks(self) -> list[str]:
         """The question types (Task values) present, sorted."""

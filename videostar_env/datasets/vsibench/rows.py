@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 from ...errors import MissingDependency
 from ...knowledge import KnowledgeBase
 from ...video.decode import register_sampler
-from ..missing import MissingVideos, apply_missing_policy
+from ..annotated import AnnotatedDataset
 from ..refused import RefusedRows
 from ..sample import VideoSample
 
@@ -208,7 +208,7 @@ def question_meta(row: Mapping[str, Any]) -> dict[str, Any]:
             "times": [], "keyframes": []}
 
 
-class VSIBenchDataset:
+class VSIBenchDataset(AnnotatedDataset):
     """VSI-Bench's published questions; each sample is one question about one scene video."""
 
     name = "vsi-bench"
@@ -231,10 +231,7 @@ class VSIBenchDataset:
         ids = [s.id for s in samples]
         if len(set(ids)) != len(ids):
             raise ValueError(f"{self.path}: duplicate VSI-Bench ids")
-        self.annotated = len(samples)
-        self.samples: list[VideoSample]
-        self.missing: MissingVideos
-        self.samples, self.missing = apply_missing_policy(samples, missing, self.name)
+        self.keep(samples, missing)
 
     def _sample(self, row: Mapping[str, Any], prompt: str, num_frames: int | None) -> VideoSample:
         question = question_meta(row)
@@ -250,12 +247,6 @@ class VSIBenchDataset:
             meta["num_frames"] = int(num_frames)
         return VideoSample(id=str(row["id"]), video=str(video), label=str(row["ground_truth"]),
                            label_space=tuple(question["options"]), dataset="vsi-bench", split="test", meta=meta)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> VideoSample:
-        return self.samples[index]
 
     def question_types(self) -> dict[str, int]:
         """How many samples each question type has, in the official MCA-then-NA order."""
