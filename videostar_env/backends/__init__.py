@@ -1,4 +1,4 @@
-"""Model backends the tools use, chosen by name: vision, explanation and description."""
+"""Model backends the tools use, chosen by name: vision, explanation, description and objects."""
 
 from __future__ import annotations
 

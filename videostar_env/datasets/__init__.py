@@ -1,4 +1,4 @@
-"""Datasets: the VideoSample unit, decoding, and the dataset registry."""
+"""Datasets: the VideoSample unit, the dataset registry, and every dataset (local files, the paper's release, STI-Bench, VSI-Bench, synthetic actions and scenes)."""
 
 from __future__ import annotations
 
