@@ -1,4 +1,4 @@
-"""Datasets: the VideoSample unit, the dataset registry, and every dataset (local files, the paper's release, STI-Bench, VSI-Bench, synthetic actions and scenes)."""
+"""Datasets: the VideoSample unit, the registry, and every dataset (local, the paper's, STI/VSI-Bench, synthetic)."""
 
 from __future__ import annotations
 
