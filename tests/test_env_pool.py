@@ -340,6 +340,15 @@ def test_preload_imports_the_heavy_libraries_before_any_env_exists():
     assert preload_libraries(("json", "no_such_library_here")) == ["json"]  # one not installed is skipped
 
 
+def test_the_hook_without_the_preload_still_fixes_verl_and_tunes_the_process(monkeypatch):
+    from videostar_trainers import env_pool, process, verl_fixes
+
+    monkeypatch.setattr(env_pool, "preload_libraries", lambda: pytest.fail("preloaded"))
+    monkeypatch.setattr(process, "_TUNED", {})
+    verl_fixes.setup_worker_without_preload()
+    assert process.tuned() is not None and sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+
+
 def test_ray_runs_the_preload_the_verl_fix_and_the_process_settings_as_each_worker_process_starts():
     ray = pytest.importorskip("ray", reason="Ray is not installed")
     # What the GRPO launch line passes: ray_kwargs.ray_init.runtime_env.worker_process_setup_hook.

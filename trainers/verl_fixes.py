@@ -57,11 +57,16 @@ def install() -> None:
 
 
 def setup_worker() -> None:
-    """Ray's worker_process_setup_hook for training jobs: the fix, the worker's process settings
-    (process.tune_worker_process), then the libraries envs load (preloaded)."""
+    """Ray's worker_process_setup_hook for training jobs: setup_worker_without_preload, then the libraries envs load."""
     from videostar_trainers.env_pool import preload_libraries
+
+    setup_worker_without_preload()
+    preload_libraries()
+
+
+def setup_worker_without_preload() -> None:
+    """The set-up hook without the preload: the fix and the worker's process settings (process.tune_worker_process)."""
     from videostar_trainers.process import tune_worker_process
 
     install()
     tune_worker_process()
-    preload_libraries()

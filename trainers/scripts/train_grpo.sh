@@ -11,9 +11,10 @@
 # the reasoning form REASONING (paper, default; qwen3 for a Thinking template, which opens <think> itself): the
 # rows carry it, so the env in the agent loop and the reward read the policy's turns the same way.
 # Ray runs a set-up hook as each worker process starts (trainers/verl_fixes.py): our fix of verl #6073 (M-RoPE
-# position ids of equal-length batches) in every process, and with PRELOAD=1 (default) the libraries envs load, so
-# an agent-loop worker has imported torch, ultralytics, OpenCV and the decoders before its event loop serves
-# (imported later, they stall it for up to 0.2 s); PRELOAD=0 applies the fix only.
+# position ids of equal-length batches) and the worker's process settings (trainers/process.py) in every process,
+# and with PRELOAD=1 (default) the libraries envs load, so an agent-loop worker has imported torch, ultralytics,
+# OpenCV and the decoders before its event loop serves (imported later, they stall it for up to 0.2 s); PRELOAD=0
+# leaves the preload out.
 # Extra Hydra overrides pass through, e.g. trainer.total_training_steps=100.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,7 +28,7 @@ if [ ! -f "$TRAIN" ]; then
     videostar verl-data --out "$TRAIN" --split base --env-options "$OPTIONS"
     videostar verl-data --out "$VAL" --split novel --limit 64 --env-options "$OPTIONS"
 fi
-HOOK=videostar_trainers.verl_fixes.install
+HOOK=videostar_trainers.verl_fixes.setup_worker_without_preload
 if [ "${PRELOAD:-1}" = 1 ]; then
     HOOK=videostar_trainers.verl_fixes.setup_worker
 fi
