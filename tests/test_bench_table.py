@@ -1,6 +1,8 @@
 """What `videostar bench` prints and reports besides the scores: missing videos, the paper's rows, warnings."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -36,3 +38,23 @@ def test_missing_videos_are_a_row_of_the_table_and_a_section_of_the_report(manif
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["missing_videos"] == {"count": 1, "total": 6, "examples": [str(manifest.parent / "gone.mp4")]}
     assert "Missing videos: 1 of 6 not on disk" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_warnings_are_one_plain_line_each_and_the_decoders_say_nothing(manifest, tmp_path):
+    command = [sys.executable, "-m", "videostar_env.cli", "bench", "--dataset", "manifest", "--annotations",
+               str(manifest), "--tools", "pose_estimation", "--out", str(tmp_path / "run")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "\x1b" not in done.stderr and lines, done.stderr
+    assert all(line.startswith("videostar bench: warning: ") for line in lines), done.stderr
+    assert any("1 of 6 videos are missing" in line for line in lines)
+    assert any("R_sub will always be 0" in line for line in lines)  # gym.logger.warn's colours are gone too
+
+
+def test_the_papers_rows_appear_only_for_the_papers_datasets(manifest, tmp_path):
+    assert bench(manifest, tmp_path / "run") == 0
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "The paper has no row for manifest" in report
+    for dataset in ("hmdb51", "ucf101", "kinetics", "ssv2"):
+        assert f"<td>{dataset}" not in report

@@ -8,6 +8,7 @@ shared by the episodes of a process, and the result is in the oracle's format (b
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..video.decode import Clip
+from ..video.decode import Clip, native_stderr_muted
 from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..video.digest import file_digest
@@ -74,6 +75,19 @@ def resolve_weights(name: str, download: bool = True, option: str = "pose_weight
         f"--vision-options '{{\"{option}\": \"PATH\"}}'), or put it in ${WEIGHTS_DIR_ENV}.")
 
 
+def _not_a_loading_line(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not (message.startswith("Loading ") and " inference" in message)
+
+
+def quiet_model_loading() -> None:
+    """Drop ultralytics' "Loading W for ... inference..." line, which it prints for every copy of every model."""
+    from ultralytics.utils import LOGGER
+
+    if _not_a_loading_line not in LOGGER.filters:
+        LOGGER.addFilter(_not_a_loading_line)
+
+
 def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> Any:
     """An ultralytics YOLO model from weights, or a ToolError saying what to do: e.g. the weights of `what` are
     missing, corrupt, or of a task not in `tasks`."""
@@ -81,6 +95,7 @@ def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> An
         from ultralytics import YOLO
     except ImportError as exc:
         raise ToolError("the yolo backends need ultralytics: pip install 'videostar-env[yolo]'") from exc
+    quiet_model_loading()
     try:
         model = YOLO(source)
     except Exception as exc:  # ultralytics raises ConnectionError, FileNotFoundError, RuntimeError...
@@ -96,7 +111,8 @@ def load_yolo(source: str, tasks: tuple[str, ...], what: str, advice: str) -> An
 def ready(model: Any, predict_args: dict[str, Any]) -> Any:
     """The model after one prediction on a blank image: ultralytics builds its runtime (a LiteRT interpreter, the graph
     on its device) at the first prediction, which would otherwise fall on an episode's tool call and hold the GIL."""
-    model.predict(np.zeros((64, 64, 3), np.uint8), **predict_args)
+    with native_stderr_muted():  # the runtime's own banner (e.g. "Created TensorFlow Lite XNNPACK delegate")
+        model.predict(np.zeros((64, 64, 3), np.uint8), **predict_args)
     return model
 
 

@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import sys
+import warnings
 from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,7 +23,7 @@ from rich.table import Table
 from .. import ENV_IDS
 from .options import add_env_args, env_spec, json_option
 from ..core.config import EnvConfig
-from ..errors import MissingDependency
+from ..errors import MissingDependency, plain
 from ..jobs.precompute import precompute
 from ..jobs.rollout import run_episode, summarize
 
@@ -37,8 +38,7 @@ USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectory
 
 def _demo(args: argparse.Namespace) -> int:
     console = Console(width=120)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # made once the first episode is played: a demo that fails to start leaves no folder
     env_kwargs = env_spec(args)
     split = env_kwargs["dataset_kwargs"].get("split", "all")
     summary = {"env_id": args.env_id, "split": split, "seed": args.seed, "agents": {}}
@@ -67,6 +67,7 @@ def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str,
         for i in range(args.episodes):
             results.append(run_episode(env, agent, seed=args.seed + i))
             if k == 0 and i == 0:
+                picture.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(env.render()).save(picture)
         env.close()
         stats_by_agent[agent.name] = summarize(results)
@@ -298,6 +299,11 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     return args
 
 
+def warning_line(command: str, message: Warning | str, *_: Any, **__: Any) -> str:
+    """A warning as one plain line (no colour codes, no source line): `videostar bench: warning: ...`."""
+    return f"videostar {command}: warning: {plain(str(message)).removeprefix('WARN: ')}\n"
+
+
 def interrupted_line(args: argparse.Namespace, argv: list[str]) -> str:
     """The one line a Ctrl-C prints: the command that resumes the run where it can, else what was lost."""
     if getattr(args, "resumable", None):
@@ -311,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `videostar` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(build_parser(), argv)
+    formatwarning, warnings.formatwarning = warnings.formatwarning, partial(warning_line, args.command)
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -328,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"videostar {args.command}: error: {' '.join(str(message).split())} (--debug shows the traceback)",
               file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":

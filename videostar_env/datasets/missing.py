@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..errors import warn
 from .sample import VideoSample
 
 MISSING_POLICIES = ("skip", "keep", "error")
@@ -44,7 +44,7 @@ def apply_missing_policy(samples: list[VideoSample], policy: str, dataset: str) 
         return samples, missing
     if policy == "error":
         raise FileNotFoundError(missing.message(dataset))
-    warnings.warn(missing.message(dataset) + ("; they are skipped" if policy == "skip" else ""), stacklevel=3)
+    warn(missing.message(dataset) + ("; they are skipped" if policy == "skip" else ""), stacklevel=3)
     if policy == "skip":
         absent = set(missing.paths)
         samples = [s for s in samples if s.video not in absent]

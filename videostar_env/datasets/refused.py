@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+
+from ..errors import warn
 
 
 @dataclass(frozen=True)
@@ -26,4 +27,4 @@ class RefusedRows:
     def warn(self, dataset: str) -> None:
         """Warn with message() when any row is refused."""
         if self.rows:
-            warnings.warn(self.message(dataset), stacklevel=3)
+            warn(self.message(dataset), stacklevel=3)

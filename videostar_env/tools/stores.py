@@ -19,13 +19,12 @@ import hashlib
 import os
 import pickle
 import time
-import warnings
 from contextlib import suppress
 from typing import Protocol
 
 import diskcache
 
-from ..errors import MissingDependency
+from ..errors import MissingDependency, warn
 from ..paths import write_atomic
 from ..registry import Registry
 
@@ -58,8 +57,8 @@ def unframe(data: bytes, where: str) -> bytes | None:
     payload = data[head:]
     if data[:len(MAGIC)] == MAGIC and hashlib.blake2b(payload, digest_size=32).digest() == data[len(MAGIC):head]:
         return payload
-    warnings.warn(f"tool cache entry {where} is damaged (written by a writer that died, or not a cache entry); "
-                  "it counts as a miss and the next result replaces it", RuntimeWarning, stacklevel=3)
+    warn(f"tool cache entry {where} is damaged (written by a writer that died, or not a cache entry); "
+         "it counts as a miss and the next result replaces it", stacklevel=3, category=RuntimeWarning)
     return None
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
+
+from ..errors import warn
 
 BACKENDS = ("decord", "pyav")
 # A benchmark's own choice of frames, from what only the opened video tells: (total_frames, fps, num_frames) -> the
@@ -110,6 +115,32 @@ def probe_size(path: str) -> tuple[int, int]:
         return int(codec.height), int(codec.width)
 
 
+_muted = {"depth": 0, "saved": -1}
+_muted_lock = threading.Lock()
+
+
+@contextmanager
+def native_stderr_muted() -> Iterator[None]:
+    """The process's stderr (fd 2, where native libraries print) to /dev/null for the block: for every thread, so
+    nested and concurrent blocks share one muting and the last one out restores it."""
+    with _muted_lock:
+        if _muted["depth"] == 0:
+            sys.stderr.flush()
+            _muted["saved"] = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        _muted["depth"] += 1
+    try:
+        yield
+    finally:
+        with _muted_lock:
+            _muted["depth"] -= 1
+            if _muted["depth"] == 0:
+                os.dup2(_muted["saved"], 2)
+                os.close(_muted["saved"])
+
+
 def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None,
                    sampler: str | None) -> Clip:
     import decord
@@ -117,7 +148,8 @@ def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tu
     height, width = size
     # One open: the decoder scales while converting to RGB, which is cheaper than converting at source
     # size (benchmarks/perf/decoding.py measures it against that floor).
-    reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
+    with native_stderr_muted():  # decord prints a failed open itself; the VideoDecodeError says it once
+        reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total, fps = len(reader), float(reader.get_avg_fps())
     indices = frame_indices(total, fps, num_frames, window, sampler)
     frames = reader.get_batch(indices).asnumpy()
@@ -149,6 +181,25 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tupl
 
 
 _DECODERS = {"decord": _decode_decord, "pyav": _decode_pyav}
+_shape_checked: list[bool] = []  # the first decoded video's shape is compared with the frame size, once a process
+
+
+def _say_once_if_stretched(path: str, size: tuple[int, int]) -> None:
+    """Warn, once, when the frames stretch the video to another shape (16:9 to a square): they are resized whole,
+    neither cropped nor padded, and a HEIGHTxWIDTH frame size of the video's shape keeps it."""
+    if _shape_checked:
+        return
+    _shape_checked.append(True)
+    try:
+        height, width = probe_size(path)
+    except Exception:  # noqa: BLE001 (a header PyAV cannot read: the frames came anyway, nothing to say)
+        return
+    if abs(width / height - size[1] / size[0]) <= 0.02 * width / height:
+        return
+    kept = f"{size[0]}x{2 * round(size[0] * width / height / 2)}"
+    warn(f"frames are {size[0]}x{size[1]} (height x width) but {os.path.basename(path)} is {height}x{width}: the "
+         f"frames stretch it to that shape (resized whole, not cropped or padded); to keep its shape use a frame "
+         f"size of {kept} (--frame-size {kept})")
 
 
 def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "auto",
@@ -172,7 +223,9 @@ def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "au
     errors = []
     for name in order:
         try:
-            return _DECODERS[name](path, num_frames, size, window, sampler)
+            clip = _DECODERS[name](path, num_frames, size, window, sampler)
+            _say_once_if_stretched(path, size)
+            return clip
         except ImportError as exc:
             errors.append(f"{name}: not installed ({exc})")
         except VideoDecodeError:

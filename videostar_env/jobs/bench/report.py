@@ -156,13 +156,12 @@ def _reference_section(metrics: dict[str, Any], references: list[dict[str, Any]]
         rows.append(["this run", dataset, protocol or "–", "mean over types", _pct(metrics.get("mean_over_types")),
                      "results.jsonl"])
         return _table(["method", "dataset", "protocol", "metric", "%", "source"], rows)
-    same = matching(references, dataset, protocol)
-    shown = same or references  # no row for this dataset: all published rows, for context
-    rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], _ref_value(r), r["source"]] for r in shown]
+    same = matching(references, dataset, protocol)  # another dataset's rows would only mislead
+    rows = [[r["method"], r["dataset"], r["protocol"], r["metric"], _ref_value(r), r["source"]] for r in same]
     rows += [["this run", dataset, protocol or "–", metric, value, source]
              for metric, value, source in run_reference_values(metrics)]
-    intro = ("" if same else f'<p class="note">The paper has no row for {html.escape(dataset)}; its published rows '
-             "are listed for context.</p>")
+    intro = ("" if same else f'<p class="note">The paper has no row for {html.escape(dataset)}; add some with '
+             "--reference FILE.</p>")
     return intro + _table(["method", "dataset", "protocol", "metric", "%", "source"], rows)
 
 

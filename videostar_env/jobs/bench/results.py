@@ -20,8 +20,7 @@ class ResultsLog:
         leaves nothing that would refuse the corrected command)."""
         self.folder = Path(folder)
         self.path = self.folder / "results.jsonl"
-        self.identity = identity
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.identity = identity  # the folder is made with the first row: a run that fails to start leaves none
         self.dropped = self._truncate_partial_line()
         self.rows: dict[str, dict[str, Any]] = {row["key"]: row for row in self._read()}
 
@@ -35,6 +34,7 @@ class ResultsLog:
         """Write the episode's media, then its row as one synced line; a key already logged is an error."""
         if row["key"] in self.rows:
             raise ValueError(f"episode {row['key']} is already in {self.path}")
+        self.folder.mkdir(parents=True, exist_ok=True)
         run_file = self.folder / "run.json"
         if self.identity is not None and not run_file.exists():
             run_file.write_text(json.dumps({"identity": self.identity}, indent=2))

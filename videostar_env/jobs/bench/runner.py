@@ -139,7 +139,6 @@ def plan_parts(config: BenchConfig) -> list[Part]:
 def open_run(out: str | os.PathLike, config: BenchConfig) -> ResultsLog:
     """The results log of `out`, after checking a run already there is this run (run.json)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     run_file = out / "run.json"
     identity = config.identity()
     if run_file.exists():
@@ -379,6 +378,7 @@ def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, refer
                                                                "missing_videos": p.missing,
                                                                "refused_rows": p.refused} for p in parts},
                       "identity": config.identity()}
+    log.folder.mkdir(parents=True, exist_ok=True)  # made by the first row, unless there was none
     metrics["missing_videos"] = missing_videos(parts)
     metrics["references"] = matching(references, dataset, protocol)
     (log.folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
