@@ -85,6 +85,7 @@ class HeuristicAgent:
 
     name = "heuristic"
     TOOLS = ("pose_estimation", "action_explanation")
+    meaningful_on = ("synthetic",)  # it knows the synthetic classes' motion signatures; elsewhere it is chance
 
     def __init__(self, seed: int = 0):
         self.seed = seed

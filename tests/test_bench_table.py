@@ -52,6 +52,17 @@ def test_warnings_are_one_plain_line_each_and_the_decoders_say_nothing(manifest,
     assert any("R_sub will always be 0" in line for line in lines)  # gym.logger.warn's colours are gone too
 
 
+def test_the_heuristic_agent_on_other_videos_says_plainly_that_its_scores_mean_nothing(manifest, tmp_path, capsys):
+    assert bench(manifest, tmp_path / "run") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Note: the heuristic agent is only meaningful on the synthetic dataset: on manifest" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "only meaningful on the synthetic dataset" in metrics["run"]["caveat"]
+    assert "The heuristic agent is only meaningful on the synthetic dataset" in (tmp_path / "run" / "report.html").read_text()
+    assert main(["bench", "--episodes", "2", "--out", str(tmp_path / "synthetic")]) == 0
+    assert "Note:" not in capsys.readouterr().out  # on the synthetic data its scores mean what they say
+
+
 def test_the_papers_rows_appear_only_for_the_papers_datasets(manifest, tmp_path):
     assert bench(manifest, tmp_path / "run") == 0
     report = (tmp_path / "run" / "report.html").read_text()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import gymnasium as gym
 from PIL import Image
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -57,7 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str, Any], agents: str,
                 args: argparse.Namespace, picture: Path) -> dict[str, Any]:
     """Play each agent on env_id, print one table row per agent (reward columns from the task), return the stats."""
-    from ..jobs.agents import make_agent
+    from ..jobs.agents import agent_caveat, make_agent
 
     stats_by_agent: dict[str, Any] = {}
     for k, name in enumerate(agents.split(",")):
@@ -81,6 +82,9 @@ def _demo_table(console: Console, title: str, env_id: str, env_kwargs: dict[str,
                       *(f"{stats['reward_' + t]:.3f}" for t in terms),
                       f"{stats['tool_calls_per_episode']:.2f}", f"{stats['turns_per_episode']:.2f}")
     console.print(table)
+    for name in agents.split(","):
+        if caveat := agent_caveat(name.strip(), env_kwargs.get("dataset", "synthetic")):
+            console.print(f"[yellow]Note:[/yellow] {escape(caveat)}.", markup=True)
     return stats_by_agent
 
 
@@ -209,6 +213,8 @@ def _bench(args: argparse.Namespace) -> int:
         example = ": ".join(metrics["failed"]["examples"][0]["error"].split(": ")[:2])  # the error and its video
         table.add_row("[red]unreadable videos (not played)[/red]", f"{metrics['failed']['episodes']}, e.g. {example}")
     console.print(table)
+    if metrics["run"]["caveat"]:
+        console.print(f"[yellow]Note:[/yellow] {escape(metrics['run']['caveat'])}.", markup=True)
     console.print(f"Wrote {out / 'results.jsonl'}, {out / 'metrics.json'}, the plots and {out / 'report.html'}")
     return 0
 

@@ -13,9 +13,23 @@ from ..registry import Registry
 AGENTS: Registry[Any] = Registry("agent", "videostar_env.agents")
 
 
+def agent_caveat(agent: str, dataset: str) -> str | None:
+    """A plain sentence when the agent means nothing on this dataset: an agent class may name the datasets its
+    answers mean something on (`meaningful_on`, e.g. the heuristic agent: the synthetic one)."""
+    try:
+        only = getattr(AGENTS.factory(agent), "meaningful_on", None)
+    except KeyError:
+        return None
+    if not only or dataset in only:
+        return None
+    return (f"the {agent} agent is only meaningful on the {' and '.join(only)} dataset: on {dataset} its answers do "
+            "not follow what the videos show (about chance), so these scores say nothing about the videos; "
+            "evaluate them with a model agent (--agent qwen-vl or openai)")
+
+
 def make_agent(spec: str, **kwargs: Any) -> Any:
     """An agent from a registered name or a "module:attribute" import path, built with kwargs."""
     return AGENTS.make(spec, **kwargs)
 
 
-__all__ = ["AGENTS", "make_agent"]
+__all__ = ["AGENTS", "agent_caveat", "make_agent"]

@@ -39,6 +39,7 @@ details.episode>summary{cursor:pointer;padding:6px 10px;font-size:13px}
 .turn pre{white-space:pre-wrap;word-break:break-word;margin:4px 0;font-size:12px}
 .role{font-size:11px;text-transform:uppercase;color:#57606a}
 .note{font-size:12px;color:#57606a}
+.caveat{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px}
 figure.graphs{margin:6px 12px;display:flex;gap:14px;align-items:flex-start;flex-wrap:wrap}
 figure.graphs svg{border:1px solid #d0d7de;background:#fff}
 figure.graphs figcaption{font-size:12px;color:#57606a;max-width:420px;line-height:1.6}
@@ -302,6 +303,11 @@ def _graph_figure(pred_graph: Any, true_graph: Any, width: int = 360, height: in
     return f'<figure class="graphs">{svg}<figcaption class="legend">{true_note}<br>{pred_note}</figcaption></figure>'
 
 
+def _caveat(run: dict[str, Any]) -> str:
+    caveat = run.get("caveat")
+    return f'<p class="caveat"><b>Note:</b> {html.escape(caveat[0].upper() + caveat[1:])}.</p>' if caveat else ""
+
+
 def write_report(folder: str | os.PathLike, metrics: dict[str, Any], rows: list[dict[str, Any]], plots: dict[str, Path],
                  references: list[dict[str, Any]], run: dict[str, Any], max_episodes: int = 100) -> Path:
     """Write folder/report.html; the viewer shows up to max_episodes trajectories, mistakes first."""
@@ -315,7 +321,7 @@ def write_report(folder: str | os.PathLike, metrics: dict[str, Any], rows: list[
 <html lang="en"><head><meta charset="utf-8"><title>videostar bench: {html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <header><h1>videostar bench: {html.escape(title)}</h1>
-<p>{metrics['overall'].get('episodes', 0)} episodes · splits {html.escape(', '.join(metrics['splits']))} · seed {run.get('seed')}</p></header>
+{_caveat(run)}<p>{metrics['overall'].get('episodes', 0)} episodes · splits {html.escape(', '.join(metrics['splits']))} · seed {run.get('seed')}</p></header>
 <main>
 <section><h2>Metrics</h2>{_tiles(metrics)}<br>{_metric_tables(metrics)}</section>
 <section><h2>Published results</h2>{_reference_section(metrics, references, dataset, protocol)}</section>

@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 from ..cluster import connect_ray
 from ...core.secrets import redact_secrets
 from ..vector import make_vec
+from ..agents import agent_caveat
 from ..rollout import play
 from ...tasks import DEFAULT_TASK, Task, make_task
 from .plan import EpisodePlan, PlannedEpisodes
@@ -373,7 +374,8 @@ def write_outputs(config: BenchConfig, parts: list[Part], log: ResultsLog, refer
     rows = planned_rows(parts, log)
     metrics = compute_metrics(rows, [p.name for p in parts], config.task())
     dataset, protocol = dataset_label(config)
-    metrics["run"] = {"agent": config.agent, "env_id": config.env_id, "dataset_label": dataset, "protocol": protocol,
+    metrics["run"] = {"agent": config.agent, "caveat": agent_caveat(config.agent, config.dataset),
+                      "env_id": config.env_id, "dataset_label": dataset, "protocol": protocol,
                       "seed": config.seed, "splits": {p.name: {"dataset": p.dataset_name, "planned": p.episodes,
                                                                "missing_videos": p.missing,
                                                                "refused_rows": p.refused} for p in parts},
