@@ -59,3 +59,8 @@ def test_a_misspelt_env_id_gets_the_nearest_one(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--env-id", "VideoSTAR-v1"])
     assert "did you mean VideoSTAR-v0?" in capsys.readouterr().err
+
+
+def test_a_misspelt_option_inside_json_gets_the_nearest_one(tmp_path, capsys):
+    err = error_line(capsys, "--out", str(tmp_path), "--dataset-options", '{"per_clas": 4}')
+    assert "unknown option 'per_clas' for dataset 'synthetic' (did you mean 'per_class'?); valid options:" in err

@@ -7,6 +7,7 @@ given where a name is expected. Unknown names raise KeyError listing what is reg
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import os
@@ -32,8 +33,10 @@ def check_options(factory: Callable[..., Any], options: dict[str, Any], what: st
     valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise TypeError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} for {what}; "
-                        f"valid options: {', '.join(valid) or 'none'}")
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        raise TypeError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} for {what}"
+                        + (f" (did you mean {close[0]!r}?)" if close else "")
+                        + f"; valid options: {', '.join(valid) or 'none'}")
     check_types(factory, options, what)
 
 
