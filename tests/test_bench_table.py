@@ -69,3 +69,16 @@ def test_the_papers_rows_appear_only_for_the_papers_datasets(manifest, tmp_path)
     assert "The paper has no row for manifest" in report
     for dataset in ("hmdb51", "ucf101", "kinetics", "ssv2"):
         assert f"<td>{dataset}" not in report
+
+
+def test_the_demo_says_it_too_and_a_broken_video_is_one_line(manifest, tmp_path, capsys):
+    readable = tmp_path / "readable.jsonl"
+    readable.write_text("\n".join(line for line in manifest.read_text().splitlines() if "broken" not in line))
+    demo = ["demo", "--dataset", "manifest", "--tools", "pose_estimation", "--agents", "heuristic,no-tool",
+            "--str-agents", "", "--episodes", "1", "--out", str(tmp_path)]
+    assert main([*demo, "--annotations", str(readable)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count("Note: the heuristic agent is only meaningful on the synthetic dataset: on manifest") == 1
+    assert main([*demo, "--annotations", str(manifest), "--episodes", "6"]) == 2  # the demo plays every video
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot decode" in err and "broken.mp4" in err

@@ -27,6 +27,7 @@ from ..core.config import EnvConfig
 from ..errors import MissingDependency, plain
 from ..jobs.precompute import precompute
 from ..jobs.rollout import run_episode, summarize
+from ..video.decode import VideoDecodeError
 
 if TYPE_CHECKING:
     from ..jobs.bench import BenchConfig
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 # Errors that mean the command line asked for something that cannot be (the messages say what to fix).
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError,
-               MissingDependency)
+               MissingDependency, VideoDecodeError)
 
 
 def _demo(args: argparse.Namespace) -> int:
