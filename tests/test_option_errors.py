@@ -64,3 +64,9 @@ def test_a_misspelt_env_id_gets_the_nearest_one(capsys):
 def test_a_misspelt_option_inside_json_gets_the_nearest_one(tmp_path, capsys):
     err = error_line(capsys, "--out", str(tmp_path), "--dataset-options", '{"per_clas": 4}')
     assert "unknown option 'per_clas' for dataset 'synthetic' (did you mean 'per_class'?); valid options:" in err
+
+
+def test_an_option_like_no_other_gets_no_guess(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--bogus"])
+    assert capsys.readouterr().err.splitlines()[-1] == "videostar bench: error: unrecognized arguments: --bogus"

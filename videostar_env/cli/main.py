@@ -301,7 +301,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
         command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
         options = [o for action in command._actions for o in action.option_strings]
         unknown = [a.split("=")[0] for a in extra if a.startswith("--")]
-        close = difflib.get_close_matches(unknown[0], options, n=1) if unknown else []
+        close = difflib.get_close_matches(unknown[0], options, n=1, cutoff=0.75) if unknown else []  # "--" is shared
         command.error(f"unrecognized arguments: {' '.join(extra)}" + (f"; did you mean {close[0]}?" if close else ""))
     return args
 
