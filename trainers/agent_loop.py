@@ -51,7 +51,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from typing import Any, Sequence
 from uuid import uuid4
 
@@ -62,6 +61,7 @@ from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetr
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env.actions import MEDIA_TOKENS
+from videostar_env.errors import warn
 from videostar_trainers.env_pool import NICE, EnvPool, load_models
 from videostar_trainers.process import tuned
 
@@ -128,10 +128,10 @@ class VideoStarAgentLoop(AgentLoopBase):
         self.env_kwargs = dict(env_kwargs or {})
         self.env_threads, self.env_nice = env_threads, env_nice
         if tuned() is None:
-            warnings.warn("this agent-loop worker's process settings were not tuned: start Ray with "
-                          "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook="
-                          "videostar_trainers.verl_fixes.setup_worker (train_grpo.sh does), or call "
-                          "videostar_trainers.process.tune_worker_process() once in the worker", stacklevel=2)
+            warn("this agent-loop worker's process settings were not tuned: start Ray with "
+                 "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook="
+                 "videostar_trainers.verl_fixes.setup_worker (train_grpo.sh does), or call "
+                 "videostar_trainers.process.tune_worker_process() once in the worker", stacklevel=2)
         self.env_prefill = self._worker_share() if env_prefill is None else int(env_prefill)
         self.response_length = int(self.rollout_config.response_length)
         self.processor_kwargs = self._get_mm_processor_kwargs()

@@ -16,11 +16,11 @@ import hashlib
 import inspect
 import json
 import pickle
-import warnings
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import warn
 from ..video.digest import file_digest
 from ..backends import KINDS
 from ..paths import cache_dir
@@ -87,8 +87,8 @@ def code_digest(tool: Tool) -> str | None:
         digest: str | None = hashlib.sha256(inspect.getsource(definition).encode()).hexdigest()[:16]
     except (OSError, TypeError):  # built in, or defined where no file holds it
         digest = None
-        warnings.warn(f"tool {getattr(tool, 'name', definition)!r}: its source cannot be read, so its cached results "
-                      f"are keyed on its `version` only; bump `version` when you change it", stacklevel=3)
+        warn(f"tool {getattr(tool, 'name', definition)!r}: its source cannot be read, so its cached results "
+             f"are keyed on its `version` only; bump `version` when you change it", stacklevel=3)
     try:
         _CODE_DIGESTS[definition] = digest
     except TypeError:  # not weakly referenceable: read again next time
