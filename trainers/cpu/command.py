@@ -9,6 +9,8 @@ from pathlib import Path
 from videostar_trainers.cpu.choices import MODES
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+# Config values that name files of this package as paths from the checkout's root (as train_grpo.sh runs them).
+PACKAGE_PATHS = ("actor_rollout_ref.rollout.agent.agent_loop_config_path", "reward.custom_reward_function.path")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,17 @@ def compose_config(name: str, overrides: list[str]):
         return compose(config_name=name, overrides=overrides)
 
 
+def package_paths(config) -> None:
+    """Paths into trainers/ that do not exist from here point at this package's files: the command runs anywhere."""
+    from omegaconf import OmegaConf, open_dict
+
+    for key in PACKAGE_PATHS:
+        value = OmegaConf.select(config, key)
+        if isinstance(value, str) and value.startswith("trainers/") and not Path(value).exists():
+            with open_dict(config):
+                OmegaConf.update(config, key, str(CONFIG_DIR.parent / value.removeprefix("trainers/")))
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print a line per step, and write metrics.jsonl, curve.png, summary.json and checkpoints in OUT."""
     from videostar_trainers.cpu import shims  # noqa: F401  (before any verl model: keeps the original forwards)
@@ -51,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
         overrides.append(f"actor_rollout_ref.model.path={TINY_MODELS[args.tiny](out / 'tiny-model')}")
     config = compose_config(args.config_name, overrides)
+    package_paths(config)
     trainer = CPUTrainer(config, out, constrained=args.constrained)
     try:
         reports = trainer.fit()
