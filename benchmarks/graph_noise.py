@@ -4,7 +4,7 @@
 
 Plays the `graph-reader` agent on VideoSTR-Tools-v0 (every question of the scenes dataset) with
 the oracle objects backend at rising noise: position noise (metres), a miss rate and an
-id-switch rate. Writes DIR/graph_noise.json and prints the table the README shows.
+id-switch rate. Writes DIR/graph_noise.json and prints the table docs/video-str.md shows.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def noise_level(noise: dict[str, float], scenes: int = 24, seed: int = 0) -> dic
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The README table."""
+    """The table of docs/video-str.md (Noise)."""
     lines = ["| oracle noise | questions | answer score | exactly right | node | edge |", "|---|---|---|---|---|---|"]
     for row in rows:
         noise = ", ".join(f"{k} {v}" for k, v in row["noise"].items())

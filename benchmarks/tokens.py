@@ -87,7 +87,7 @@ def count_all(root: Path, budget: int = 4096, counter: Any = QWEN_BPE) -> list[d
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The README table."""
+    """The table of docs/environment.md (Token budgets)."""
     budget = rows[0]["budget"] if rows else 0
     lines = ["| dataset | protocol | split | candidates | system | user prompt | explanation (text) | "
              f"explanation reply | labels kept in {budget} |", "|---|---|---|---|---|---|---|---|---|"]

@@ -11,7 +11,7 @@ frame the truth boxes are matched one-to-one to the tracked person boxes by IoU 
 least 0.3); a switch is a change of a person's matched id between consecutive frames where they are
 matched. Also counted: distinct ids per person, truth boxes no track matched, and extra ids (person
 tracks present at truth frames that match no truth person: a background person or a false box).
-Writes DIR/tracking.json and prints the README table. Needs the shared data (weights and clips).
+Writes DIR/tracking.json and prints the table of docs/video-str.md. Needs the shared data (weights and clips).
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def load_truth(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The README table: one row per tracker and clip, then each tracker's totals."""
+    """The table of docs/video-str.md: one row per tracker and clip, then each tracker's totals."""
     lines = ["| tracker | clip | id switches | ids per person | missed boxes | extra ids | seconds |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:

@@ -156,7 +156,7 @@ def readme_section(title: str) -> str:
 
 
 def test_the_readme_questions_file_benches_on_the_real_clips_with_yolo_objects(tmp_path, monkeypatch, capsys):
-    """README "Spatial questions about your own videos" as written: its questions file over the three shared clips,
+    """docs/datasets.md "Spatial questions about your own videos" as written: its questions file over the three shared clips,
     its command (the weights path pointed at the shared int8 export)."""
     pytest.importorskip("lap", reason="ultralytics tracking needs lap: pip install lap")
     section = readme_section("Spatial questions about your own videos")

@@ -3,7 +3,7 @@
 A tiny random policy almost never writes a well-formed answer, so every reward is 0 and GRPO has nothing to
 learn from. Restricting its turns to well-formed ones (drawn from its own distribution over them, see
 replica.HFReplica) keeps the update exact while letting a small model learn in minutes. This is a property of
-the demo configurations, said in the README and printed at the start of a run; real policies sample freely.
+the demo configurations, said in the README and docs/training.md and printed at the start of a run; real policies sample freely.
 
 "answers": the well-formed final answer for each candidate label named in the prompt.
 "tools": on the first turn, also one call of each tool the system prompt offers (without arguments); after a

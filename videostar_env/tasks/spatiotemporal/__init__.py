@@ -111,8 +111,8 @@ class SpatioTemporal:
             raise ValueError(f"the spatiotemporal task needs samples with a question (sample.meta['question']); "
                              f"dataset {getattr(dataset, 'name', dataset)!r} has none: use dataset='scenes', or "
                              "your own videos' questions file: dataset='questions', dataset_kwargs={'path': "
-                             "'questions.jsonl'} (--dataset questions --annotations FILE; README \"Spatial questions "
-                             "about your own videos\")")
+                             "'questions.jsonl'} (--dataset questions --annotations FILE; docs/datasets.md, "
+                             "\"Spatial questions about your own videos\")")
         return []
 
     def candidates(self, sample: VideoSample) -> tuple[str, ...]:
