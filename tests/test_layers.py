@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("videostar_env", "videostar_agents", "videostar_trainers")
-# The layers of videostar_env, bottom first (docs/ARCHITECTURE.md): one folder each, but for the few base modules
+# The layers of videostar_env, bottom first (docs/architecture.md): one folder each, but for the few base modules
 # at the package root. A module may import its own layer and those below.
 BASE = {"errors", "paths", "registry", "knowledge", "actions"}
 LAYERS = [BASE, {"video"}, {"perception"}, {"datasets"}, {"clients"}, {"backends"}, {"tools"}, {"tasks"}, {"core"},
