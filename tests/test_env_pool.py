@@ -305,9 +305,9 @@ def test_a_pool_fill_loads_every_copy_of_the_models_the_tools_call(yolo_weights)
     pool = EnvPool("VideoSTAR-v0", {**KWARGS, "vision": vision, "tools": ["pose_estimation"]}, threads=2)
     asyncio.run(pool.start(2, warm=load_models, freeze_gc=False))
     backend = pool._idle[0].unwrapped.toolbox.backends.vision
-    pose = backend.service("pose")
+    pose = backend.batched("pose")
     assert len(pose.models) == 2 and pose.calls == 0  # both copies, before any episode calls the model
-    assert "detect" not in backend._services  # no tool calls the detector: it is not loaded
+    assert "detect" not in backend._batched  # no tool calls the detector: it is not loaded
     pool.close()
 
 
@@ -320,8 +320,8 @@ def test_a_pool_fill_loads_the_object_models_the_tools_call(yolo_weights, tools,
     pool = EnvPool("VideoSTAR-v0", {**KWARGS, "objects": objects, "tools": tools}, threads=2)
     asyncio.run(pool.start(1, warm=load_models, freeze_gc=False))
     backend = pool._idle[0].unwrapped.toolbox.backends.objects
-    assert sorted(backend._services) == loaded  # a tracker's model copies are its own: loaded only for a tool that tracks
-    for service in backend._services.values():
+    assert sorted(backend._batched) == loaded  # a tracker's model copies are its own: loaded only for a tool that tracks
+    for service in backend._batched.values():
         assert len(service.models) == 2 and service.calls == 0  # every copy, before any episode calls it
     pool.close()
 

@@ -35,7 +35,7 @@ def model_services(envs: list[gym.Env]) -> list[Any] | None:
     vision = [env.unwrapped.toolbox.backends.vision for env in envs]
     if not all(hasattr(v, "service") for v in vision):
         return None
-    return list({id(s): s for v in vision for s in (v.service("detect"), v.service("pose"))}.values())
+    return list({id(s): s for v in vision for s in (v.batched("detect"), v.batched("pose"))}.values())
 
 
 def model_work(services: list[Any] | None) -> dict[str, int | None]:

@@ -52,7 +52,7 @@ def episodes_at_once(options: dict[str, Any], clips: list[Clip], threads: int) -
     """Every clip's pose at once, one backend per episode, env calls in `threads` executor threads."""
     sample = SyntheticDataset(per_class=1)[0]  # the backend reads only the clip
     visions = [YOLOVision(**options) for _ in clips]
-    service = visions[0].service("pose")
+    service = visions[0].batched("pose")
     calls, frames = service.calls, service.frames
 
     async def play() -> None:

@@ -1,11 +1,11 @@
-"""One model service per process for every backend that asks for the same model: shared weights,
-micro-batched calls, and results kept per clip.
+"""One batched model per process for every backend that asks for the same model: shared weights,
+micro-batched calls, and results kept per clip (in this process: no service, no other process).
 
 Envs build their backends from (name, options), one set per env, so K envs in one process (verl's
-agent loop) would each load the same weights. Backends ask `shared(key, make)` for a `ModelService`
-instead: backends made with the same key get the same service, alive while one of them is.
+agent loop) would each load the same weights. Backends ask `shared(key, make)` for a `BatchedModel`
+instead: backends made with the same key get the same model, alive while one of them is.
 
-A service (its `ServiceOptions`) holds up to `replicas` copies of the model, each used by one
+A batched model (its `BatchOptions`) holds up to `replicas` copies of the model, each used by one
 thread at a time (ultralytics models are not thread-safe). `run(frames)` queues a request; a
 waiting caller with a free copy runs the frames of every request queued with the same frame
 shape, up to `batch_size` frames, after waiting up to `max_wait_ms` for more, so concurrent
@@ -30,8 +30,8 @@ from ..video.memo import ArrayMemo, InFlight
 
 
 @dataclass(frozen=True)
-class ServiceOptions:
-    """How a service shares its model: frames per call, the batching window, model copies, results kept."""
+class BatchOptions:
+    """How a batched model is shared: frames per call, the batching window, model copies, results kept."""
 
     batch_size: int | None = 64  # frames per model call, from any episodes (None: every frame waiting)
     max_wait_ms: float = 0.0  # how long a call waits for more frames (0: the frames already waiting)
@@ -66,11 +66,11 @@ class _Request:
         return self.error is not None or self.filled == len(self.frames)
 
 
-class ModelService:
+class BatchedModel:
     """A model loaded once, its calls shared by every thread that runs frames through it."""
 
     def __init__(self, load: Callable[[], Any], predict: Callable[[Any, list[np.ndarray]], list[Any]],
-                 options: ServiceOptions = ServiceOptions()):
+                 options: BatchOptions = BatchOptions()):
         """load: makes one model copy; predict(model, frames): one output per frame."""
         self._load, self._predict, self.options = load, predict, options
         self._cond = threading.Condition()
@@ -272,28 +272,28 @@ class ModelService:
             self._results.clear()
 
 
-_SERVICES: weakref.WeakValueDictionary[Hashable, ModelService] = weakref.WeakValueDictionary()
+_SHARED: weakref.WeakValueDictionary[Hashable, BatchedModel] = weakref.WeakValueDictionary()
 _SERVICES_LOCK = threading.Lock()
 
 
 def _forget_in_child() -> None:
-    # A forked process (a vector env's worker) makes its own services: the parent's locks may be held by threads
+    # A forked process (a vector env's worker) makes its own batched models: the parent's locks may be held by threads
     # the child does not have, and a GPU model does not survive a fork.
-    global _SERVICES, _SERVICES_LOCK
-    _SERVICES = weakref.WeakValueDictionary()
+    global _SHARED, _SERVICES_LOCK
+    _SHARED = weakref.WeakValueDictionary()
     _SERVICES_LOCK = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
-def shared(key: Hashable, make: Callable[[], ModelService]) -> ModelService:
-    """The process's service for key, made by make() when no live backend holds one."""
+def shared(key: Hashable, make: Callable[[], BatchedModel]) -> BatchedModel:
+    """The process's batched model for key, made by make() when no live backend holds one."""
     with _SERVICES_LOCK:
-        service = _SERVICES.get(key)
-        if service is None:
-            service = _SERVICES[key] = make()
-        return service
+        model = _SHARED.get(key)
+        if model is None:
+            model = _SHARED[key] = make()
+        return model
 
 
 def _digest(frames: np.ndarray) -> bytes:

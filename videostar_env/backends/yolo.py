@@ -22,7 +22,7 @@ from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..video.digest import file_digest
 from ..perception.detections import Detection, FrameDetections
-from .batched import ModelService, ServiceOptions, frames_digest, shared
+from .batched import BatchedModel, BatchOptions, frames_digest, shared
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"
@@ -145,13 +145,13 @@ def device_sharing(device: str | None) -> dict[str, int]:
 
 
 def sharing(batch_size: int | None, max_wait_ms: float, replicas: int | None, memory: int,
-            device: str | None = "cpu") -> ServiceOptions:
-    """A backend's service options on `device`; batch_size or replicas None take device_sharing(device)'s."""
+            device: str | None = "cpu") -> BatchOptions:
+    """A backend's batching options on `device`; batch_size or replicas None take device_sharing(device)'s."""
     if batch_size is None or replicas is None:
         defaults = device_sharing(device)
         batch_size = defaults["batch_size"] if batch_size is None else batch_size
         replicas = defaults["replicas"] if replicas is None else replicas
-    return ServiceOptions(batch_size, max_wait_ms, replicas, memory)
+    return BatchOptions(batch_size, max_wait_ms, replicas, memory)
 
 
 def bgr_frames(clip: Clip) -> list[np.ndarray]:
@@ -184,7 +184,7 @@ class YOLOVision:
     """Person detection and pose with ultralytics YOLO; models load on first use, once per process.
 
     Backends made with the same options (every env of a process, in verl's agent loop) share one
-    `ModelService` per model (backends/service.py): its model copies, its model calls, which take the
+    `BatchedModel` per model (backends/batched.py): its model copies, its model calls, which take the
     frames of every episode waiting, and its results per clip, so that video_description reads the
     poses pose_estimation found without running the model again.
     """
@@ -218,7 +218,7 @@ class YOLOVision:
             self.predict_args["imgsz"] = imgsz
         tags = ",".join(self.weights[t][1] if t in self.weights else f"{given[t]}(missing)" for t in SLOTS)
         self.id = f"yolo[{tags}]imgsz={imgsz},conf={conf},iou={iou},max_det={max_det},half={half}"
-        self._services: dict[str, ModelService] = {}
+        self._batched: dict[str, BatchedModel] = {}
 
     def prepare(self, tasks: Iterable[str]) -> None:
         """Fail now, naming the file and its option, when weights that the chosen tools need are missing."""
@@ -228,33 +228,33 @@ class YOLOVision:
         if missing:
             raise FileNotFoundError("\n".join(str(exc) for exc in missing))
 
-    def service(self, task: str) -> ModelService:
-        """The process's service for the `task` ("detect" or "pose") model of these options."""
+    def batched(self, task: str) -> BatchedModel:
+        """The process's batched model for the `task` ("detect" or "pose") model of these options."""
         if task in self._missing:
             raise ToolError(str(self._missing[task]))
-        if task not in self._services:
+        if task not in self._batched:
             source, tag = self.weights[task]
             args = dict(self.predict_args)
             options = sharing(*self._sharing, device=args.get("device"))
             load = partial(_ready_model, source, task, args, f"pass the path as the vision backend's '{SLOTS[task]}' "
                            f"option")
             key = ("yolo", task, tag, tuple(sorted(args.items())), options)
-            self._services[task] = shared(key, lambda: ModelService(load, partial(_people, task, args), options))
-        return self._services[task]
+            self._batched[task] = shared(key, lambda: BatchedModel(load, partial(_people, task, args), options))
+        return self._batched[task]
 
     def load_models(self, tasks: Iterable[str]) -> None:
         """Load every copy of these tasks' models ("detect", "pose") now instead of at their first calls."""
         for task in tasks:
-            self.service(task).load_copies()
+            self.batched(task).load_copies()
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the models."""
         for task in self.weights:
-            self.service(task).forget()
+            self.batched(task).forget()
 
     def _predict(self, task: str, clip: Clip) -> list[FrameDetections]:
-        service = self.service(task)
-        frames = service.remember(frames_digest(clip.frames), lambda: service.run(bgr_frames(clip)))
+        model = self.batched(task)
+        frames = model.remember(frames_digest(clip.frames), lambda: model.run(bgr_frames(clip)))
         return [list(people) for people in frames]  # the caller's lists; the store keeps its own
 
     def detect(self, clip: Clip, sample: VideoSample) -> list[FrameDetections]:

@@ -9,9 +9,9 @@ clip's frames; a detector knows no ground-plane position, so `position` stays No
 Trackers assume nearby frames; the object tools decode the video densely for them
 (tools/objects.py). Any weights format ultralytics loads works (.pt, .onnx, .tflite, ...).
 
-Backends made with the same options share, per process, one service for detection (batched
+Backends made with the same options share, per process, one batched model for detection (batched
 calls across episodes) and one for tracking (a model copy per clip being tracked, since a
-tracker's state lives in its model), each with its results per clip (backends/service.py).
+tracker's state lives in its model), each with its results per clip (backends/batched.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..video.digest import file_digest
 from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
-from .batched import ModelService, frames_digest, shared
+from .batched import BatchedModel, frames_digest, shared
 from .yolo import bgr_frames, load_yolo, ready, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations
@@ -188,11 +188,11 @@ class YOLOObjects:
                    f"tracker={tracker_tag},classes={wanted}")
         sharing(batch_size, max_wait_ms, replicas, memory)  # checks them now; the device's defaults come at first use
         self._sharing = (batch_size, max_wait_ms, replicas, memory)
-        self._services: dict[str, ModelService] = {}
+        self._batched: dict[str, BatchedModel] = {}
 
-    def service(self, kind: str) -> ModelService:
-        """The process's service for `kind` ("detect" or "track") with these options."""
-        if kind not in self._services:
+    def batched(self, kind: str) -> BatchedModel:
+        """The process's batched model for `kind` ("detect" or "track") with these options."""
+        if kind not in self._batched:
             conf = self.conf if self.conf is not None else 0.25 if kind == "detect" else 0.1
             args = {**self.args, "conf": conf}
             run = partial(_detect, self.source, args, self.classes) if kind == "detect" else \
@@ -200,24 +200,24 @@ class YOLOObjects:
             load = partial(_load, self.source, self.classes, args)
             options = sharing(*self._sharing, device=self.args.get("device"))
             key = ("yolo-objects", kind, self.id, tuple(sorted(args.items())), options)
-            self._services[kind] = shared(key, lambda: ModelService(load, run, options))
-        return self._services[kind]
+            self._batched[kind] = shared(key, lambda: BatchedModel(load, run, options))
+        return self._batched[kind]
 
     def load_models(self, kinds: Sequence[str]) -> None:
         """Load every copy of these kinds' models ("detect", "track") now instead of at their first calls."""
         for kind in kinds:
-            self.service(kind).load_copies()
+            self.batched(kind).load_copies()
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the model."""
         for kind in ("detect", "track"):
-            self.service(kind).forget()
+            self.batched(kind).forget()
 
     def detect(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
         """Labelled boxes per frame of the clip, from batched model calls; no track ids."""
-        service = self.service("detect")
+        model = self.batched("detect")
         # The frames' content, not the Clip object, is the key: each object tool decodes its own dense clip.
-        frames = service.remember(frames_digest(clip.frames), lambda: service.run(bgr_frames(clip)))
+        frames = model.remember(frames_digest(clip.frames), lambda: model.run(bgr_frames(clip)))
         return [list(f) for f in frames]
 
     def track(self, clip: Clip, sample: VideoSample) -> list[FrameObjects]:
@@ -228,7 +228,7 @@ class YOLOObjects:
         if importlib.util.find_spec("lap") is None:  # else ultralytics would try to pip-install it mid-episode
             raise ToolError("object tracking with the yolo objects backend needs the 'lap' package: pip install lap "
                             "(or pip install 'videostar-env[yolo]').")
-        service = self.service("track")
+        model = self.batched("track")
         # object_tracking and relation_graph track the same dense clip: once for both.
-        return [list(f) for f in service.remember(frames_digest(clip.frames),
-                                                  lambda: service.exclusive(bgr_frames(clip)))]
+        return [list(f) for f in model.remember(frames_digest(clip.frames),
+                                                  lambda: model.exclusive(bgr_frames(clip)))]

@@ -12,7 +12,7 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import YOLOObjects, YOLOVision
-from videostar_env.backends.batched import ModelService, ServiceOptions, frames_digest
+from videostar_env.backends.batched import BatchedModel, BatchOptions, frames_digest
 from videostar_env.backends.yolo import device_sharing, load_yolo, ready, sharing
 from videostar_env.datasets import SyntheticDataset, VideoSample, decode
 from videostar_env.errors import ToolError
@@ -91,32 +91,32 @@ def test_backends_with_the_same_options_share_one_model_and_one_load(weights, cl
     first, second = random_yolo(weights), random_yolo(weights)  # two envs' backends
     first.pose(clips[0], SAMPLE)
     second.pose(clips[1], SAMPLE)
-    service = first.service("pose")
-    assert second.service("pose") is service
+    service = first.batched("pose")
+    assert second.batched("pose") is service
     assert len(service.models) == 1 and service.calls == 2
-    assert first.service("detect") is not service and not first.service("detect").models  # loads on first use
+    assert first.batched("detect") is not service and not first.batched("detect").models  # loads on first use
     # 16 episodes touching a fresh service at once load it once, or once per copy asked for.
     for replicas in (1, 2):
         backends = [random_yolo(weights, max_wait_ms=5, replicas=replicas) for _ in range(16)]
         in_threads(16, lambda i: backends[i].pose(clips[i % len(clips)], SAMPLE))
-        assert 1 <= len(backends[0].service("pose").models) <= replicas
+        assert 1 <= len(backends[0].batched("pose").models) <= replicas
 
 
 def test_a_gpu_gets_one_copy_and_large_batches_a_cpu_two_copies_and_few_frames_a_call(weights):
     assert device_sharing("cuda:0") == device_sharing("0") == {"batch_size": 64, "replicas": 1}
     assert device_sharing("cpu") == {"batch_size": 4, "replicas": min(2, os.cpu_count())}
-    options = random_yolo(weights, batch_size=None).service("pose").options
+    options = random_yolo(weights, batch_size=None).batched("pose").options
     assert (options.batch_size, options.replicas) == (4, min(2, os.cpu_count()))
-    options = random_yolo(weights, batch_size=None, replicas=3).service("pose").options
+    options = random_yolo(weights, batch_size=None, replicas=3).batched("pose").options
     assert (options.batch_size, options.replicas) == (4, 3)  # what is given stays
-    assert sharing(None, 5.0, None, 7, device="cuda:1") == ServiceOptions(64, 5.0, 1, 7)
+    assert sharing(None, 5.0, None, 7, device="cuda:1") == BatchOptions(64, 5.0, 1, 7)
 
 
 def test_other_weights_or_options_get_their_own_model(weights, clips):
     base = random_yolo(weights)
     others = [random_yolo(weights, pose="pose_1"), random_yolo(weights, max_det=2), random_yolo(weights, batch_size=4),
               random_yolo(weights, memory=0)]
-    services = [b.service("pose") for b in [base, *others]]
+    services = [b.batched("pose") for b in [base, *others]]
     assert len({id(s) for s in services}) == len(services)
     for backend in [base, *others]:
         backend.pose(clips[0], SAMPLE)
@@ -126,7 +126,7 @@ def test_other_weights_or_options_get_their_own_model(weights, clips):
     # A service lives while a backend holds it: once every env is gone, so is its model.
     del base, others, services, models
     gc.collect()
-    assert not random_yolo(weights).service("pose").models
+    assert not random_yolo(weights).batched("pose").models
 
 
 def test_a_forked_process_makes_its_own_services(weights, clips):
@@ -138,15 +138,15 @@ def test_a_forked_process_makes_its_own_services(weights, clips):
         status = 1
         try:
             child = random_yolo(weights)
-            service = child.service("pose")
-            status = 0 if service is not parent.service("pose") and not service.models else 2
+            service = child.batched("pose")
+            status = 0 if service is not parent.batched("pose") and not service.models else 2
         finally:
             os.write(write, bytes([status]))
             os._exit(0)
     os.close(write)
     assert os.read(read, 1) == b"\x00"
     os.waitpid(pid, 0)
-    assert random_yolo(weights).service("pose") is parent.service("pose")  # the parent's own stays shared
+    assert random_yolo(weights).batched("pose") is parent.batched("pose")  # the parent's own stays shared
 
 
 @pytest.mark.parametrize("replicas", [1, 2])
@@ -162,7 +162,7 @@ def test_sixteen_threads_get_the_detections_of_serial_calls(weights, clips, repl
         assert not isinstance(got[i], Exception), got[i]
         for job, frames in zip(jobs[i], got[i]):
             assert same_detections(frames, expected[job]), job
-    pose = backends[0].service("pose")
+    pose = backends[0].batched("pose")
     assert pose.frames == 16 * 8 and pose.calls < 16  # calls took the frames of several episodes
     assert 1 <= len(pose.models) <= replicas
 
@@ -181,7 +181,7 @@ def test_sixteen_threads_on_the_real_clips_with_the_int8_weights():
     for i in range(16):
         assert not isinstance(got[i], Exception), got[i]
         assert same_detections(got[i], expected[i % 3]), REAL_CLIPS[i % 3]
-    assert backends[0].service("pose").calls < 16
+    assert backends[0].batched("pose").calls < 16
 
 
 def test_a_clip_is_computed_once_however_many_episodes_ask_at_once(weights, clips):
@@ -189,7 +189,7 @@ def test_a_clip_is_computed_once_however_many_episodes_ask_at_once(weights, clip
     # A GRPO group: episodes on the same videos, each decoding its own Clip object.
     again = [decode(c.path, 8, (128, 128)) for c in clips[:3]]
     results = in_threads(12, lambda i: backends[i].pose(again[i % 3] if i % 2 else clips[i % 3], SAMPLE))
-    service = backends[0].service("pose")
+    service = backends[0].batched("pose")
     assert service.frames == 3 * 8  # one run per clip content
     for i in range(12):
         assert same_detections(results[i], results[i % 3])
@@ -203,8 +203,8 @@ def test_description_after_pose_reads_the_kept_poses_across_interleaved_episodes
     envs = [gym.make("VideoSTAR-v0", vision=("yolo", options), tool_cache=None) for _ in range(3)]
     for i, env in enumerate(envs):
         env.reset(seed=0, options={"index": i})
-    pose = envs[0].unwrapped.toolbox.backends.vision.service("pose")
-    assert all(env.unwrapped.toolbox.backends.vision.service("pose") is pose for env in envs)
+    pose = envs[0].unwrapped.toolbox.backends.vision.batched("pose")
+    assert all(env.unwrapped.toolbox.backends.vision.batched("pose") is pose for env in envs)
     for env in envs:  # every episode estimates its pose before any describes it
         *_, info = env.step(tool_call("pose_estimation", min_confidence=0.0))
         assert info["tool_results"][0]["ok"], info["tool_results"][0]["text"]
@@ -218,7 +218,7 @@ def test_description_after_pose_reads_the_kept_poses_across_interleaved_episodes
 
 def test_kept_results_are_bounded_and_least_recently_used_go_first(weights, clips):
     backend = random_yolo(weights, memory=2, batch_size=32)
-    service = backend.service("pose")
+    service = backend.batched("pose")
     for k in (0, 1, 0, 2):  # clip 1 is now the least recently used
         backend.pose(clips[k], SAMPLE)
     assert service.frames == 3 * 8
@@ -238,8 +238,8 @@ def test_each_call_keeps_to_the_batch_size_and_one_frame_shape(weights):
         calls.append([f.shape for f in frames])
         return [len(r.boxes) for r in model.predict(frames, imgsz=128, conf=0.0, max_det=3, verbose=False)]
 
-    service = ModelService(lambda: ultralytics.YOLO(weights["detect"]), predict,
-                           ServiceOptions(batch_size=12, max_wait_ms=300))
+    service = BatchedModel(lambda: ultralytics.YOLO(weights["detect"]), predict,
+                           BatchOptions(batch_size=12, max_wait_ms=300))
     ds = SyntheticDataset(per_class=1)
     requests = [[np.ascontiguousarray(f) for f in decode(ds[i].video, 8, size).frames]
                 for i, size in enumerate([(128, 128)] * 3 + [(96, 160)] * 2)]
@@ -259,7 +259,7 @@ def test_a_failing_episode_does_not_fail_the_others_in_its_batch(weights):
             raise ValueError("a black frame")  # stands for an input the runtime rejects
         return [len(r.boxes) for r in model.predict(frames, imgsz=128, conf=0.0, max_det=3, verbose=False)]
 
-    service = ModelService(lambda: ultralytics.YOLO(weights["detect"]), predict, ServiceOptions(None, max_wait_ms=500))
+    service = BatchedModel(lambda: ultralytics.YOLO(weights["detect"]), predict, BatchOptions(None, max_wait_ms=500))
     frames = decode(SyntheticDataset(per_class=1)[0].video, 4, (128, 128)).frames
     requests = [list(frames), [np.zeros_like(frames[0])] * 4, list(frames[::-1])]
     got = in_threads(3, lambda i: service.run(requests[i]))
@@ -279,7 +279,7 @@ def test_a_load_failure_reaches_every_caller_and_the_next_call_tries_again(tmp_p
 
 
 def test_remember_computes_a_key_once_and_keeps_no_failure():
-    service = ModelService(lambda: None, lambda model, frames: frames, ServiceOptions(memory=8))
+    service = BatchedModel(lambda: None, lambda model, frames: frames, BatchOptions(memory=8))
     runs = []
 
     def slow():
@@ -332,21 +332,21 @@ def test_objects_backends_share_their_services_and_track_a_clip_once():
     pancake = str(shared_file("clips/flipping_pancake.mkv"))
     first, second = (YOLOObjects(weights=weights, imgsz=256, classes=["person"], device="cpu") for _ in range(2))
     tracked = first.track(decode(pancake, 16, (256, 256)), SAMPLE)
-    track = first.service("track")
-    assert second.service("track") is track and track.calls == 1
+    track = first.batched("track")
+    assert second.batched("track") is track and track.calls == 1
     # Another episode's tool decodes the same frames again: the kept tracks answer it.
     assert second.track(decode(pancake, 16, (256, 256)), SAMPLE) == tracked and track.calls == 1
     assert any(o.track_id is not None for f in tracked for o in f)
     # Detection runs on its own model: no tracker attached to it, so no ids.
     detected = second.detect(decode(pancake, 16, (256, 256)), SAMPLE)
-    assert second.service("detect") is not track and track.models[0] is not second.service("detect").models[0]
+    assert second.batched("detect") is not track and track.models[0] is not second.batched("detect").models[0]
     assert sum(map(len, detected)) >= 12 and all(o.track_id is None for f in detected for o in f)
 
 
 def test_load_copies_loads_every_replica_once_and_calls_then_use_them():
     loads = []
-    service = ModelService(lambda: loads.append(len(loads)) or f"copy {len(loads)}",
-                           lambda model, frames: [model] * len(frames), ServiceOptions(batch_size=4, replicas=3))
+    service = BatchedModel(lambda: loads.append(len(loads)) or f"copy {len(loads)}",
+                           lambda model, frames: [model] * len(frames), BatchOptions(batch_size=4, replicas=3))
     assert service.load_copies() == 3 and service.load_copies() == 0 and len(loads) == 3
     outputs = in_threads(6, lambda i: service.run([np.zeros((2, 2, 3), np.uint8)] * 4))
     assert len(loads) == 3 and {o for out in outputs for o in out} <= {"copy 1", "copy 2", "copy 3"}
