@@ -22,5 +22,5 @@ def plain(text: str) -> str:
 
 
 def warn(message: str, stacklevel: int = 2, category: type[Warning] = UserWarning) -> None:
-    """Warn in plain text, never colour codes: the one way the package warns outside core/."""
+    """Warn in plain text, never colour codes: the one way the package warns."""
     warnings.warn(plain(message), category, stacklevel=stacklevel + 1)

@@ -19,6 +19,7 @@ from gymnasium import spaces
 
 from ..actions import Answer, Invalid, ToolCall, empty_answer, names_something, parse
 from ..datasets import Clip, decode
+from ..errors import warn
 from ..tasks.base import frame_sampler, frame_window, option, sends_system_prompt
 from ..tools import ToolContext
 from ..video.frame_store import FrameStore
@@ -62,7 +63,7 @@ class VideoToolEnv(gym.Env[dict, str]):
         self._answer_form = option(self.task, "answer_form")
         self.toolbox.check(self.dataset)
         for warning in option(self.task, "check")(self.dataset, self.reward_config):
-            gym.logger.warn(warning)
+            warn(warning)
         self.tool_schemas = self.toolbox.schemas()
         self._system_prompt = prompts.system_prompt(self.task.role, cfg.action_format, self.tool_schemas)
         h, w = cfg.frame_size
@@ -178,7 +179,7 @@ class VideoToolEnv(gym.Env[dict, str]):
     def render(self) -> np.ndarray | None:
         """The frames, the latest tool images and the dialogue as one rgb_array image."""
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array'")
+            warn("render() called without a render_mode; make the env with render_mode='rgb_array'")
             return None
         if self._episode is None:
             raise RuntimeError("call reset() before render()")
