@@ -18,7 +18,7 @@ from videostar_env.jobs.bench import EpisodePlan
 from videostar_env.cli.main import build_parser, main
 from videostar_env.cli.options import env_spec
 from videostar_env.datasets import SyntheticDataset
-from videostar_env.core.env import EnvConfig
+from videostar_env.core.config import EnvConfig
 
 from conftest import shared_file
 
