@@ -176,7 +176,7 @@ def test_docs_option_fills_whichever_page_holds_the_markers(tmp_path):
     (docs / "index.md").write_text("# docs\n")
     (docs / "performance.md").write_text(f"# perf\n\n{BEGIN}\nold\n{END}\n")
     assert files_with_markers(docs) == [docs / "performance.md"]
-    assert update_docs(docs, "| new |\n") == [docs / "performance.md"]
+    assert update_docs(docs, {"perf-table": "| new |\n"}) == [docs / "performance.md"]
     assert (docs / "performance.md").read_text() == f"# perf\n\n{BEGIN}\n| new |\n{END}\n"
     assert (docs / "index.md").read_text() == "# docs\n"
     (docs / "performance.md").write_text("# no markers\n")
@@ -185,10 +185,29 @@ def test_docs_option_fills_whichever_page_holds_the_markers(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_the_repository_docs_hold_the_markers_once():
+def test_the_repository_docs_hold_each_tables_markers_once():
     root = Path(__file__).resolve().parents[1]
     assert files_with_markers(root / "docs") == [root / "docs" / "performance.md"]
+    assert files_with_markers(root / "docs", "perf-concurrency") == [root / "docs" / "scaling-out.md"]
     assert BEGIN not in (root / "README.md").read_text()
+
+
+def test_one_full_run_fills_every_docs_table_with_the_grid_the_docs_describe(tmp_path, monkeypatch):
+    """The perf run's concurrency section measures the documented grid, and its table goes to scaling-out's markers."""
+    from videostar_benchmarks.perf import grid, sections
+
+    asked = {}
+    monkeypatch.setattr("videostar_benchmarks.perf.concurrency.concurrency", lambda **options: asked.update(options))
+    sections(quick=False)["concurrency"]()
+    assert {k: v for k, v in asked.items() if k != "data"} == grid.DOCUMENTED and asked["data"] in (("clips",), ("synthetic",))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "performance.md").write_text(f"{BEGIN}\nold\n{END}\n")
+    (docs / "scaling-out.md").write_text("<!-- perf-concurrency:begin -->\nold\n<!-- perf-concurrency:end -->\n")
+    made = {"perf-table": "| main |\n", "perf-concurrency": "| concurrency |\n"}
+    assert update_docs(docs, made) == [docs / "performance.md", docs / "scaling-out.md"]
+    assert "| concurrency |" in (docs / "scaling-out.md").read_text() and "old" not in (docs / "scaling-out.md").read_text()
+    assert "| main |" in (docs / "performance.md").read_text()
 
 
 def test_machine_names_the_cpu_cores_and_memory():

@@ -39,7 +39,8 @@ def machine() -> dict[str, Any]:
 
 def sections(quick: bool) -> dict[str, Callable[[], Any]]:
     """Each section's measurement; quick: fewer repeats and episodes, for a smoke run."""
-    from .concurrency import QUICK, concurrency
+    from .concurrency import concurrency
+    from .grid import QUICK, documented_grid
     from .decoding import reset_vs_decode
     from .memory import memory_per_env
     from .stepping import step_overhead
@@ -54,17 +55,17 @@ def sections(quick: bool) -> dict[str, Callable[[], Any]]:
         "vector": lambda: vector_throughput(episodes=4 if quick else 48, counts=(1, 2) if quick else (1, 2, 4),
                                             rounds=1 if quick else 2),
         "memory": lambda: memory_per_env(frame_counts=(8, 16) if quick else (8, 16, 32, 64), episodes=2 if quick else 20),
-        "concurrency": lambda: concurrency(**(QUICK if quick else {})),
+        "concurrency": lambda: concurrency(**(QUICK if quick else documented_grid())),
         "yolo": lambda: yolo_pose(repeats=1 if quick else 3, episodes=16 if quick else 64),
     }
 
 
 def run(out: str | os.PathLike, only: tuple[str, ...] = SECTIONS, quick: bool = False,
         readme: str | os.PathLike | None = None, docs: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Measure the chosen sections; write perf.json, perf.png and perf.md to out, and the table into the
-    markdown file (or the file under the folder) named by docs that holds the perf-table markers.
+    """Measure the chosen sections; write perf.json, perf.png and perf.md to out, and each table into the markdown
+    files named by docs (a file, or the files under a folder) that hold its markers (report.TABLES).
     readme: the same as docs, its former name."""
-    from .report import files_with_markers, perf_chart, perf_table, update_docs
+    from .report import files_with_markers, perf_chart, tables, update_docs
 
     unknown = set(only) - set(SECTIONS)
     if unknown:
@@ -84,11 +85,11 @@ def run(out: str | os.PathLike, only: tuple[str, ...] = SECTIONS, quick: bool = 
             print(f"{name}: {report['seconds'][name]} s", flush=True)
     (out / "perf.json").write_text(json.dumps(report, indent=2))
     perf_chart(report, out / "perf.png")
-    table = perf_table(report)
-    (out / "perf.md").write_text(table)
+    made = tables(report)
+    (out / "perf.md").write_text("\n".join(made.values()))
     for target in targets:
-        for path in update_docs(target, table):
-            print(f"Wrote the table into {path}", flush=True)
+        for path in update_docs(target, made):
+            print(f"Wrote the tables into {path}", flush=True)
     return report
 
 
@@ -98,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/perf", help="output folder (default runs/perf)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
     parser.add_argument("--quick", action="store_true", help="few repeats: a smoke run, not numbers to publish")
-    parser.add_argument("--docs", help="also write the table between the perf-table markers of this markdown file, "
-                                       "or of the file under this folder that holds them (docs/performance.md)")
+    parser.add_argument("--docs", help="also write each table between its markers in this markdown file, or in the "
+                                       "files under this folder that hold them (docs/performance.md, "
+                                       "docs/scaling-out.md)")
     parser.add_argument("--readme", help=argparse.SUPPRESS)  # the former name of --docs
     args = parser.parse_args(argv)
     report = run(args.out, tuple(s for s in args.only.split(",") if s), args.quick, docs=args.docs or args.readme)

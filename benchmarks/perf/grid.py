@@ -18,6 +18,17 @@ KS, GENERATION_S, DATA = (1, 4, 16, 64), (0.05, 0.5), ("synthetic", "clips")
 CACHES, MODES = ("off", "results", "cold", "warm"), ("pool", "before")
 SYNTHETIC = {"dataset": "synthetic", "dataset_kwargs": {"per_class": 2}}  # two videos per class
 QUICK = {"ks": (1, 16, 64), "generation_s": (0.05,), "rounds": 1, "repeats": 1, "vector_episodes": 6}  # a smoke run
+# The grid `python -m videostar_benchmarks.perf` measures and docs/scaling-out.md shows (the whole grid above is the
+# concurrency command's default, hours on 2 cores): every cache a worker runs with, EnvPool against the pattern
+# before it, K = 1, 16 and 64; on the real clips when they are here (documented_grid).
+DOCUMENTED = {"caches": ("off", "results", "cold"), "modes": ("pool", "before"), "ks": (1, 16, 64),
+              "generation_s": (0.05,), "rounds": 1, "repeats": 3}
+
+
+def documented_grid() -> dict[str, Any]:
+    """The documented grid's options, on the real clips when the shared data holds them, else the synthetic videos."""
+    clips = SHARED_CLIPS.is_dir() and SHARED_POSE.exists() and SHARED_DETECT.exists()
+    return {**DOCUMENTED, "data": ("clips",) if clips else ("synthetic",)}
 
 
 @dataclasses.dataclass

@@ -7,7 +7,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-BEGIN, END = "<!-- perf-table:begin -->", "<!-- perf-table:end -->"
+
+def markers(name: str) -> tuple[str, str]:
+    """The comments a docs page puts around the table `name`."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+BEGIN, END = markers("perf-table")  # the main table (docs/performance.md), which every docs run must fill
 
 
 def _met(value: bool | None) -> str:
@@ -125,33 +131,46 @@ def concurrency_table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: str | Path, table: str) -> None:
-    """Replace the text between the perf-table markers of a markdown file with the table."""
+def tables(report: dict[str, Any]) -> dict[str, str]:
+    """Each docs table the report holds, by marker name: perf-table (docs/performance.md) always, perf-concurrency
+    (docs/scaling-out.md) when the concurrency section ran."""
+    made = {"perf-table": perf_table(report)}
+    if "concurrency" in report:
+        made["perf-concurrency"] = concurrency_table(report["concurrency"])
+    return made
+
+
+def update_readme(readme: str | Path, table: str, name: str = "perf-table") -> None:
+    """Replace the text between the markers of the table `name` in a markdown file with the table."""
+    begin, end = markers(name)
     path = Path(readme)
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} ... {END} markers to put the table between")
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}{END}", text, count=1))
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no {begin} ... {end} markers to put the table between")
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    path.write_text(pattern.sub(lambda _: f"{begin}\n{table}{end}", text, count=1))
 
 
-def files_with_markers(docs: str | Path) -> list[Path]:
-    """The markdown files that hold the perf-table markers: docs itself, or those under a docs folder."""
+def files_with_markers(docs: str | Path, name: str = "perf-table", required: bool = True) -> list[Path]:
+    """The markdown files that hold the markers of the table `name`: docs itself, or those under a docs folder."""
+    begin, end = markers(name)
     root = Path(docs)
     candidates = sorted(root.rglob("*.md")) if root.is_dir() else [root]
-    found = [p for p in candidates if p.is_file() and BEGIN in (text := p.read_text()) and END in text]
-    if not found:
-        raise ValueError(f"no file {'under ' if root.is_dir() else 'at '}{root} has the {BEGIN} ... {END} markers "
+    found = [p for p in candidates if p.is_file() and begin in (text := p.read_text()) and end in text]
+    if not found and required:
+        raise ValueError(f"no file {'under ' if root.is_dir() else 'at '}{root} has the {begin} ... {end} markers "
                          f"to put the table between")
     return found
 
 
-def update_docs(docs: str | Path, table: str) -> list[Path]:
-    """Put the table between the markers of every file that holds them (docs: a file or a folder); those files."""
-    files = files_with_markers(docs)
-    for path in files:
-        update_readme(path, table)
-    return files
+def update_docs(docs: str | Path, made: dict[str, str]) -> list[Path]:
+    """Put each table between its markers in every file that holds them (docs: a file or a folder); those files."""
+    written: list[Path] = []
+    for name, table in made.items():
+        for path in files_with_markers(docs, name, required=name == "perf-table"):
+            update_readme(path, table, name)
+            written += [path] if path not in written else []
+    return written
 
 
 def perf_chart(report: dict[str, Any], path: str | Path) -> None:
