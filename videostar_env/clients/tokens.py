@@ -6,7 +6,10 @@ dashscope (the vocabulary Qwen2.5 uses), or a Hugging Face tokenizer, or any obj
 around them (tool results as `<tool_response>` blocks in a user turn). Images are an estimate:
 Qwen2-VL / Qwen2.5-VL resize an image to multiples of 28 pixels (14-pixel patches merged 2×2,
 within the image processor's default pixel range) and spend one token per 28×28 cell, plus the
-two vision markers. A driver that tokenizes the real context (verl's agent loop) knows better.
+two vision markers. Videos likewise, as the video processor does: each frame resized within the
+video pixel range, frames paired into temporal patches of 2 (an odd count padded by the last),
+one token per 28×28 cell per pair, two markers per video. A driver that tokenizes the real
+context (verl's agent loop) knows better.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from ..errors import MissingDependency
 QWEN_BPE = "qwen"  # the Qwen BPE vocabulary inside dashscope (dashscope.get_tokenizer("qwen-7b-chat"))
 CELL = 28  # pixels per image token side: 14-pixel patches, merged 2×2
 MIN_PIXELS, MAX_PIXELS = 56 * 56, 28 * 28 * 1280  # Qwen2VLImageProcessor's default resize range
-VISION_MARKERS = 2  # <|vision_start|> and <|vision_end|> around each image's tokens
+VISION_MARKERS = 2  # <|vision_start|> and <|vision_end|> around each image's (and video's) tokens
+VIDEO_MIN_PIXELS, VIDEO_MAX_PIXELS = 128 * 28 * 28, 768 * 28 * 28  # Qwen2VLVideoProcessor's default frame range
+TEMPORAL_PATCH = 2  # frames per temporal patch of Qwen2/2.5-VL's vision encoder
 
 
 @runtime_checkable
@@ -64,18 +69,36 @@ def make_encoder(spec: Any = QWEN_BPE) -> Encoder:
                     f"with encode(str) -> list, got {spec!r} ({type(spec).__name__})")
 
 
-def image_tokens(height: int, width: int) -> int:
-    """Tokens Qwen2/2.5-VL spends on one image of this size: its resized 28-pixel grid plus the vision markers."""
+def _cells(height: int, width: int, min_pixels: int, max_pixels: int) -> int:
+    """28-pixel cells of an image resized as Qwen-VL's smart_resize does within [min_pixels, max_pixels]."""
     if min(height, width) < 1:
         raise ValueError(f"an image must be at least 1×1 pixels, got {height}×{width}")
     h, w = round(height / CELL) * CELL, round(width / CELL) * CELL
-    if h * w > MAX_PIXELS:
-        scale = math.sqrt(height * width / MAX_PIXELS)
+    if h * w > max_pixels:
+        scale = math.sqrt(height * width / max_pixels)
         h, w = max(CELL, math.floor(height / scale / CELL) * CELL), max(CELL, math.floor(width / scale / CELL) * CELL)
-    elif h * w < MIN_PIXELS:
-        scale = math.sqrt(MIN_PIXELS / (height * width))
+    elif h * w < min_pixels:
+        scale = math.sqrt(min_pixels / (height * width))
         h, w = math.ceil(height * scale / CELL) * CELL, math.ceil(width * scale / CELL) * CELL
-    return (h // CELL) * (w // CELL) + VISION_MARKERS
+    return (h // CELL) * (w // CELL)
+
+
+def image_tokens(height: int, width: int) -> int:
+    """Tokens Qwen2/2.5-VL spends on one image of this size: its resized 28-pixel grid plus the vision markers."""
+    return _cells(height, width, MIN_PIXELS, MAX_PIXELS) + VISION_MARKERS
+
+
+def video_tokens(num_frames: int, height: int, width: int) -> int:
+    """Tokens Qwen2/2.5-VL spends on one video: a 28-pixel grid per pair of frames, plus the vision markers."""
+    if num_frames < 1:
+        raise ValueError(f"a video must have at least one frame, got {num_frames}")
+    patches = math.ceil(num_frames / TEMPORAL_PATCH)
+    return patches * _cells(height, width, VIDEO_MIN_PIXELS, VIDEO_MAX_PIXELS) + VISION_MARKERS
+
+
+def _video_shape(video: Any) -> tuple[int, int, int]:
+    """(frames, height, width) of a video: an object with `frames` (T, H, W, 3) or the array itself."""
+    return tuple(np.shape(getattr(video, "frames", video))[:3])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -92,10 +115,12 @@ class TokenMeter:
         """Tokens of one text message (system, user, or a policy turn with its generation prompt)."""
         return self.text(f"<|im_start|>{role}\n{text}<|im_end|>\n")
 
-    def tool_reply(self, text: str, images: Sequence[np.ndarray] = ()) -> int:
-        """Tokens of one tool result: its images (estimated) and its text inside <tool_response> in a user turn."""
+    def tool_reply(self, text: str, images: Sequence[np.ndarray] = (), videos: Sequence[Any] = ()) -> int:
+        """Tokens of one tool result: its images and videos (estimated) and its text inside <tool_response> in a
+        user turn."""
         wrapped = self.text(f"<|im_start|>user\n<tool_response>\n{text}\n</tool_response><|im_end|>\n")
-        return wrapped + sum(image_tokens(*np.shape(image)[:2]) for image in images)
+        return (wrapped + sum(image_tokens(*np.shape(image)[:2]) for image in images)
+                + sum(video_tokens(*_video_shape(video)) for video in videos))
 
 
 @dataclass(frozen=True)
@@ -108,19 +133,21 @@ class ReplyRoom:
     # Counted replies: the toolbox asks whether a reply fits, then the env charges the same reply.
     _costs: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
 
-    def cost(self, text: str, images: Sequence[np.ndarray] = ()) -> int:
+    def cost(self, text: str, images: Sequence[np.ndarray] = (), videos: Sequence[Any] = ()) -> int:
         """Tokens this reply would take (each reply encoded once per room)."""
-        key = (text, tuple(np.shape(image)[:2] for image in images))
+        key = (text, tuple(np.shape(image)[:2] for image in images), tuple(_video_shape(v) for v in videos))
         if key not in self._costs:
-            self._costs[key] = self.meter.tool_reply(text, images)
+            self._costs[key] = self.meter.tool_reply(text, images, videos)
         return self._costs[key]
 
-    def fits(self, text: str, images: Sequence[np.ndarray] = ()) -> bool:
+    def fits(self, text: str, images: Sequence[np.ndarray] = (), videos: Sequence[Any] = ()) -> bool:
         """Whether this reply fits in the room."""
-        return self.cost(text, images) <= self.tokens
+        return self.cost(text, images, videos) <= self.tokens
 
     def refusal(self, record: Any) -> str:
-        """The error a tool call's record (name, text, images) becomes when its reply does not fit."""
-        return (f"Error: the {record.name} reply needs {self.cost(record.text, record.images)} tokens, but only "
+        """The error a tool call's record (name, text, images, videos) becomes when its reply does not fit."""
+        needs = self.cost(record.text, record.images, getattr(record, "videos", ()))
+        return (f"Error: the {record.name} reply needs {needs} tokens, but only "
                 f"{max(self.tokens, 0)} of the {max(self.left, 0)} tokens left in your budget may go to tool replies "
-                f"(the rest is kept for your answer). Ask for less (fewer labels or images) or give your answer now.")
+                f"(the rest is kept for your answer). Ask for less (fewer labels, images or frames) or give your "
+                f"answer now.")

@@ -68,10 +68,10 @@ class TokenBudget:
         """The room for the next tool reply (None: unbounded)."""
         return None if self.left is None else ReplyRoom(self.left - self._reserve, self.left, self.meter())
 
-    def spend_reply(self, room: ReplyRoom | None, text: str, images: Any) -> None:
+    def spend_reply(self, room: ReplyRoom | None, text: str, images: Any, videos: Any = ()) -> None:
         """Spend a tool reply the toolbox fitted into `room`."""
         if room is not None:
-            self.left -= room.cost(text, images)
+            self.left -= room.cost(text, images, videos)
 
     @property
     def spent(self) -> bool:

@@ -33,7 +33,7 @@ class EnvConfig:
     action_format: str = "hermes"  # "hermes" (multi-turn tool calls) or "videostar" (official two-turn)
     tools: Sequence[Any] | None = None  # tool names from the registry, or Tool objects; None: the task's tools
     max_turns: int = 6  # policy turns before the episode is truncated
-    max_tool_frames: int = 8  # tool images kept in the observation (the latest ones)
+    max_tool_frames: int = 8  # tool images and clip frames kept in the observation (the latest ones)
     max_dialogue_chars: int = 16384  # the dialogue observation keeps this many latest characters
     max_action_chars: int = 16384  # longer turns are rejected as invalid
     vision: Any = "oracle"  # vision backend: name, (name, options) or object

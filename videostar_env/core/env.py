@@ -183,7 +183,7 @@ class VideoToolEnv(gym.Env[dict, str]):
             return None
         if self._episode is None:
             raise RuntimeError("call reset() before render()")
-        return render_episode(self._episode.clip.frames, self._episode.tool_images,
+        return render_episode(self._episode.clip.frames, self._episode.tool_frames,
                               self._episode.dialogue(self.config.max_dialogue_chars))
 
     def close(self) -> None:
@@ -203,7 +203,7 @@ class VideoToolEnv(gym.Env[dict, str]):
             room = self.budget.room()
             record = self.toolbox.run(c.name, c.arguments, self._ctx, room)
             ep.add_call(record)
-            self.budget.spend_reply(room, record.text, record.images)
+            self.budget.spend_reply(room, record.text, record.images, record.videos)
         if self.config.action_format == "videostar":
             ep.tools_chosen = True
             if not call.calls:
@@ -219,7 +219,8 @@ class VideoToolEnv(gym.Env[dict, str]):
         ep, cfg = self._episode, self.config
         h, w = cfg.frame_size
         tool_frames = np.zeros((cfg.max_tool_frames, h, w, 3), np.uint8)
-        latest = ep.tool_images[-cfg.max_tool_frames:] if cfg.max_tool_frames else []
+        # The latest images and clip frames the tools returned (a clip's frames count one each, in order).
+        latest = ep.tool_frames[-cfg.max_tool_frames:] if cfg.max_tool_frames else []
         for k, image in enumerate(latest):
             tool_frames[k] = image
         frames = np.zeros((cfg.num_frames, h, w, 3), np.uint8)

@@ -1,7 +1,8 @@
 """One episode's state: the sample, its frames, and the conversation as one list of entries.
 
 A tool call is stored once, as its ToolCallRecord; the chat messages, the dialogue text, the tool
-images and the call list are views derived from the entries.
+images and frames and the call list are views derived from the entries. A tool's videos (a clip it
+decoded) are video parts of its message, with the same timing metadata as the prompt's video.
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ def _escape_char(match: re.Match) -> str:
 def escape(text: str) -> str:
     """Text with every character outside CHARSET written as a \\uXXXX (or \\UXXXXXXXX) escape."""
     return _OUTSIDE_CHARSET.sub(_escape_char, text)
+
+
+def video_part(clip: Clip) -> dict[str, Any]:
+    """A clip as a chat video part: its frames with the metadata that places them in time (source fps, indices)."""
+    return {"type": "video", "video": clip.frames, "fps": clip.fps, "frame_indices": list(clip.indices),
+            "timestamps": list(clip.timestamps), "total_num_frames": clip.total_frames}
+
+
+def video_mark(timestamps: Any) -> str:
+    """How the dialogue text shows a video: <video: N frames, a-bs>."""
+    return f"<video: {len(timestamps)} frames, {timestamps[0]:.1f}s-{timestamps[-1]:.1f}s>"
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,14 @@ class Episode:
         return [image for call in self.calls for image in call.images]
 
     @property
+    def tool_frames(self) -> list[np.ndarray]:
+        """Every image and video frame the tools returned, in order (per call: its images, then its videos' frames)."""
+        return [frame for call in self.calls for frame in [*call.images, *(f for v in call.videos for f in v.frames)]]
+
+    @property
     def messages(self) -> list[dict[str, Any]]:
-        """The conversation in OpenAI/Qwen chat format, images as arrays; tool images come before their text."""
+        """The conversation in OpenAI/Qwen chat format, images and videos as arrays; a tool's images, then its videos,
+        come before its text."""
         return [self._message(e) for e in self.entries]
 
     def dialogue(self, max_chars: int) -> str:
@@ -101,18 +119,15 @@ class Episode:
         if isinstance(entry, Turn):
             return {"role": entry.role, "content": [{"type": "text", "text": entry.text}]}
         if isinstance(entry, VideoPrompt):
-            clip = self.clip
-            video = {"type": "video", "video": clip.frames, "fps": clip.fps, "frame_indices": list(clip.indices),
-                     "timestamps": list(clip.timestamps), "total_num_frames": clip.total_frames}
-            return {"role": "user", "content": [video, {"type": "text", "text": entry.text}]}
-        content = [{"type": "image", "image": img} for img in entry.images] + [{"type": "text", "text": entry.text}]
+            return {"role": "user", "content": [video_part(self.clip), {"type": "text", "text": entry.text}]}
+        content = ([{"type": "image", "image": img} for img in entry.images] + [video_part(v) for v in entry.videos]
+                   + [{"type": "text", "text": entry.text}])
         return {"role": "tool", "name": entry.name, "content": content}
 
     def _tagged(self, entry: Entry) -> str:
         if isinstance(entry, Turn):
             return f"[{entry.role}]\n{entry.text}"
         if isinstance(entry, VideoPrompt):
-            t = self.clip.timestamps
-            return f"[user]\n<video: {len(t)} frames, {t[0]:.1f}s-{t[-1]:.1f}s>\n{entry.text}"
-        marks = "<image>" * len(entry.images)
+            return f"[user]\n{video_mark(self.clip.timestamps)}\n{entry.text}"
+        marks = "<image>" * len(entry.images) + "".join(video_mark(v.timestamps) for v in entry.videos)
         return f"[tool {entry.name}]\n{marks}{chr(10) if marks else ''}{entry.text}"

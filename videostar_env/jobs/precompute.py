@@ -106,14 +106,18 @@ class PrecomputeWorker:
         box = self.toolbox
         if box.cache is None:
             return []
-        if tools is None:  # a tool that is never cached has nothing to precompute
-            tools = [name for name, tool in box.tools.items() if cacheable(tool)]
+        if tools is None:  # a tool never cached, or only run with the policy's arguments, has nothing to precompute
+            tools = [name for name, tool in box.tools.items() if cacheable(tool) and not _required(tool)]
         unknown = [t for t in tools if t not in box.tools]
         if unknown:
             raise KeyError(f"tools {unknown} are not in this env; its tools are {sorted(box.tools)}")
         uncached = [t for t in tools if not cacheable(box.tools[t])]
         if uncached:
             raise ValueError(f"tools {uncached} set cacheable = False: precomputing them would store nothing")
+        asking = {t: _required(box.tools[t]) for t in tools if _required(box.tools[t])}
+        if asking:
+            raise ValueError(f"tools {sorted(asking)} need arguments only the policy gives ({asking}): precompute "
+                             f"runs each tool with its default arguments")
         if tools:
             box.check(self.dataset)
         return list(tools)
@@ -195,12 +199,17 @@ class PrecomputeWorker:
         self.toolbox.close()
 
 
+def _required(tool: Any) -> list[str]:
+    """The arguments a tool's schema requires (a call with default arguments cannot run it)."""
+    return list(tool.parameters.get("required", ()))
+
+
 def precompute(config: EnvConfig, tools: Sequence[str] | None = None, indices: Iterable[int] | None = None,
                on_sample: Callable[[int], None] | None = None, *, frames: FrameStore | None = None,
                ray: str | None = None, ray_workers: int = 2) -> PrecomputeReport:
     """Run each tool (default arguments) on each sample of the config's dataset into its tool cache.
 
-    tools: names among the config's tools (None: every cacheable one). frames: also store each
+    tools: names among the config's tools (None: every cacheable one that needs no argument). frames: also store each
     sample's decoded frames there (default: the config's frame_store, the one its envs read). ray: shard the samples over `ray_workers` Ray actors ("local":
     start Ray here; else a cluster address). The frames are decoded as the env decodes them, so
     the env's later calls find the same cache keys. Samples finished by an earlier run are skipped.

@@ -18,11 +18,13 @@ from ..knowledge import KnowledgeBase
 
 @dataclass
 class ToolResult:
-    """What a tool returns: text for the model, images to show it, and structured data for programs."""
+    """What a tool returns: text for the model, images and videos to show it, and structured data for programs."""
 
     text: str
     images: list[np.ndarray] = field(default_factory=list)  # (H, W, 3) uint8, the episode's frame size
     data: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable
+    # Clips shown as videos, frames at the episode's frame size, each with its source frame indices and fps
+    videos: list[Clip] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class ToolCallRecord:
     """One tool call: what was asked and what came back (the text is an error message when not ok).
 
     The one record of a call: the episode keeps a list of them, and the chat messages, the dialogue,
-    the tool images, the reward's tool log and info["tool_results"] are all derived from that list.
+    the tool images and videos, the reward's tool log and info["tool_results"] are all derived from that list.
     """
 
     name: str
@@ -100,6 +102,7 @@ class ToolCallRecord:
     text: str = ""
     images: list[np.ndarray] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    videos: list[Clip] = field(default_factory=list)  # the clips the tool returned, shown after its images
     cached: bool = False  # a result this call did not compute: from the cache, or shared (failures never are)
     shared: bool = False  # the outcome of an identical call that was running at the same time in this process
 
@@ -109,6 +112,6 @@ class ToolCallRecord:
         return self.name + json.dumps(self.arguments, sort_keys=True, separators=(",", ":"), default=str)
 
     def as_dict(self) -> dict[str, Any]:
-        """The record as info["tool_results"] shows it (images are in the messages and the observation)."""
+        """The record as info["tool_results"] shows it (images and videos are in the messages and the observation)."""
         return {"name": self.name, "arguments": self.arguments, "ok": self.ok, "text": self.text,
                 "data": self.data, "cached": self.cached, "shared": self.shared}

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from ..backends import KINDS, Backends, make_backends
 from ..clients.tokens import ReplyRoom
-from ..video.decode import Clip
+from ..video.decode import Clip, uniform_indices
 from ..datasets.sample import VideoSample
 from ..knowledge import KnowledgeBase
 from ..video.memo import InFlight
@@ -107,13 +107,14 @@ class Toolbox:
                 flight = (self.cache.directory if self.cache is not None else None, ToolCache.hash(key))
                 record, shared = _FLIGHTS.run(flight, lambda: self._compute(tool, name, arguments, args, ctx, key))
                 if shared:
-                    record = replace(record, arguments=arguments, images=list(record.images), cached=record.ok,
-                                     shared=True)
+                    record = replace(record, arguments=arguments, images=list(record.images),
+                                     videos=list(record.videos), cached=record.ok, shared=True)
         except Exception as exc:  # a bad call, or a key that cannot be made (an unreadable video)
             return _failure(name, arguments, exc)
         if not record.ok:
             return record
-        record = fit_reply(tool, record, lambda text, images=(): len(text) <= self.max_reply_chars, self._too_long)
+        record = fit_reply(tool, record, lambda text, images=(), videos=(): len(text) <= self.max_reply_chars,
+                           self._too_long)
         return fit_reply(tool, record, room.fits, room.refusal) if room is not None and record.ok else record
 
     def _compute(self, tool: Tool, name: str, arguments: dict[str, Any], args: dict[str, Any], ctx: ToolContext,
@@ -125,11 +126,12 @@ class Toolbox:
             cached = result is not None
             if not cached:
                 result = tool(ctx, **args)
-                for image in result.images:  # identical calls in flight share these arrays
-                    image.setflags(write=False)
                 if cache is not None:
                     cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
-            return ToolCallRecord(name, arguments, True, result.text, list(result.images), result.data, cached)
+            for array in [*result.images, *(video.frames for video in result.videos)]:
+                array.setflags(write=False)  # identical calls in flight share these arrays (unpickled ones too)
+            return ToolCallRecord(name, arguments, True, result.text, list(result.images), result.data,
+                                  list(result.videos), cached=cached)
         except Exception as exc:  # a broken tool must not end the episode; report it instead
             return _failure(name, arguments, exc)
 
@@ -145,21 +147,40 @@ class Toolbox:
 
 def fit_reply(tool: Tool, record: ToolCallRecord, fits: Callable[..., bool],
               refusal: Callable[[ToolCallRecord], str]) -> ToolCallRecord:
-    """The record as the policy may read it where `fits(text, images)` says what fits: as is, shortened, or refused;
-    its data stays whole.
+    """The record as the policy may read it where `fits(text, images, videos)` says what fits: as is, shortened, or
+    refused; its data stays whole.
 
-    A tool that can say less meaningfully has `shorten(data, fits) -> str | None`: the longest text
-    built from its data that `fits`, or None. Any other reply that does not fit becomes a failed call
-    whose text is `refusal(record)` (how much it needed, how much there is), never text cut off
-    mid-way. A shortened reply is text only.
+    A reply with videos is shortened first by showing fewer of each video's frames (spread evenly,
+    each keeping its source index and timestamp; the text says so). A tool that can say less
+    meaningfully has `shorten(data, fits) -> str | None`: the longest text built from its data that
+    `fits`, or None. Any other reply that does not fit becomes a failed call whose text is
+    `refusal(record)` (how much it needed, how much there is), never text cut off mid-way. A
+    shortened text reply is text only.
     """
-    if fits(record.text, record.images):
+    if fits(record.text, record.images, record.videos):
         return record
+    fewer = _fewer_frames(record, fits) if record.videos else None
+    if fewer is not None:
+        return fewer
     shorten = option(tool, "shorten")
     text = shorten(record.data, fits) if shorten is not None else None
-    if text is not None and fits(text, []):
-        return replace(record, text=text, images=[])
-    return replace(record, ok=False, images=[], text=refusal(record))
+    if text is not None and fits(text, [], []):
+        return replace(record, text=text, images=[], videos=[])
+    return replace(record, ok=False, images=[], videos=[], text=refusal(record))
+
+
+def _fewer_frames(record: ToolCallRecord, fits: Callable[..., bool]) -> ToolCallRecord | None:
+    """The record with its videos cut to the most frames (1 or more, spread evenly) that fit, or None if none do."""
+    most = max(len(video.indices) for video in record.videos)
+    for count in range(most - 1, 0, -1):
+        videos = [v.subset(uniform_indices(len(v.indices), count)) if len(v.indices) > count else v
+                  for v in record.videos]
+        shown = ", ".join(f"{len(v.indices)} of {len(w.indices)} frames (source frames {list(v.indices)})"
+                          for v, w in zip(videos, record.videos))
+        text = f"{record.text}\n(Shortened to fit your token budget: the video shows {shown}.)"
+        if fits(text, record.images, videos):
+            return replace(record, text=text, videos=videos)
+    return None
 
 
 def _failure(name: str, arguments: dict[str, Any], exc: Exception) -> ToolCallRecord:

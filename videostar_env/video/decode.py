@@ -53,6 +53,14 @@ class Clip:
         """Seconds from the start of the video of each sampled frame."""
         return tuple(i / self.fps for i in self.indices)
 
+    def subset(self, positions: Sequence[int]) -> "Clip":
+        """The clip of the frames at these positions (in order), with their own source indices and timestamps."""
+        positions = [int(p) for p in positions]
+        if not positions or not all(0 <= p < len(self.indices) for p in positions):
+            raise ValueError(f"positions must name 1 to {len(self.indices)} of the clip's frames, got {positions}")
+        return Clip(self.frames[positions], tuple(self.indices[p] for p in positions), self.fps, self.total_frames,
+                    self.path, self.window, self.sampler)
+
 
 def uniform_indices(total_frames: int, num_frames: int) -> list[int]:
     """Centres of num_frames equal segments (TSN-style sampling); repeats frames of short videos."""
@@ -141,7 +149,11 @@ def native_stderr_muted() -> Iterator[None]:
                 os.close(_muted["saved"])
 
 
-def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None,
+# What a decoder reads: (total_frames, fps) of the opened video -> the source frame indices, in order.
+Chooser = Callable[[int, float], Sequence[int]]
+
+
+def _decode_decord(path: str, choose: Chooser, size: tuple[int, int], window: tuple[float, float] | None,
                    sampler: str | None) -> Clip:
     import decord
 
@@ -151,12 +163,12 @@ def _decode_decord(path: str, num_frames: int, size: tuple[int, int], window: tu
     with native_stderr_muted():  # decord prints a failed open itself; the VideoDecodeError says it once
         reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total, fps = len(reader), float(reader.get_avg_fps())
-    indices = frame_indices(total, fps, num_frames, window, sampler)
+    indices = [int(i) for i in choose(total, fps)]
     frames = reader.get_batch(indices).asnumpy()
     return Clip(frames, tuple(indices), fps, total, path, window, sampler)
 
 
-def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tuple[float, float] | None,
+def _decode_pyav(path: str, choose: Chooser, size: tuple[int, int], window: tuple[float, float] | None,
                  sampler: str | None) -> Clip:
     import av
 
@@ -165,13 +177,13 @@ def _decode_pyav(path: str, num_frames: int, size: tuple[int, int], window: tupl
         stream = container.streams.video[0]
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         total = sum(1 for packet in container.demux(stream) if packet.size)
-    indices = frame_indices(total, fps, num_frames, window, sampler)
+    indices = [int(i) for i in choose(total, fps)]
     wanted = {i: [] for i in indices}
     with av.open(path) as container:
         for i, frame in enumerate(container.decode(video=0)):
             if i in wanted:
                 wanted[i] = frame.to_ndarray(format="rgb24", width=width, height=height)
-            if i >= indices[-1]:
+            if i >= max(indices):
                 break
     missing = [i for i in indices if not isinstance(wanted[i], np.ndarray)]
     if missing:
@@ -214,6 +226,34 @@ def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "au
     if window is not None and not 0 <= float(window[0]) < float(window[1]):
         raise ValueError(f"a time window must be 0 <= start < end seconds, got {window}")
     _check_sampler(sampler, window)
+    return _read(path, lambda total, fps: frame_indices(total, fps, num_frames, window, sampler), size, backend,
+                 window, sampler)
+
+
+def decode_indices(path: str, indices: Sequence[int], size: tuple[int, int], backend: str = "auto",
+                   window: tuple[float, float] | None = None) -> Clip:
+    """The source frames at these indices (in the order given), resized to size=(H, W); nothing is resampled.
+
+    window: the (start, end) seconds the indices were chosen in, kept on the clip. VideoDecodeError when an
+    index is outside the video.
+    """
+    wanted = [int(i) for i in indices]
+    if not wanted or min(wanted) < 0:
+        raise ValueError(f"decode_indices needs one or more frame indices >= 0, got {list(indices)[:8]}")
+
+    def choose(total: int, fps: float) -> list[int]:
+        if max(wanted) >= total:
+            raise VideoDecodeError(f"{path}: frame {max(wanted)} asked for, but the video has {total} frames")
+        return wanted
+
+    return _read(path, choose, size, backend, window, None)
+
+
+def _read(path: str, choose: Chooser, size: tuple[int, int], backend: str, window: tuple[float, float] | None,
+          sampler: str | None) -> Clip:
+    """The frames `choose` names, by the first decoder of `backend` ("auto": decord, then PyAV) that reads them."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"video file not found: {path}")
     if backend == "auto":
         order = list(BACKENDS)
     elif backend in _DECODERS:
@@ -223,7 +263,7 @@ def decode(path: str, num_frames: int, size: tuple[int, int], backend: str = "au
     errors = []
     for name in order:
         try:
-            clip = _DECODERS[name](path, num_frames, size, window, sampler)
+            clip = _DECODERS[name](path, choose, size, window, sampler)
             _say_once_if_stretched(path, size)
             return clip
         except ImportError as exc:

@@ -1,0 +1,143 @@
+"""Video tool returns in the env: an episode with two video_clip returns and one image return.
+
+Each clip is a video part of its tool message (after the tool's images, before its text) with the
+metadata that places it in time; the observation's tool_frames holds the latest images and clip
+frames in call order; the dialogue marks each clip as <video: N frames, a-bs>; the budget charges
+the clip's video tokens; and the Qwen chat conversion carries every clip with its metadata.
+"""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import videostar_env
+from conftest import shared_file
+from videostar_env import ABLATIONS, ToolResult, VideoToolEnv, tool_call
+from videostar_env.clients.tokens import TokenMeter, make_encoder
+from videostar_env.video.decode import decode
+
+SIZE = (112, 144)
+CLIPS = {"arm_wrestling": "arm_wrestling.mp4", "apply_eye_makeup": "apply_eye_makeup.avi",
+         "flipping_pancake": "flipping_pancake.mkv"}
+
+
+class Snapshot:
+    """A test tool returning one image: the episode's first frame, inverted."""
+
+    name = "snapshot"
+    description = "One image."
+    parameters = {"type": "object", "properties": {}}
+    cacheable = False
+
+    def __call__(self, ctx):
+        return ToolResult("one image", [255 - ctx.clip.frames[0]])
+
+
+@pytest.fixture
+def clip_folder(tmp_path):
+    """root/<class>/<clip>: the three real clips as a folder dataset (symlinks)."""
+    root = tmp_path / "clips"
+    for label, name in CLIPS.items():
+        (root / label).mkdir(parents=True)
+        (root / label / name).symlink_to(shared_file(f"clips/{name}"))
+    return root
+
+
+def make_env(root, **overrides):
+    return VideoToolEnv(dataset="folder", dataset_kwargs={"root": str(root)}, tools=["video_clip", Snapshot()],
+                        frame_size=SIZE, num_frames=8, tool_cache=None, reward=ABLATIONS["no_sub"], **overrides)
+
+
+def run_episode(env):
+    obs, info = env.reset(options={"index": 0})
+    turn = (tool_call("video_clip", start=1.25, end=2.75, fps=2.5) + "\n" + tool_call("snapshot") + "\n"
+            + tool_call("video_clip", start=4.1, end=4.9, frames=3, region=[20, 10, 220, 200]))
+    return env.step(turn)
+
+
+def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messages(clip_folder):
+    env = make_env(clip_folder)
+    obs, _, terminated, _, info = run_episode(env)
+    assert not terminated
+    source = info["video"]
+    tools = [m for m in info["messages"] if m["role"] == "tool"]
+    assert [m["name"] for m in tools] == ["video_clip", "snapshot", "video_clip"]
+    first, image, second = tools
+    assert [p["type"] for p in first["content"]] == ["video", "text"]
+    assert [p["type"] for p in image["content"]] == ["image", "text"]
+    assert [p["type"] for p in second["content"]] == ["video", "text"]
+    for message, (start, end, count) in ((first, (1.25, 2.75, 4)), (second, (4.1, 4.9, 3))):
+        video = message["content"][0]
+        expected = decode(source, count, SIZE, window=(start, end))
+        assert video["frame_indices"] == list(expected.indices) and video["fps"] == expected.fps
+        assert video["timestamps"] == list(expected.timestamps) and video["total_num_frames"] == expected.total_frames
+        assert video["video"].shape == (count, *SIZE, 3)
+    assert np.array_equal(first["content"][0]["video"], decode(source, 4, SIZE, window=(1.25, 2.75)).frames)
+    # The dialogue marks each clip where the tool's images are marked.
+    t1, t2 = first["content"][0]["timestamps"], second["content"][0]["timestamps"]
+    assert f"[tool video_clip]\n<video: 4 frames, {t1[0]:.1f}s-{t1[-1]:.1f}s>\nA video of 4 frames" in obs["dialogue"]
+    assert "[tool snapshot]\n<image>\none image" in obs["dialogue"]
+    assert f"<video: 3 frames, {t2[0]:.1f}s-{t2[-1]:.1f}s>" in obs["dialogue"]
+    assert [r["ok"] for r in info["tool_results"]] == [True, True, True]
+    env.close()
+
+
+def test_video_clip_env_observation_holds_the_latest_images_and_clip_frames_in_call_order(clip_folder):
+    env = make_env(clip_folder, max_tool_frames=6)
+    obs, _, _, _, info = run_episode(env)
+    tools = [m for m in info["messages"] if m["role"] == "tool"]
+    returned = [*tools[0]["content"][0]["video"], tools[1]["content"][0]["image"], *tools[2]["content"][0]["video"]]
+    assert len(returned) == 8 and obs["num_tool_frames"] == 6
+    assert np.array_equal(obs["tool_frames"], np.stack(returned[-6:]))
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+def test_video_clip_env_charges_the_clips_video_tokens_to_the_budget(clip_folder):
+    env = make_env(clip_folder, token_budget=20000)
+    obs, _, _, _, info = run_episode(env)
+    meter = TokenMeter(make_encoder("qwen"))
+    records = env._episode.calls
+    replies = sum(meter.tool_reply(r.text, r.images, r.videos) for r in records)
+    turn = [m for m in info["messages"] if m["role"] == "assistant"][-1]["content"][0]["text"]
+    assert info["tokens_left"] == 20000 - meter.turn("assistant", turn) - replies
+    assert replies > sum(meter.tool_reply(r.text, r.images) for r in records) + 2 * 4 * 20  # the clips cost tokens
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", sorted(videostar_env.ENV_IDS))
+def test_video_clip_works_in_every_registered_env_and_keeps_check_env_passing(env_id):
+    env = gym.make(env_id, tools=["video_clip"], render_mode="rgb_array").unwrapped
+    check_env(env)
+    obs, info = env.reset(seed=0)
+    if env.config.action_format != "hermes":  # the two-turn format's turn 1 is yes/no per tool, with no arguments
+        pytest.skip(f"{env_id}: video_clip needs start and end, which only hermes tool calls carry")
+    low, high = info["window"] or (0.0, info["total_frames"] / info["fps"])
+    turn = tool_call("video_clip", start=round(low + 0.1, 2), end=round(min(high, low + 1.3), 2), frames=4)
+    obs, _, _, _, info = env.step(turn)
+    assert info["tool_results"][-1]["ok"], info["tool_results"][-1]["text"]
+    assert obs["num_tool_frames"] == 4 and env.observation_space.contains(obs)
+    assert env.render().ndim == 3
+    env.close()
+
+
+def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(clip_folder):
+    from videostar_agents.messages import openai_messages, qwen_chat
+
+    env = make_env(clip_folder)
+    _, _, _, _, info = run_episode(env)
+    chat = qwen_chat(info["messages"])
+    tools = [m for m in info["messages"] if m["role"] == "tool"]
+    clips = [tools[0]["content"][0], tools[2]["content"][0]]
+    assert len(chat.videos) == 3 and len(chat.images) == 1  # the prompt's video, then the two clips in order
+    for metadata, frames, part in zip(chat.video_metadata[1:], chat.videos[1:], clips):
+        assert metadata == {"fps": part["fps"], "total_num_frames": part["total_num_frames"],
+                            "frames_indices": part["frame_indices"]}
+        assert np.array_equal(frames, part["video"])
+    reply = chat.messages[-1]  # the three tool replies share one user turn: video, image, video, each before its text
+    assert reply["role"] == "user"
+    assert [p["type"] for p in reply["content"]] == ["video", "text", "text", "image", "text", "text", "video", "text"]
+    api = openai_messages(info["messages"])[-1]["content"]
+    assert sum(p["type"] == "image_url" for p in api) == 4 + 1 + 3
+    env.close()
