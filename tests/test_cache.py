@@ -261,3 +261,12 @@ def test_entries_written_before_stores_held_bytes_still_hit(tmp_path):
     old.set(ToolCache.hash({"i": 3}), result(3))  # how the cache stored results before
     old.close()
     assert same(ToolCache(CacheConfig(str(tmp_path))).get({"i": 3}), 3)
+
+
+def test_a_result_cached_before_a_field_existed_reads_back_with_its_default():
+    import pickle
+
+    old = ToolResult("pose summary", data={"k": 1})
+    del old.__dict__["videos"]  # as a result pickled before ToolResult had videos
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.videos == [] and restored.text == "pose summary" and restored.data == {"k": 1}

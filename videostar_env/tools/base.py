@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
@@ -25,6 +25,11 @@ class ToolResult:
     data: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable
     # Clips shown as videos, frames at the episode's frame size, each with its source frame indices and fps
     videos: list[Clip] = field(default_factory=list)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A result cached before a field existed (a disk cache outlives upgrades) reads back with its default.
+        self.__dict__.update({f.name: f.default_factory() for f in fields(self)
+                              if f.name not in state and f.default_factory is not MISSING}, **state)
 
 
 @dataclass(frozen=True)
