@@ -30,10 +30,10 @@ from .workload import CountedBackend
 
 
 def model_services(envs: list[gym.Env]) -> list[Any] | None:
-    """The model services behind these envs' vision backends (each once); None for a backend without them (the
+    """The batched models behind these envs' vision backends (each once); None for a backend without them (the
     oracle)."""
     vision = [env.unwrapped.toolbox.backends.vision for env in envs]
-    if not all(hasattr(v, "service") for v in vision):
+    if not all(hasattr(v, "batched") for v in vision):
         return None
     return list({id(s): s for v in vision for s in (v.batched("detect"), v.batched("pose"))}.values())
 
