@@ -15,7 +15,7 @@ import videostar_env
 from conftest import shared_file
 from videostar_env import ABLATIONS, ToolResult, VideoToolEnv, tool_call
 from videostar_env.clients.tokens import TokenMeter, make_encoder
-from videostar_env.video.decode import decode
+from videostar_env.video.decode import decode, decode_indices
 
 SIZE = (112, 144)
 CLIPS = {"arm_wrestling": "arm_wrestling.mp4", "apply_eye_makeup": "apply_eye_makeup.avi",
@@ -73,7 +73,8 @@ def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messa
         assert video["frame_indices"] == list(expected.indices) and video["fps"] == expected.fps
         assert video["timestamps"] == list(expected.timestamps) and video["total_num_frames"] == expected.total_frames
         assert video["video"].shape == (count, *SIZE, 3)
-    assert np.array_equal(first["content"][0]["video"], decode(source, 4, SIZE, window=(1.25, 2.75)).frames)
+    frames = decode_indices(source, decode(source, 4, SIZE, window=(1.25, 2.75)).indices, SIZE).frames
+    assert np.array_equal(first["content"][0]["video"], frames)
     # The dialogue marks each clip where the tool's images are marked.
     t1, t2 = first["content"][0]["timestamps"], second["content"][0]["timestamps"]
     assert f"[tool video_clip]\n<video: 4 frames, {t1[0]:.1f}s-{t1[-1]:.1f}s>\nA video of 4 frames" in obs["dialogue"]
@@ -140,4 +141,52 @@ def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(
     assert [p["type"] for p in reply["content"]] == ["video", "text", "text", "image", "text", "text", "video", "text"]
     api = openai_messages(info["messages"])[-1]["content"]
     assert sum(p["type"] == "image_url" for p in api) == 4 + 1 + 3
+    env.close()
+
+
+def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(clip_folder, tmp_path):
+    from transformers import AutoTokenizer, Qwen2_5_VLProcessor, Qwen2VLImageProcessor
+
+    from videostar_agents.messages import qwen_chat
+    from videostar_env.clients.tokens import video_tokens
+    from test_video_clip import qwen_video_processor
+    from videostar_trainers.tiny_models import build_tiny_qwen
+
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_qwen(tmp_path / "qwen2.5-vl"))
+    # The processors' default pixel ranges, which the env's estimate follows (the tiny model's own are smaller),
+    # given explicitly (tiny_qwen rewrites the classes' defaults in transformers 5.10.4).
+    image_processor = Qwen2VLImageProcessor(size={"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280})
+    processor = Qwen2_5_VLProcessor(image_processor=image_processor, video_processor=qwen_video_processor(),
+                                    tokenizer=tokenizer, chat_template=tokenizer.chat_template)
+    env = make_env(clip_folder)
+    _, _, _, _, info = run_episode(env)
+    chat = qwen_chat(info["messages"])
+    text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
+    inputs = processor(text=[text], images=chat.images, videos=chat.videos, video_metadata=chat.video_metadata,
+                       do_sample_frames=False, return_tensors="np")
+    grids = inputs["video_grid_thw"]
+    assert len(grids) == 3  # the prompt's video, then each clip in placeholder order
+    for grid, frames in zip(grids, chat.videos):
+        assert int(grid[0]) == -(-len(frames) // 2)  # two frames a temporal patch
+        assert int(np.prod(grid)) // 4 + 2 == video_tokens(*frames.shape[:3])
+    video_pad = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert int((inputs["input_ids"][0] == video_pad).sum()) == sum(int(np.prod(g)) // 4 for g in grids)
+    env.close()
+
+
+def test_video_clip_bench_record_keeps_the_prompt_strip_and_a_strip_per_returned_clip(clip_folder):
+    from videostar_env import answer
+    from videostar_env.jobs.bench.record import episode_record
+
+    env = make_env(clip_folder)
+    run_episode(env)
+    *_, info = env.step(answer("arm_wrestling", [("Right arm", "presses down")]))
+    row, media = episode_record("k/0", "p", 0, 0, 0, info, 0, False, 1.0, {})
+    turns = row["trajectory"]
+    prompt = next(t for t in turns if t.get("video") and t["role"] == "user")
+    clips = [t for t in turns if t["role"] == "tool" and t.get("video")]
+    assert prompt["video"] == "media/k-0-frames.jpg" and len(prompt["timestamps"]) == 8
+    assert [len(t["timestamps"]) for t in clips] == [4, 3] and len({t["video"] for t in clips}) == 2
+    assert {prompt["video"], *(t["video"] for t in clips)} <= set(media)
+    assert next(t for t in turns if t.get("name") == "snapshot")["num_images"] == 1
     env.close()

@@ -151,10 +151,15 @@ def native_stderr_muted() -> Iterator[None]:
 
 # What a decoder reads: (total_frames, fps) of the opened video -> the source frame indices, in order.
 Chooser = Callable[[int, float], Sequence[int]]
+# decode_indices reads the frames it is given in one forward pass over their span when it is at most this many frames:
+# decord's get_batch seeks, and on some files (AVI: HMDB-51, UCF-101) a seek now and then returns another frame
+# (dmlc/decord #195; seen here on apply_eye_makeup.avi's last frame); PyAV always reads forward. Wider spans are
+# read by seeking.
+EXACT_SPAN = 512
 
 
 def _decode_decord(path: str, choose: Chooser, size: tuple[int, int], window: tuple[float, float] | None,
-                   sampler: str | None) -> Clip:
+                   sampler: str | None, exact: bool = False) -> Clip:
     import decord
 
     height, width = size
@@ -164,12 +169,16 @@ def _decode_decord(path: str, choose: Chooser, size: tuple[int, int], window: tu
         reader = decord.VideoReader(path, width=width, height=height, num_threads=1)
     total, fps = len(reader), float(reader.get_avg_fps())
     indices = [int(i) for i in choose(total, fps)]
-    frames = reader.get_batch(indices).asnumpy()
+    low, high = min(indices), max(indices)
+    if exact and high - low < EXACT_SPAN:  # one forward read: decord's seeks can return another frame (decord #195)
+        frames = reader.get_batch(list(range(low, high + 1))).asnumpy()[[i - low for i in indices]]
+    else:
+        frames = reader.get_batch(indices).asnumpy()
     return Clip(frames, tuple(indices), fps, total, path, window, sampler)
 
 
 def _decode_pyav(path: str, choose: Chooser, size: tuple[int, int], window: tuple[float, float] | None,
-                 sampler: str | None) -> Clip:
+                 sampler: str | None, exact: bool = True) -> Clip:
     import av
 
     height, width = size
@@ -235,7 +244,7 @@ def decode_indices(path: str, indices: Sequence[int], size: tuple[int, int], bac
     """The source frames at these indices (in the order given), resized to size=(H, W); nothing is resampled.
 
     window: the (start, end) seconds the indices were chosen in, kept on the clip. VideoDecodeError when an
-    index is outside the video.
+    index is outside the video. Read in one forward pass over their span (up to EXACT_SPAN frames), not by seeking.
     """
     wanted = [int(i) for i in indices]
     if not wanted or min(wanted) < 0:
@@ -246,11 +255,11 @@ def decode_indices(path: str, indices: Sequence[int], size: tuple[int, int], bac
             raise VideoDecodeError(f"{path}: frame {max(wanted)} asked for, but the video has {total} frames")
         return wanted
 
-    return _read(path, choose, size, backend, window, None)
+    return _read(path, choose, size, backend, window, None, exact=True)
 
 
 def _read(path: str, choose: Chooser, size: tuple[int, int], backend: str, window: tuple[float, float] | None,
-          sampler: str | None) -> Clip:
+          sampler: str | None, exact: bool = False) -> Clip:
     """The frames `choose` names, by the first decoder of `backend` ("auto": decord, then PyAV) that reads them."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"video file not found: {path}")
@@ -263,7 +272,7 @@ def _read(path: str, choose: Chooser, size: tuple[int, int], backend: str, windo
     errors = []
     for name in order:
         try:
-            clip = _DECODERS[name](path, choose, size, window, sampler)
+            clip = _DECODERS[name](path, choose, size, window, sampler, exact)
             _say_once_if_stretched(path, size)
             return clip
         except ImportError as exc:

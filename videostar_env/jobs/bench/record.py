@@ -72,11 +72,11 @@ def episode_record(key: str, part: str, episode: int, seed: int, index: int, inf
         turn: dict[str, Any] = {"role": message["role"], "text": text}
         if message.get("name"):
             turn["name"] = message["name"]
-        video = next((c for c in message["content"] if c["type"] == "video"), None)
-        if video is not None:
-            name = f"media/{stem}-frames.jpg"
-            media[name] = contact_sheet(list(video["video"]))
-            turn["video"], turn["timestamps"] = name, [round(float(t), 2) for t in video["timestamps"]]
+        videos = [c for c in message["content"] if c["type"] == "video"]
+        if videos:  # the prompt's sampled frames, or the clips a tool returned (a strip of its own per turn)
+            name = f"media/{stem}-" + (f"tool{len(trajectory)}-clip.jpg" if message["role"] == "tool" else "frames.jpg")
+            media[name] = contact_sheet([frame for video in videos for frame in video["video"]])
+            turn["video"], turn["timestamps"] = name, [round(float(t), 2) for v in videos for t in v["timestamps"]]
         if images:
             name = f"media/{stem}-tool{len(trajectory)}.jpg"
             media[name] = contact_sheet(images)

@@ -176,7 +176,8 @@ def _episode(folder: Path, row: dict[str, Any], open_: bool) -> str:
     turns = []
     for turn in row["trajectory"]:
         role = turn["role"] + (f" {turn['name']}" if turn.get("name") else "")
-        media = _img(folder, turn.get("video"), "sampled frames") + _img(folder, turn.get("images"), "tool images")
+        clip = "returned clip" if turn["role"] == "tool" else "sampled frames"
+        media = _img(folder, turn.get("images"), "tool images") + _img(folder, turn.get("video"), clip)
         turns.append(f'<div class="turn {html.escape(turn["role"])}"><div class="role">{html.escape(role)}</div>'
                      f'{media}<pre>{html.escape(turn["text"])}</pre></div>')
     drawing = _graph_figure(row.get("graph"), row["true_graph"]) if isinstance(row.get("true_graph"), dict) else ""
