@@ -190,3 +190,21 @@ def test_video_clip_bench_record_keeps_the_prompt_strip_and_a_strip_per_returned
     assert {prompt["video"], *(t["video"] for t in clips)} <= set(media)
     assert next(t for t in turns if t.get("name") == "snapshot")["num_images"] == 1
     env.close()
+
+
+def test_video_clip_returns_reach_the_qwen_vl_agents_inputs_in_placeholder_order(clip_folder, tmp_path):
+    from videostar_agents import make_agent
+    from videostar_trainers.tiny_models import build_tiny_qwen
+
+    agent = make_agent("qwen-vl", model=str(build_tiny_qwen(tmp_path / "qwen")), device="cpu", max_new_tokens=4)
+    env = make_env(clip_folder)
+    obs, _, _, _, info = run_episode(env)
+    agent.reset(seed=0)
+    assert isinstance(agent.act(obs, info), str)
+    inputs = agent.last_inputs
+    assert [int(g[0]) for g in inputs["video_grid_thw"]] == [4, 2, 2]  # 8 frames, then the clips' 4 and 3, in pairs
+    assert int(inputs["image_grid_thw"].shape[0]) == 1
+    prompt = agent.processor.tokenizer.decode(inputs["input_ids"][0])
+    pads = int(inputs["video_grid_thw"].prod(dim=1).sum()) // 4
+    assert prompt.count("<|video_pad|>") == pads and prompt.count("<|vision_start|><|video_pad|>") == 3
+    env.close()

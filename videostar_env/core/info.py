@@ -34,7 +34,7 @@ class EpisodeInfo(TypedDict, total=False):
     token_budget: int | None  # the policy's response tokens for the episode (None: unbounded)
     # Updated every step.
     turn: int  # policy turns taken
-    messages: list[dict[str, Any]]  # the conversation in OpenAI/Qwen chat format, images as arrays
+    messages: list[dict[str, Any]]  # the conversation in OpenAI/Qwen chat format, images and videos as arrays
     tool_results: list[dict[str, Any]]  # one per tool call: name, arguments, ok, text, data, cached
     tokens_left: int | None  # of the budget, after the env's replies (None: unbounded); 0 ends the episode
     # Set by step.
