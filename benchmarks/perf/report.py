@@ -53,14 +53,21 @@ def perf_table(report: dict[str, Any]) -> str:
                      f"({row['speedup']}×) | {'—' if row['device'] == 'cpu' else _met(row['speedup'] >= 2)} |")
     if "yolo" in report and report["yolo"]["target"]["met"] is None:
         lines.append("| YOLO pose batched vs per-frame on GPU | ≥ 2× | no GPU on this machine | not measured |")
+    clips = report.get("concurrency", {}).get("vector_clips")
+    if clips:  # the target on real videos: on the synthetic ones an episode is too cheap for the pipe not to show
+        eps = clips["episodes_per_s"]
+        lines.append(f"| async vector env on the real clips, 2 envs / 1 env, episodes/s | ≥ 1.6× | "
+                     f"{clips['async_2_over_sync_1']:.2f}× of one env ({eps['sync_1']} → {eps['async_2']}/s); "
+                     f"{clips['async_2_over_async_1']:.2f}× of async ×1 | {_met(clips['async_2_over_sync_1'] >= 1.6)} |")
     if "vector" in report:
         v = report["vector"]
         eps = v["episodes_per_s"]
-        lines.append(f"| async vector env, 2 envs / 1 env, episodes/s | ≥ 1.6× | {v['speedup_over_sync_1']['async_2']:.2f}× "
-                     f"of one env ({eps['sync_1']} → {eps['async_2']}/s); {v['async_2_over_async_1']:.2f}× of async ×1 "
-                     f"| {_met(v['target']['met'])} |")
-        lines.append("| episodes/s by sub-envs | — | " + ", ".join(f"{k.replace('_', ' ×')}: {r}" for k, r in eps.items())
-                     + " | — |")
+        target, met = ("—", "—") if clips else ("≥ 1.6×", _met(v["target"]["met"]))
+        lines.append(f"| async vector env, 2 envs / 1 env, episodes/s (synthetic videos) | {target} | "
+                     f"{v['speedup_over_sync_1']['async_2']:.2f}× of one env ({eps['sync_1']} → {eps['async_2']}/s); "
+                     f"{v['async_2_over_async_1']:.2f}× of async ×1 | {met} |")
+        lines.append("| episodes/s by sub-envs (synthetic videos) | — | "
+                     + ", ".join(f"{k.replace('_', ' ×')}: {r}" for k, r in eps.items()) + " | — |")
     if "memory" in report:
         mem = report["memory"]
         cells = ", ".join(f"{r['num_frames']}: {r['episode_peak_mb']} MB" for r in mem["rows"])
@@ -75,9 +82,6 @@ def perf_table(report: dict[str, Any]) -> str:
                          f"episodes/s ÷ ideal | — | {row['efficiency']:.2f} ({row['episodes_per_s']:.2f} of "
                          f"{row['ideal_episodes_per_s']:.1f}/s; {row['cpu_ms_per_episode']:.0f} CPU ms per episode; "
                          f"loop lag max {row['loop_lag']['max_ms']:.0f} ms) | — |")
-    vector = report.get("concurrency", {}).get("vector_clips")
-    if vector:
-        lines.append(f"| async vector env on the real clips, 2 envs / 1 env | — | {vector['async_2_over_async_1']:.2f}× | — |")
     if "reset" in report:
         lines += ["", "Decoding the same 16 frames, median ms (ratio to the floor):", "",
                   "| video | floor: decord at source size | decord (default) | PyAV | OpenCV | `reset()` |",
