@@ -36,6 +36,21 @@ def shared_file(relative: str) -> Path:
     return path
 
 
+# The shared real clips, by the class each stands for.
+CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrestling.mp4",
+         "flipping_pancake": "flipping_pancake.mkv"}
+
+
+@pytest.fixture
+def clip_folder(tmp_path):
+    """root/<class>/<clip>: the three real clips as a folder dataset (symlinks)."""
+    root = tmp_path / "clips"
+    for label, name in CLIPS.items():
+        (root / label).mkdir(parents=True)
+        (root / label / name).symlink_to(shared_file(f"clips/{name}"))
+    return root
+
+
 def build_weights(yaml: str, path, seed: int = 0) -> str:
     """A random YOLO11 model from ultralytics' own yaml, saved the way trained weights are."""
     import torch

@@ -13,13 +13,11 @@ import videostar_env  # noqa: F401
 from videostar_env.backends import BACKENDS, YOLOVision
 from videostar_env.cli.main import main
 
-from conftest import shared_file
+from conftest import CLIPS, shared_file
 
 pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
 pytest.importorskip("ai_edge_litert", reason="the int8 TFLite weights need the ai-edge-litert runtime")
 
-CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrestling.mp4",
-         "flipping_pancake": "flipping_pancake.mkv"}
 # A user's label explanations in the paper's format: what the knowledge explainer and R_sub read.
 EXPLANATIONS = {"0": "apply_eye_makeup: one hand holds a brush close to the eye while the head stays still.",
                 "1": "arm_wrestling: two people grip hands over a table and each forearm pushes against the other.",
@@ -54,16 +52,6 @@ def counted_vision():
     yield CALLS
     BACKENDS["vision"]._factories.pop(COUNTED, None)
     CALLS.clear()
-
-
-@pytest.fixture
-def clip_folder(tmp_path):
-    """root/<class>/<clip>: the three real clips as a folder dataset (symlinks)."""
-    root = tmp_path / "clips"
-    for label, name in CLIPS.items():
-        (root / label).mkdir(parents=True)
-        (root / label / name).symlink_to(shared_file(f"clips/{name}"))
-    return root
 
 
 def test_precompute_fills_the_cache_and_the_bench_runs_no_backend_call(clip_folder, counted_vision, tmp_path):

@@ -12,14 +12,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import videostar_env
-from conftest import shared_file
 from videostar_env import ABLATIONS, ToolResult, VideoToolEnv, tool_call
 from videostar_env.clients.tokens import TokenMeter, make_encoder
 from videostar_env.video.decode import decode, decode_indices
 
 SIZE = (112, 144)
-CLIPS = {"arm_wrestling": "arm_wrestling.mp4", "apply_eye_makeup": "apply_eye_makeup.avi",
-         "flipping_pancake": "flipping_pancake.mkv"}
 
 
 class Snapshot:
@@ -32,16 +29,6 @@ class Snapshot:
 
     def __call__(self, ctx):
         return ToolResult("one image", [255 - ctx.clip.frames[0]])
-
-
-@pytest.fixture
-def clip_folder(tmp_path):
-    """root/<class>/<clip>: the three real clips as a folder dataset (symlinks)."""
-    root = tmp_path / "clips"
-    for label, name in CLIPS.items():
-        (root / label).mkdir(parents=True)
-        (root / label / name).symlink_to(shared_file(f"clips/{name}"))
-    return root
 
 
 def make_env(root, **overrides):
