@@ -4,7 +4,6 @@ server client (LLMServerClient, GlobalRequestLoadBalancer) to a stand-in for the
 import ast
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import NamedTuple
 

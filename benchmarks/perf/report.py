@@ -73,7 +73,7 @@ def perf_table(report: dict[str, Any]) -> str:
         cells = ", ".join(f"{r['num_frames']}: {r['episode_peak_mb']} MB" for r in mem["rows"])
         lines.append(f"| env memory at peak in an episode, by frames per episode | — | {cells} "
                      f"(+{mem['episode_mb_per_extra_frame']} MB/frame) | — |")
-        lines.append(f"| process peak RSS of one env (an async sub-env), by frames | — | "
+        lines.append("| process peak RSS of one env (an async sub-env), by frames | — | "
                      + ", ".join(f"{r['num_frames']}: {r['process_peak_mb']:.0f} MB" for r in mem["rows"]) + " | — |")
     for row in report.get("concurrency", {}).get("rows", []):
         if row["mode"] == "pool" and row["cache"] == "off":
