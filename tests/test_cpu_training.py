@@ -293,3 +293,24 @@ def test_the_tool_demo_policy_learns_to_call_the_tool_whose_reply_decides_the_an
     # ... while with a reply that tells nothing, calling the tool does not pay and accuracy stays at chance (1/2).
     assert np.mean([s["tool_calls"] for s in control[last]]) < control[0]["tool_calls"]
     assert max(s["accuracy"] for s in control) < 0.9 and abs(np.mean([s["accuracy"] for s in control]) - 0.5) <= 0.1
+
+
+def test_a_cpu_run_binds_no_port_so_a_master_port_its_parent_holds_does_not_stop_it(tmp_path):
+    """The docs' training block failed in CI: the test process held the MASTER_PORT its child inherited."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    rows = notools_rows(tmp_path / "rows.parquet")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(held.getsockname()[1])}
+        done = subprocess.run([sys.executable, "-m", "videostar_env.cli", "train", "--cpu", "--tiny", "qwen2.5-vl",
+                               "--constrained", "answers", "--out", str(tmp_path / "run"), "+preset=cpu_demo",
+                               f"data.train_files={rows}", f"data.val_files={rows}", "trainer.total_training_steps=1",
+                               "trainer.total_epochs=1", "trainer.save_freq=-1"],
+                              env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"][0]["step"] == 1

@@ -6,8 +6,8 @@ and FSDP wrapping are verl's own.
 
 1. A "cpu" platform: verl knows nvidia, huawei and amd only and falls back to nvidia (CUDA calls).
 2. verl's FSDP language-model engine registered for device "cpu": it is registered for cuda and npu only.
-3. A one-rank gloo process group made before verl's: verl's own init asks for "cpu:gloo,cpu:gloo" on a
-   CPU platform and fails with "Duplicate device type cpu".
+3. A one-rank gloo process group made before verl's (on an in-process store, no port): verl's own init asks
+   for "cpu:gloo,cpu:gloo" on a CPU platform and fails with "Duplicate device type cpu".
 4. The Qwen-VL classes' own `forward`s for the generating copy (original_forwards): verl replaces them on the
    classes for its training forward (verl.models.transformers.monkey_patch), which transformers' generate cannot
    drive; generation puts the originals back while it runs.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import socket
 import types
 from typing import Any, Iterator
 
@@ -191,12 +190,6 @@ def restore_forwards() -> None:
         setattr(cls, attr, fn)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def install() -> None:
     """Make verl's training classes run in this process on the CPU (idempotent)."""
     import verl
@@ -223,9 +216,10 @@ def install() -> None:
     engines = EngineRegistry._engines["language_model"]
     for backend in ("fsdp", "fsdp2"):
         engines[backend].setdefault("cpu", FSDPEngineWithLMHead)
+    # verl's Worker reads these (the master's address and port only as metadata: the group below binds no port).
     for key, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
-                       "MASTER_ADDR": "127.0.0.1"}.items():
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "0"}.items():
         os.environ.setdefault(key, value)
     if not torch.distributed.is_initialized():
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
-        torch.distributed.init_process_group("gloo", rank=0, world_size=1)
+        # One rank meets no one: an in-process store, no port (a MASTER_PORT a parent process holds fails to bind).
+        torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
