@@ -28,7 +28,7 @@ class TokenBudget:
     reserve: int = 512  # tokens tool replies leave for the final answer (at most half the budget)
     left: int | None = None
     _exact: int | None = field(default=None, repr=False)  # the driver's count for the next policy turn
-    _reserve: int = field(default=512, repr=False)  # this episode's reserve
+    _reserve: int = field(init=False, repr=False)  # this episode's reserve (start sets it; the config's until then)
     _meter: TokenMeter | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
