@@ -27,7 +27,7 @@ class QwenChat:
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     videos: list[np.ndarray] = field(default_factory=list)  # (T, H, W, 3) uint8 each
-    video_metadata: list[dict[str, Any]] = field(default_factory=list)  # fps, total_num_frames, frames_indices
+    video_metadata: list[dict[str, Any]] = field(default_factory=list)  # video_metadata(part) of each video
     images: list[Image.Image] = field(default_factory=list)
 
 
@@ -64,6 +64,18 @@ _writable_frames = ArrayMemo(lambda video: np.array(video, np.uint8))  # torch w
 _pil_image = ArrayMemo(lambda image: Image.fromarray(np.array(image, np.uint8)))
 
 
+def video_metadata(part: dict[str, Any]) -> dict[str, Any]:
+    """A video part's metadata as the Qwen processors read it.
+
+    total_num_frames is the number of source frames the samples were drawn from (the clip's window, or the whole
+    video), as qwen-vl-utils counts it for a video with a start and end: Qwen2.5-VL's processor takes the sampled
+    rate as len(frames_indices) / total_num_frames x fps, so a clip's second_per_grid_ts (its temporal positions)
+    follows the clip's own frame spacing, not the whole video's. Qwen3-VL reads the timestamps from frames_indices
+    and fps."""
+    return {"fps": float(part["fps"]), "total_num_frames": int(part["span_frames"]),
+            "frames_indices": [int(i) for i in part["frame_indices"]]}
+
+
 def qwen_chat(messages: list[dict[str, Any]]) -> QwenChat:
     """The env's messages as Qwen2.5-VL's processor takes them (video frames with their timing metadata).
 
@@ -75,8 +87,7 @@ def qwen_chat(messages: list[dict[str, Any]]) -> QwenChat:
         for part in parts:
             if part["type"] == "video":
                 frames = _writable_frames(part["video"])
-                metadata = {"fps": float(part["fps"]), "total_num_frames": int(part["total_num_frames"]),
-                            "frames_indices": [int(i) for i in part["frame_indices"]]}
+                metadata = video_metadata(part)
                 chat.videos.append(frames)
                 chat.video_metadata.append(metadata)
                 content.append({"type": "video", "video": (frames, metadata)})

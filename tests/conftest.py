@@ -3,7 +3,10 @@
 import os
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -39,6 +42,44 @@ def shared_file(relative: str) -> Path:
 # The shared real clips, by the class each stands for.
 CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrestling.mp4",
          "flipping_pancake": "flipping_pancake.mkv"}
+
+
+# Videos the tests write, for what needs no real content (CI has no shared data): name -> (fps, frames, container).
+# Non-integer rates and an AVI, as the real clips have; 240x320 so regions of the shared-clip tests fit.
+WRITTEN = {"drum.mp4": (12.5, 80, "mp4"), "swing.avi": (25.0, 120, "avi")}
+_WRITTEN_DIR = Path(tempfile.mkdtemp(prefix="videostar-test-videos-"))
+
+
+def written_video(name: str) -> Path:
+    """A test-written video of WRITTEN (made once per session): frame i shows a bar at x = 2i and grey level 2i."""
+    import av
+
+    path = _WRITTEN_DIR / name
+    if path.exists():
+        return path
+    fps, count, container = WRITTEN[name]
+    tmp = path.with_name(f".{name}")
+    with av.open(str(tmp), "w", format=container) as out:
+        stream = out.add_stream("libx264" if container == "mp4" else "mpeg4", rate=Fraction(fps).limit_denominator())
+        stream.height, stream.width, stream.pix_fmt = 240, 320, "yuv420p"
+        stream.options = {"threads": "1", "g": "12"}
+        for i in range(count):
+            frame = np.full((240, 320, 3), (2 * i) % 256, np.uint8)
+            frame[40:200, 2 * i:2 * i + 16] = (255, 40, 40)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    tmp.rename(path)
+    return path
+
+
+@pytest.fixture
+def written_folder(tmp_path):
+    """root/<class>/<clip>: the WRITTEN videos as a folder dataset (symlinks), one class each."""
+    root = tmp_path / "written"
+    for name in WRITTEN:
+        (root / name.split(".")[0]).mkdir(parents=True)
+        (root / name.split(".")[0] / name).symlink_to(written_video(name))
+    return root
 
 
 @pytest.fixture

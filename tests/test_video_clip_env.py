@@ -43,8 +43,8 @@ def run_episode(env):
     return env.step(turn)
 
 
-def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messages(clip_folder):
-    env = make_env(clip_folder)
+def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messages(written_folder):
+    env = make_env(written_folder)
     obs, _, terminated, _, info = run_episode(env)
     assert not terminated
     source = info["video"]
@@ -71,8 +71,8 @@ def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messa
     env.close()
 
 
-def test_video_clip_env_observation_holds_the_latest_images_and_clip_frames_in_call_order(clip_folder):
-    env = make_env(clip_folder, max_tool_frames=6)
+def test_video_clip_env_observation_holds_the_latest_images_and_clip_frames_in_call_order(written_folder):
+    env = make_env(written_folder, max_tool_frames=6)
     obs, _, _, _, info = run_episode(env)
     tools = [m for m in info["messages"] if m["role"] == "tool"]
     returned = [*tools[0]["content"][0]["video"], tools[1]["content"][0]["image"], *tools[2]["content"][0]["video"]]
@@ -82,8 +82,8 @@ def test_video_clip_env_observation_holds_the_latest_images_and_clip_frames_in_c
     env.close()
 
 
-def test_video_clip_env_charges_the_clips_video_tokens_to_the_budget(clip_folder):
-    env = make_env(clip_folder, token_budget=20000)
+def test_video_clip_env_charges_the_clips_video_tokens_to_the_budget(written_folder):
+    env = make_env(written_folder, token_budget=20000)
     obs, _, _, _, info = run_episode(env)
     meter = TokenMeter(make_encoder("qwen"))
     records = env._episode.calls
@@ -110,18 +110,20 @@ def test_video_clip_works_in_every_registered_env_and_keeps_check_env_passing(en
     env.close()
 
 
-def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(clip_folder):
+def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(written_folder):
     from videostar_agents.messages import openai_messages, qwen_chat
 
-    env = make_env(clip_folder)
+    env = make_env(written_folder)
     _, _, _, _, info = run_episode(env)
     chat = qwen_chat(info["messages"])
     tools = [m for m in info["messages"] if m["role"] == "tool"]
     clips = [tools[0]["content"][0], tools[2]["content"][0]]
     assert len(chat.videos) == 3 and len(chat.images) == 1  # the prompt's video, then the two clips in order
     for metadata, frames, part in zip(chat.video_metadata[1:], chat.videos[1:], clips):
-        assert metadata == {"fps": part["fps"], "total_num_frames": part["total_num_frames"],
+        # total_num_frames: the source frames the clip was drawn from (its window's), as qwen-vl-utils counts them
+        assert metadata == {"fps": part["fps"], "total_num_frames": part["span_frames"],
                             "frames_indices": part["frame_indices"]}
+        assert part["total_num_frames"] == 80 > part["span_frames"]
         assert np.array_equal(frames, part["video"])
     reply = chat.messages[-1]  # the three tool replies share one user turn: video, image, video, each before its text
     assert reply["role"] == "user"
@@ -131,7 +133,7 @@ def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(
     env.close()
 
 
-def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(clip_folder, tmp_path):
+def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(written_folder, tmp_path):
     from transformers import AutoTokenizer, Qwen2_5_VLProcessor, Qwen2VLImageProcessor
 
     from videostar_agents.messages import qwen_chat
@@ -145,7 +147,7 @@ def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(
     image_processor = Qwen2VLImageProcessor(size={"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280})
     processor = Qwen2_5_VLProcessor(image_processor=image_processor, video_processor=qwen_video_processor(),
                                     tokenizer=tokenizer, chat_template=tokenizer.chat_template)
-    env = make_env(clip_folder)
+    env = make_env(written_folder)
     _, _, _, _, info = run_episode(env)
     chat = qwen_chat(info["messages"])
     text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
@@ -161,13 +163,42 @@ def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(
     env.close()
 
 
-def test_video_clip_bench_record_keeps_the_prompt_strip_and_a_strip_per_returned_clip(clip_folder):
+def test_video_clip_qwen25_vl_second_per_grid_follows_each_clips_own_frame_spacing(written_folder, tmp_path):
+    from transformers import AutoProcessor
+
+    from videostar_agents.messages import qwen_chat
+    from videostar_trainers.tiny_models import build_tiny_qwen
+
+    processor = AutoProcessor.from_pretrained(build_tiny_qwen(tmp_path / "qwen2.5-vl"))
+    env = make_env(written_folder)
+    _, _, _, _, info = run_episode(env)
+    chat = qwen_chat(info["messages"])
+    text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
+    inputs = processor(text=[text], images=chat.images, videos=chat.videos, video_metadata=chat.video_metadata,
+                       do_sample_frames=False, return_tensors="pt")
+    parts = [p for m in info["messages"] for p in m["content"] if p["type"] == "video"]
+    seconds = inputs["second_per_grid_ts"].tolist()
+    assert len(seconds) == len(parts) == 3
+    for spacing, part in zip(seconds, parts):
+        times = part["timestamps"]
+        # Two frames a temporal patch: a grid step spans two of the clip's own frame intervals (the sampler's
+        # segment, span / frames), within a source frame of its timestamps' mean spacing.
+        step = part["span_frames"] / part["fps"] / len(times)
+        assert spacing == pytest.approx(2 * step, rel=1e-5)
+        assert abs(step - (times[-1] - times[0]) / (len(times) - 1)) <= 1 / part["fps"]
+    # The clips are denser than the prompt's frames (taking the whole video's length, as the source's
+    # total_num_frames would, gives 3.2 s and 4.3 s: later than the prompt's 1.6 s, not earlier).
+    assert seconds == pytest.approx([1.6, 2 * 20 / 12.5 / 4, 2 * 11 / 12.5 / 3])  # 20 and 11 source frames
+    env.close()
+
+
+def test_video_clip_bench_record_keeps_the_prompt_strip_and_a_strip_per_returned_clip(written_folder):
     from videostar_env import answer
     from videostar_env.jobs.bench.record import episode_record
 
-    env = make_env(clip_folder)
+    env = make_env(written_folder)
     run_episode(env)
-    *_, info = env.step(answer("arm_wrestling", [("Right arm", "presses down")]))
+    *_, info = env.step(answer("drum", [("Right arm", "beats down")]))
     row, media = episode_record("k/0", "p", 0, 0, 0, info, 0, False, 1.0, {})
     turns = row["trajectory"]
     prompt = next(t for t in turns if t.get("video") and t["role"] == "user")
@@ -179,12 +210,12 @@ def test_video_clip_bench_record_keeps_the_prompt_strip_and_a_strip_per_returned
     env.close()
 
 
-def test_video_clip_returns_reach_the_qwen_vl_agents_inputs_in_placeholder_order(clip_folder, tmp_path):
+def test_video_clip_returns_reach_the_qwen_vl_agents_inputs_in_placeholder_order(written_folder, tmp_path):
     from videostar_agents import make_agent
     from videostar_trainers.tiny_models import build_tiny_qwen
 
     agent = make_agent("qwen-vl", model=str(build_tiny_qwen(tmp_path / "qwen")), device="cpu", max_new_tokens=4)
-    env = make_env(clip_folder)
+    env = make_env(written_folder)
     obs, _, _, _, info = run_episode(env)
     agent.reset(seed=0)
     assert isinstance(agent.act(obs, info), str)

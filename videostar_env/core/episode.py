@@ -35,9 +35,11 @@ def escape(text: str) -> str:
 
 
 def video_part(clip: Clip) -> dict[str, Any]:
-    """A clip as a chat video part: its frames with the metadata that places them in time (source fps, indices)."""
+    """A clip as a chat video part: its frames with the metadata that places them in time (source fps, indices,
+    and span_frames: the source frames they were drawn from, the window's or the whole video's)."""
     return {"type": "video", "video": clip.frames, "fps": clip.fps, "frame_indices": list(clip.indices),
-            "timestamps": list(clip.timestamps), "total_num_frames": clip.total_frames}
+            "timestamps": list(clip.timestamps), "total_num_frames": clip.total_frames,
+            "span_frames": clip.span_frames}
 
 
 def video_mark(timestamps: Any) -> str:

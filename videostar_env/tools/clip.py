@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ToolError
-from ..video.decode import Clip, decode_indices, window_indices
+from ..video.decode import Clip, decode_indices, window_indices, window_span
 from .base import ToolContext, ToolResult
 
 MAX_CLIP_FRAMES = 32  # the most frames one clip holds (a token budget may show fewer)
@@ -45,8 +45,8 @@ def clip_plan(start: float, end: float, window: tuple[float, float], total_frame
     for name, value in (("start", start), ("end", end)):
         if not low - 1e-6 <= value <= high + 1e-6:
             raise ToolError(f"'{name}' ({value} s) is outside the episode's window, {low:.2f}-{high:.2f} s")
-    first = min(int(math.floor(start * source_fps)), total_frames - 1)
-    available = max(min(int(math.ceil(end * source_fps)), total_frames) - first, 1)  # source frames in start..end
+    first, last = window_span(total_frames, source_fps, (start, end))
+    available = last - first + 1  # source frames in start..end
     notes = []
     if frames is not None:
         count = frames

@@ -49,6 +49,14 @@ class Clip:
         return probe_size(self.path)
 
     @property
+    def span_frames(self) -> int:
+        """How many source frames the samples were drawn from: the window's (window_span), else the whole video's."""
+        if self.window is None:
+            return self.total_frames
+        first, last = window_span(self.total_frames, self.fps, self.window)
+        return last - first + 1
+
+    @property
     def timestamps(self) -> tuple[float, ...]:
         """Seconds from the start of the video of each sampled frame."""
         return tuple(i / self.fps for i in self.indices)
@@ -75,15 +83,21 @@ def window_indices(total_frames: int, fps: float, num_frames: int,
     """uniform_indices over the whole video, or over the frames inside window=(start, end) seconds."""
     if window is None:
         return uniform_indices(total_frames, num_frames)
+    first, last = window_span(total_frames, fps, window)
+    return [first + i for i in uniform_indices(last - first + 1, num_frames)]
+
+
+def window_span(total_frames: int, fps: float, window: tuple[float, float]) -> tuple[int, int]:
+    """The first and last source frames shown during window=(start, end) seconds (frame i is shown from i / fps
+    to (i + 1) / fps), at least one."""
     start, end = (float(t) for t in window)
     if not 0 <= start < end:
         raise ValueError(f"a time window must be 0 <= start < end seconds, got {window}")
-    first = min(int(math.floor(start * fps)), total_frames - 1)
     if start * fps >= total_frames:
         raise VideoDecodeError(f"the time window {start:.2f}-{end:.2f}s starts after the video ends "
                                f"({total_frames / fps:.2f}s)")
-    last = min(max(int(math.ceil(end * fps)) - 1, first), total_frames - 1)
-    return [first + i for i in uniform_indices(last - first + 1, num_frames)]
+    first = min(int(math.floor(start * fps)), total_frames - 1)
+    return first, min(max(int(math.ceil(end * fps)) - 1, first), total_frames - 1)
 
 
 def register_sampler(name: str, sampler: FrameSampler) -> None:
