@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..registry import Registry
@@ -13,6 +14,7 @@ from .knowledge import KnowledgeExplainer
 from .objects import ObjectsBackend, OracleObjects
 from .oracle import OracleVision
 from .chat import ChatDescriber, ChatExplainer, dashscope_describer, dashscope_explainer, openai_describer, openai_explainer
+from .remote import RemoteObjects, RemoteVision
 from .replay import ReplayDescriber, ReplayExplainer
 from .yolo import YOLOVision
 from .yolo_objects import YOLOObjects
@@ -53,6 +55,11 @@ def make_backend(kind: str, spec: Any) -> Any:
     if len(spec) != 2 or not isinstance(spec[0], str) or not isinstance(spec[1], Mapping):
         raise ValueError(f"{kind} backend must be a name or a [name, {{options}}] pair, got {spec!r}")
     return BACKENDS[kind].make(spec[0], **spec[1])
+
+
+# The node service (backends/remote.py) makes the backend it wraps with make_backend, by name, in its own process.
+BACKENDS["vision"].register("ray", partial(RemoteVision, make_backend))
+BACKENDS["objects"].register("ray", partial(RemoteObjects, make_backend))
 
 
 def make_backends(vision: Any = "oracle", explanation: Any = "knowledge", description: Any = "kinematic",

@@ -1,0 +1,184 @@
+"""The node vision service: the "ray" vision and objects backends, their actor, its faults, and thin envs."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import videostar_env  # noqa: F401  (registers the env ids)
+from videostar_env import answer, tool_call
+from videostar_env.backends import OracleVision, make_backend
+from videostar_env.backends import remote
+from videostar_env.backends.remote import ServiceUnavailable
+
+ray = pytest.importorskip("ray")
+
+HEAVY = ("torch", "ultralytics", "ai_edge_litert", "tensorflow")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray of 2 CPUs for this module, its services killed and Ray shut down after."""
+    env_vars = {k: v for k, v in os.environ.items() if k.startswith(("YOLO_", "VIDEOSTAR_"))}
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env_vars})
+    yield context
+    for service in remote._SERVICES.values():
+        ray.kill(service.handle)
+    remote._SERVICES.clear()
+    ray.shutdown()
+
+
+def oracle_env(**kwargs):
+    return gym.make("VideoSTAR-v0", vision=("ray", {"backend": "oracle", **kwargs}), tool_cache=None)
+
+
+def test_the_ray_backend_returns_what_the_in_process_backend_returns_under_its_id(cluster):
+    env = oracle_env()
+    inner = env.unwrapped
+    _, info = env.reset(seed=0, options={"index": 3})
+    backend = inner.toolbox.backends.vision
+    local = OracleVision()
+    assert backend.id == local.id  # tool caches stay shared with in-process runs
+    clip, sample = inner._ctx.clip, inner._ctx.sample
+    for method in ("detect", "pose"):
+        got, want = getattr(backend, method)(clip, sample), getattr(local, method)(clip, sample)
+        assert len(got) == len(want) == len(clip.indices)
+        for g, w in zip(got, want):
+            assert [d.box for d in g] == [d.box for d in w]
+            if method == "pose":
+                np.testing.assert_array_equal(g[0].keypoints, w[0].keypoints)
+    env.close()
+
+
+def test_a_clip_goes_into_the_object_store_once_for_every_call_on_it(cluster):
+    backend = make_backend("vision", ("ray", {"backend": "oracle"}))
+    env = oracle_env()
+    env.reset(seed=0, options={"index": 1})
+    clip, sample = env.unwrapped._ctx.clip, env.unwrapped._ctx.sample
+    references = backend.service.reference
+    before = len(references)
+    backend.pose(clip, sample)
+    first = references(clip.frames)
+    backend.detect(clip, sample)
+    assert references(clip.frames) is first and len(references) == before + 1
+    env.close()
+
+
+def test_identical_requests_in_flight_from_many_threads_run_once_in_the_service(cluster):
+    backend = make_backend("vision", ("ray", {"backend": "oracle", "service_name": "videostar-test-merge"}))
+    env = oracle_env(service_name="videostar-test-merge")
+    env.reset(seed=0, options={"index": 2})
+    clip, sample = env.unwrapped._ctx.clip, env.unwrapped._ctx.sample
+    barrier = threading.Barrier(8)
+
+    def call(_):
+        barrier.wait()
+        return backend.pose(clip, sample)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(call, range(8)))
+    stats = backend.stats()
+    assert stats["requests"] == 8 and stats["computed"] == 1  # the others merged into it or read it kept
+    assert stats["merged"] + stats.get("kept", 0) == 7
+    assert all(len(r) == len(results[0]) for r in results)
+    env.close()
+
+
+def test_an_env_with_the_node_service_never_imports_torch_ultralytics_or_litert(cluster, tmp_path):
+    script = f"""
+import json, sys
+import gymnasium as gym, videostar_env
+from videostar_env import answer, tool_call
+env = gym.make("VideoSTAR-v0", vision=("ray", {{"backend": "oracle", "address": {cluster.address_info['address']!r}}}),
+               tool_cache=None)
+_, info = env.reset(seed=0)
+oks = [env.step(tool_call(name))[4]["tool_results"][-1]["ok"] for name in ("pose_estimation", "human_detection")]
+reward = env.step(answer(info["ground_truth"]["label"]))[1]
+print(json.dumps({{"oks": oks, "reward": reward, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["oks"] == [True, True] and found["reward"] > 0
+    assert found["heavy"] == []
+
+
+def test_killing_the_service_mid_run_ends_every_episode_once_with_a_reward_and_logs_the_restart(cluster, caplog):
+    episodes, threads = 64, 8
+    envs = [oracle_env(service_name="videostar-test-faults", retries=3) for _ in range(threads)]
+    service = envs[0].unwrapped.toolbox.backends.vision.service
+    rewards: dict[int, list[float]] = {}
+    lock, started = threading.Lock(), threading.Semaphore(0)
+
+    def play(worker: int) -> None:
+        env = envs[worker]
+        for episode in range(worker, episodes, threads):
+            _, info = env.reset(seed=episode, options={"index": episode % len(env.unwrapped.dataset)})
+            for name in ("pose_estimation", "human_detection"):
+                _, _, _, _, info = env.step(tool_call(name))
+                assert info["tool_results"][-1]["ok"], info["tool_results"][-1]
+            _, reward, terminated, _, _ = env.step(answer(info["ground_truth"]["label"]))
+            assert terminated
+            with lock:
+                rewards.setdefault(episode, []).append(reward)
+            started.release()
+
+    with caplog.at_level(logging.WARNING, logger="videostar_env.backends.remote"):
+        with ThreadPoolExecutor(threads) as pool:
+            runs = [pool.submit(play, w) for w in range(threads)]
+            for _ in range(12):  # some episodes done, the rest still to come
+                started.acquire()
+            ray.kill(service.handle)
+            for run in runs:
+                run.result()
+    assert sorted(rewards) == list(range(episodes))
+    assert all(len(r) == 1 and r[0] > 0 for r in rewards.values())
+    assert service.restarts >= 1
+    assert any("restarting it" in m and "videostar-test-faults" in m for m in caplog.messages)
+    for env in envs:
+        env.close()
+
+
+def test_a_service_that_cannot_start_is_one_error_at_env_creation(cluster):
+    # Ray refuses it at once (no GPU on this node) or it waits for a GPU that never frees: one error either way.
+    with pytest.raises(ServiceUnavailable, match="(could not|did not) start.*num_gpus=1"):
+        oracle_env(service_name="videostar-test-no-gpu", num_gpus=1, start_timeout_s=3)
+
+
+def test_the_wrapped_backends_errors_reach_env_creation(cluster, tmp_path):
+    missing = str(tmp_path / "nowhere-pose.tflite")
+    with pytest.raises(FileNotFoundError, match="pose_weights"):
+        gym.make("VideoSTAR-v0", tool_cache=None, tools=["pose_estimation"],
+                 vision=("ray", {"backend": "yolo", "options": {"pose_weights": missing, "download": False}}))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"backend": "replay"}, "runs one of"),
+    ({"backend": "oracle", "retries": -1}, "retries must be"),
+    ({"backend": "oracle", "options": "fast"}, "options must be"),
+])
+def test_bad_ray_backend_options_are_clear_errors(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_backend("vision", ("ray", options))
+
+
+def test_without_ray_installed_the_ray_backend_is_one_error_at_env_creation(tmp_path):
+    script = """
+import sys
+sys.modules["ray"] = None  # as if Ray were not installed
+import gymnasium as gym, videostar_env
+try:
+    gym.make("VideoSTAR-v0", vision=("ray", {"backend": "oracle"}))
+except ImportError as exc:
+    print("ERROR", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "ERROR the 'ray' vision and objects backends need Ray: pip install 'videostar-env[ray]'" in out.stdout, \
+        out.stderr[-2000:]

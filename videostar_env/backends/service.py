@@ -1,0 +1,119 @@
+"""The node vision service's body: the real vision and objects backends of a node, shared by its workers' episodes.
+
+`NodeService` is a plain class; backends/remote.py runs it as a named Ray actor, one per node and
+job, with many concurrent calls (a threaded actor), so that the batched models (backends/batched.py)
+merge the frames of every worker's episodes into their model calls. Results are kept per (backend,
+method, clip) key, and identical requests in flight, from any worker, run once. Nothing here imports
+Ray: the frames come as an object reference inside a list (so Ray does not fetch them before the
+method runs) and are fetched only when the result is not kept yet.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter, OrderedDict
+from typing import Any, Callable, Hashable
+
+from ..datasets.sample import VideoSample
+from ..video.decode import Clip
+from ..video.memo import InFlight
+
+METHODS = {"vision": ("detect", "pose"), "objects": ("detect", "track")}
+
+
+def spec_key(kind: str, backend: str, options: dict[str, Any]) -> str:
+    """The one string naming a wrapped backend (kind, name and options) in the service."""
+    return json.dumps([kind, backend, options], sort_keys=True, default=str)
+
+
+class NodeService:
+    """Backends by spec, made on first use; their results per clip kept and identical calls in flight merged."""
+
+    def __init__(self, make: Callable[[str, Any], Any], memory: int = 1024):
+        """make(kind, (name, options)): a backend (backends.make_backend); memory: results kept, oldest dropped."""
+        self._make, self.memory = make, memory
+        self._lock = threading.Lock()
+        self._backends: dict[str, Any] = {}
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._flights: InFlight[Any] = InFlight()
+        self.counts: Counter = Counter()  # requests, computed, merged, kept: what the benchmark and tests read
+
+    def backend(self, kind: str, backend: str, options: dict[str, Any]) -> Any:
+        """The wrapped backend of this spec, made once (its constructor's error reaches the caller)."""
+        if kind not in METHODS:
+            raise ValueError(f"the node service serves the kinds {sorted(METHODS)}, not {kind!r}")
+        key = spec_key(kind, backend, options)
+        with self._lock:
+            found = self._backends.get(key)
+        if found is None:
+            found = self._flights.run(("make", key), lambda: self._make(kind, (backend, options)))[0]
+            with self._lock:
+                found = self._backends.setdefault(key, found)
+        return found
+
+    def open(self, kind: str, backend: str, options: dict[str, Any]) -> str:
+        """Make the backend now; its id (the client's id, so that tool caches stay shared with in-process runs)."""
+        return str(self.backend(kind, backend, options).id)
+
+    def prepare(self, kind: str, backend: str, options: dict[str, Any], tasks: list[str]) -> None:
+        """The wrapped backend's prepare(tasks): missing weights fail at env creation, naming their option."""
+        prepare = getattr(self.backend(kind, backend, options), "prepare", None)
+        if prepare is not None:
+            prepare(tasks)
+
+    def load_models(self, kind: str, backend: str, options: dict[str, Any], tasks: list[str]) -> None:
+        """Load the wrapped backend's model copies now, rather than on the first episode's call."""
+        load = getattr(self.backend(kind, backend, options), "load_models", None)
+        if load is not None:
+            load(tasks)
+
+    def forget(self) -> None:
+        """Drop the results kept here and in the wrapped backends."""
+        with self._lock:
+            self._results.clear()
+            backends = list(self._backends.values())
+        for found in backends:
+            getattr(found, "forget", lambda: None)()
+
+    def call(self, kind: str, backend: str, options: dict[str, Any], method: str, digest: bytes,
+             frames: list[Any], clip: dict[str, Any], sample: VideoSample) -> Any:
+        """method(clip, sample) of the wrapped backend, kept per key; frames: [the frames' object reference]."""
+        if method not in METHODS.get(kind, ()):
+            raise ValueError(f"a {kind} backend has no method {method!r}; it has {METHODS.get(kind)}")
+        key = (spec_key(kind, backend, options), method, digest, clip["indices"], clip["path"], sample.id)
+        with self._lock:
+            self.counts["requests"] += 1
+            if key in self._results:
+                self.counts["kept"] += 1
+                self._results.move_to_end(key)
+                return self._results[key]
+
+        def compute() -> Any:
+            import ray  # the actor runs in a Ray worker; fetched only here, when the result is not kept
+
+            found = self.backend(kind, backend, options)
+            whole = Clip(ray.get(frames[0]), **clip)
+            value = getattr(found, method)(whole, sample)
+            with self._lock:
+                self.counts["computed"] += 1
+                if self.memory:
+                    self._results[key] = value
+                    while len(self._results) > self.memory:
+                        self._results.popitem(last=False)
+            return value
+
+        value, merged = self._flights.run(key, compute)
+        if merged:
+            with self._lock:
+                self.counts["merged"] += 1
+        return value
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of requests, computed, merged and kept; the backends served; this process's id and peak RSS."""
+        import os
+        import resource
+
+        with self._lock:
+            return {**self.counts, "backends": len(self._backends), "pid": os.getpid(),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
