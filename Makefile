@@ -12,7 +12,7 @@ EPISODES ?= 40
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,yolo,qwen,bench,ray,verl,learn]"
+	$(PY) -m pip install --quiet -e ".[dev,yolo,qwen,bench,ray,verl,learn,serve]"
 	touch $(STAMP)
 
 demo: $(STAMP)

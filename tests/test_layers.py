@@ -11,7 +11,7 @@ PACKAGES = ("videostar_env", "videostar_agents", "videostar_trainers")
 # at the package root. A module may import its own layer and those below.
 BASE = {"errors", "paths", "registry", "knowledge", "actions"}
 LAYERS = [BASE, {"video"}, {"perception"}, {"datasets"}, {"clients"}, {"backends"}, {"tools"}, {"tasks"}, {"core"},
-          {"wrappers"}, {"jobs"}, {"cli", "__init__"}]
+          {"wrappers"}, {"jobs", "server"}, {"cli", "__init__"}]
 MAX_ROOT_MODULES = 6  # the base modules and __init__
 MAX_LINES = 400
 

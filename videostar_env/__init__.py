@@ -57,6 +57,9 @@ register_env("VideoSTR-v0", **STR, tools=(), max_turns=2)
 register_env("VideoSTR-Tools-v0", **STR)
 # A benchmark's own protocol (STI-Bench, VSI-Bench): its prompt text, a bare letter or number as the answer.
 register_env("VideoSTR-Official-v0", **STR, tools=(), max_turns=2, task_options={"prompt": "official"})
+# A session of an env server (`videostar serve`), over HTTP: gym.make("videostar/Remote-v0", url=...).
+if "videostar/Remote-v0" not in gym.registry:
+    gym.register(id="videostar/Remote-v0", entry_point="videostar_env.server.client:RemoteVideoEnv")
 
 __all__ = ["ABLATIONS", "Action", "ActionAnswer", "ActionEntry", "ActionRecognition", "Answer", "Call", "ENV_IDS",
            "EnvConfig", "EpisodeInfo", "RelationGraph", "build_graph", "graph_score", "mean_relative_accuracy", "Invalid", "KnowledgeBase", "Registry", "RewardBreakdown",

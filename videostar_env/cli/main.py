@@ -23,6 +23,7 @@ from rich.table import Table
 
 from .. import ENV_IDS
 from .options import add_env_args, env_spec, json_option
+from .serve import add_serve_command
 from ..core.config import EnvConfig
 from ..errors import MissingDependency, plain
 from ..jobs.precompute import precompute
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--report-episodes", type=int, default=100, help="trajectories in the report (default 100)")
     bench.set_defaults(func=_bench, resumable="the finished episodes are kept in {out}/results.jsonl")
 
+    add_serve_command(sub, common)
     add_plugin_commands(sub, common)
     return parser
 
