@@ -1,10 +1,28 @@
 """Tiny random image-text-to-text checkpoints built in-process: real model, processor and tokenizer classes.
 
-Qwen2.5-VL and Qwen3-VL (video processors with frame metadata), and a LLaVA (images only) for the
+Qwen2.5-VL, Qwen3-VL and Qwen3.5 (video processors with frame metadata), and a LLaVA (images only) for the
 Auto-class path; nothing is downloaded. The tests build them, and `videostar train --cpu --tiny FAMILY` trains
 one (a demo of the training path in minutes, not a useful policy). The tokenizer is a byte-level BPE trained here on a few sentences, with Qwen's
 special tokens and a ChatML chat template that places the vision tokens the way each family's
 own template does.
+
+Qwen3.5 (Qwen/Qwen3.5-* on the hub) is built with its own classes: Qwen3_5ForConditionalGeneration with one
+Gated DeltaNet ("linear_attention") and one full-attention text layer, Qwen3_5Tokenizer, Qwen3VLProcessor. Its
+template is the tiny Qwen3-VL Thinking one, because the hub's Qwen3.5 template renders what the env sends the
+same way: ChatML, the same vision placeholders, tool messages inside one user turn, `<think>\n` opening the
+generation prompt, and assistant turns before the last real user query without their reasoning (the env's tool
+results are user turns that start with images, so each counts as a query and only the final turn follows the
+last one). Where the hub's template differs, none of it reached by the env's messages:
+- with `tools=` it writes the tool schemas into the system prompt and renders an assistant message's
+  `tool_calls` in its XML form (`<tool_call>\n<function=NAME>\n<parameter=KEY>...`); the env lists its tools in
+  its own system prompt and keeps tool calls in the reply's text (hermes JSON), so a real Qwen3.5 may answer in
+  the XML form it was trained on, which the env's parser does not read;
+- `enable_thinking=False` pre-fills an empty `<think>\n\n</think>\n\n`; `add_vision_id` numbers the media;
+- it trims each message's content and reasoning and writes a think block (empty if need be) on every assistant
+  turn after the last query, not only the last; it refuses a chat without a user query or with a system
+  message after the first.
+The env's messages carry no surrounding whitespace, so the trimming changes nothing for them; a policy reply
+the verl loop keeps as generated is the documented exception (trainers/agent_loop.py).
 """
 
 from __future__ import annotations
@@ -86,10 +104,9 @@ CORPUS = [
 ]
 
 
-def _tokenizer(vocab_size: int, chat_template: str, extra_special: tuple[str, ...] = ()):
-    """A Qwen2 fast tokenizer: byte-level BPE trained on CORPUS, Qwen's special tokens, TAGS as plain added tokens."""
+def _trained_bpe(vocab_size: int):
+    """A byte-level BPE trained on CORPUS with Qwen's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Qwen2TokenizerFast
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -97,12 +114,35 @@ def _tokenizer(vocab_size: int, chat_template: str, extra_special: tuple[str, ..
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(CORPUS * 20, trainer)
+    return bpe
+
+
+def _tokenizer(vocab_size: int, chat_template: str, extra_special: tuple[str, ...] = ()):
+    """A Qwen2 fast tokenizer: byte-level BPE trained on CORPUS, Qwen's special tokens, TAGS as plain added tokens."""
+    from transformers import Qwen2TokenizerFast
+
+    bpe = _trained_bpe(vocab_size)
     bpe.add_tokens(TAGS)
     tokenizer = Qwen2TokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    unk_token=None, bos_token=None)
     tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special)})
     tokenizer.chat_template = chat_template
     return tokenizer, {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL + list(extra_special)}
+
+
+def _qwen3_5_tokenizer(vocab_size: int, chat_template: str):
+    """Qwen3.5's own tokenizer class (its pre-tokenizer and NFC normalizer) on the BPE vocabulary trained here."""
+    import json
+
+    from transformers import Qwen3_5Tokenizer
+
+    bpe = json.loads(_trained_bpe(vocab_size).to_str())["model"]
+    tokenizer = Qwen3_5Tokenizer(vocab=bpe["vocab"], merges=[tuple(m) for m in bpe["merges"]], eos_token="<|im_end|>",
+                                 pad_token="<|endoftext|>", unk_token=None, bos_token=None)
+    tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
+    tokenizer.add_tokens(TAGS)
+    tokenizer.chat_template = chat_template
+    return tokenizer, {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL}
 
 
 def _save_random_model(model_class, config, ids: dict[str, int], seed: int, folder: Path) -> None:
@@ -135,7 +175,9 @@ def build_tiny_qwen(folder: str | Path, vocab_size: int = 600, seed: int = 0) ->
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
     _save_random_model(Qwen2_5_VLForConditionalGeneration, config, ids, seed, folder)
-    pixels = {"min_pixels": 28 * 28, "max_pixels": 112 * 112}
+    # Pixel bounds as `size`: transformers 5.10's Qwen2VLVideoProcessor(min_pixels=...) rewrites the class defaults
+    # that every later instance starts from (other checkpoints built or loaded in the same process).
+    pixels = {"size": {"shortest_edge": 28 * 28, "longest_edge": 112 * 112}}
     processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessor(**pixels),
                                     video_processor=Qwen2VLVideoProcessor(**pixels), tokenizer=tokenizer,
                                     chat_template=CHAT_TEMPLATE)
@@ -184,6 +226,45 @@ def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0
     return folder
 
 
+def build_tiny_qwen3_5(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
+    """Save a random Qwen3.5 (one Gated DeltaNet, one full-attention text layer, hidden 64; 2 vision layers)."""
+    from transformers import (Qwen2VLImageProcessor, Qwen3_5Config, Qwen3_5ForConditionalGeneration,
+                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+
+    folder = Path(folder)
+    # Qwen3.5 renders what the env sends as Qwen3-VL Thinking does (see the module docstring): one template.
+    template = qwen3_vl_template(thinking=True)
+    tokenizer, ids = _qwen3_5_tokenizer(vocab_size, template)
+    config = Qwen3_5Config(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                     "layer_types": ["linear_attention", "full_attention"],  # Qwen3.5 has 3 linear per full one
+                     "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+                     "linear_num_key_heads": 2, "linear_num_value_heads": 4, "linear_key_head_dim": 16,
+                     "linear_value_head_dim": 16, "linear_conv_kernel_dim": 4, "max_position_embeddings": 32768,
+                     # rotary on half of each head (Qwen3.5: a quarter of 256); the sections sum to 16 * 0.5 / 2
+                     "partial_rotary_factor": 0.5,
+                     "rope_parameters": {"rope_type": "default", "rope_theta": 1e7, "mrope_section": [2, 1, 1],
+                                         "mrope_interleaved": True, "partial_rotary_factor": 0.5},
+                     "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+                     "pad_token_id": ids["<|endoftext|>"]},
+        vision_config={"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
+                       "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2,
+                       "num_position_embeddings": 64},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )
+    _save_random_model(Qwen3_5ForConditionalGeneration, config, ids, seed, folder)
+    # Qwen3-VL's processors, as Qwen3.5 uses them; small bounds keep a frame at a few tokens.
+    common = {"patch_size": 16, "merge_size": 2, "temporal_patch_size": 2, "image_mean": [0.5] * 3,
+              "image_std": [0.5] * 3}
+    processor = Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 128 * 128}, **common),
+        video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 16 * 64 * 64}, **common),
+        tokenizer=tokenizer, chat_template=template)
+    processor.save_pretrained(folder)
+    return folder
+
+
 # ChatML whose images are LLaVA's "<image>" placeholder (LLaVA's processor takes no video).
 LLAVA_TEMPLATE = CHAT_TEMPLATE.replace("<|vision_start|><|image_pad|><|vision_end|>", "<image>")
 
@@ -213,4 +294,5 @@ def build_tiny_llava(folder: str | Path, vocab_size: int = 600, seed: int = 0) -
     return folder
 
 
-TINY_MODELS = {"qwen2.5-vl": build_tiny_qwen, "qwen3-vl": build_tiny_qwen3_vl}  # family -> builder(folder)
+# family -> builder(folder); qwen3.5's template is a Thinking one: its rows want the qwen3 reasoning form
+TINY_MODELS = {"qwen2.5-vl": build_tiny_qwen, "qwen3-vl": build_tiny_qwen3_vl, "qwen3.5": build_tiny_qwen3_5}

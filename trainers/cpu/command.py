@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from videostar_trainers.cpu.choices import MODES
+from videostar_trainers.tiny_models import TINY_MODELS
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 # Config values that name files of this package as paths from the checkout's root (as train_grpo.sh runs them).
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "train_grpo.sh)")
     parser.add_argument("--config-name", default="videostar_grpo",
                         help="config in trainers/config (default videostar_grpo); the demo adds the override +preset=cpu_demo")
-    parser.add_argument("--tiny", choices=("qwen2.5-vl", "qwen3-vl"),
+    parser.add_argument("--tiny", choices=tuple(TINY_MODELS),
                         help="build a tiny random policy of this family in OUT/tiny-model and train it")
     parser.add_argument("--constrained", choices=MODES,
                         help="decode only well-formed turns (answers; tools: also one call of each tool first)")
@@ -60,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
         if "=" not in item:
             raise ValueError(f"{item!r} is not a Hydra override: write KEY=VALUE, e.g. trainer.total_training_steps=5")
     if args.tiny:
-        from videostar_trainers.tiny_models import TINY_MODELS
-
         overrides.append(f"actor_rollout_ref.model.path={TINY_MODELS[args.tiny](out / 'tiny-model')}")
     config = compose_config(args.config_name, overrides)
     package_paths(config)
