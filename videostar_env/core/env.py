@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ..actions import Answer, Invalid, ToolCall, empty_answer, names_something, parse
+from ..actions import DECISION_TAGS, Answer, Invalid, ToolCall, empty_answer, names_something, parse
 from ..datasets import Clip, decode
 from ..errors import warn
 from ..tasks.base import frame_sampler, frame_window, option, sends_system_prompt
@@ -62,6 +62,12 @@ class VideoToolEnv(gym.Env[dict, str]):
         self._reasoning = option(self.task, "reasoning")
         self._answer_form = option(self.task, "answer_form")
         self.toolbox.check(self.dataset)
+        if cfg.action_format == "videostar":
+            unoffered = sorted(set(self.toolbox.tools) - set(DECISION_TAGS.values()))
+            if unoffered:  # its first turn has a yes/no tag for the paper's four tools only: these could never run
+                raise ValueError(f"tools {unoffered} cannot be chosen in the videostar action format (its first turn "
+                                 f"is a yes/no tag for each of {sorted(DECISION_TAGS.values())}, without arguments); "
+                                 f"use action_format='hermes' for them")
         for warning in option(self.task, "check")(self.dataset, self.reward_config):
             warn(warning)
         self.tool_schemas = self.toolbox.schemas()
