@@ -421,50 +421,62 @@ def test_grpo_config_composes_on_verl_with_the_papers_settings():
     assert [c.name for c in loops] == ["videostar_agent"]
 
 
-def test_the_launch_script_trains_a_qwen3_vl_policy_on_the_config_main_ppo_composes(tmp_path):
+def launch(tmp_path, model, **variables):
+    """The config train_grpo.sh has main_ppo compose for MODEL=model (and the variables), and the script's arguments.
+
+    The trainer process needs GPUs: a stand-in `python` records the command the script starts."""
     import os
     import subprocess
 
     from hydra import compose, initialize_config_dir
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import omega_conf_to_dataclass, validate_config
 
-    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
-
-    model = build_tiny_qwen3_vl(tmp_path / "Qwen3-VL-tiny")
-    # The trainer process needs GPUs: a stand-in `python` records the command the script starts.
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "python").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$ARGS_OUT"\n')
     (tmp_path / "bin" / "python").chmod(0o755)
     train, val = tmp_path / "train.parquet", tmp_path / "val.parquet"
     train.touch(), val.touch()  # present: the script writes no rows
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "ARGS_OUT": str(tmp_path / "args"),
-           "MODEL": str(model), "ROLLOUT": "sglang", "TRAIN_FILES": str(train), "VAL_FILES": str(val)}
+           "MODEL": str(model), "TRAIN_FILES": str(train), "VAL_FILES": str(val), **variables}
     subprocess.run(["bash", str(SCRIPT), "trainer.total_training_steps=10"], env=env, check=True, timeout=60)
     args = (tmp_path / "args").read_text().splitlines()
     assert args[:2] == ["-m", "verl.trainer.main_ppo"] and args[2] == "--config-path" and args[4] == "--config-name"
     with initialize_config_dir(config_dir=args[3], version_base=None):
         config = compose(config_name=args[5], overrides=args[6:])
-    settings = {"actor_rollout_ref.model.path": str(model), "actor_rollout_ref.rollout.name": "sglang",
-                "trainer.experiment_name": "grpo_Qwen3-VL-tiny", "data.train_files": str(train),
-                "data.val_files": str(val), "trainer.total_training_steps": 10, "trainer.n_gpus_per_node": 8,
-                "algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 4,
+    settings = {"actor_rollout_ref.model.path": str(model), "trainer.experiment_name": f"grpo_{Path(model).name}",
+                "data.train_files": str(train), "data.val_files": str(val), "trainer.total_training_steps": 10,
+                "trainer.n_gpus_per_node": 8, "algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 4,
                 "actor_rollout_ref.rollout.agent.default_agent_loop": "videostar_agent",
                 "ray_kwargs.ray_init.runtime_env.worker_process_setup_hook":
                     "videostar_trainers.verl_fixes.setup_worker"}  # see test_env_pool for what Ray does with it
     for key, value in settings.items():
         assert OmegaConf.select(config, key) == value, key
+    return args, config
+
+
+def check_main_ppo_accepts(config):
+    """What main_ppo checks before it starts Ray, and the model and rollout configs its workers build; the model's."""
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import omega_conf_to_dataclass, validate_config
+
+    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    assert omega_conf_to_dataclass(config.actor_rollout_ref.rollout).name == config.actor_rollout_ref.rollout.name
+    loops = OmegaConf.load(REPO / config.actor_rollout_ref.rollout.agent.agent_loop_config_path)
+    assert [c.name for c in loops] == ["videostar_agent"]
+    return omega_conf_to_dataclass(config.actor_rollout_ref.model)
+
+
+def test_the_launch_script_trains_a_qwen3_vl_policy_on_the_config_main_ppo_composes(tmp_path):
+    from videostar_trainers.tiny_models import build_tiny_qwen3_vl
+
+    model = build_tiny_qwen3_vl(tmp_path / "Qwen3-VL-tiny")
+    args, config = launch(tmp_path, model, ROLLOUT="sglang")
+    assert config.actor_rollout_ref.rollout.name == "sglang"
     # nothing of ours names a Qwen2.5 model once a Qwen3-VL one is given
     ours = [key.split("=")[0] for key in args[6:]] + list(leaves(OmegaConf.load(YAML.parent / "videostar_grpo.yaml")))
     assert not [k for k in ours if "qwen2" in str(OmegaConf.select(config, k)).lower()]
-    # what main_ppo checks before it starts Ray, and the model and rollout configs its workers build
-    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
-    model_config = omega_conf_to_dataclass(config.actor_rollout_ref.model)
+    model_config = check_main_ppo_accepts(config)
     assert model_config.hf_config.model_type == "qwen3_vl"
     assert type(model_config.processor).__name__ == "Qwen3VLProcessor"
-    assert omega_conf_to_dataclass(config.actor_rollout_ref.rollout).name == "sglang"
-    loops = OmegaConf.load(REPO / config.actor_rollout_ref.rollout.agent.agent_loop_config_path)
-    assert [c.name for c in loops] == ["videostar_agent"]
 
 
 def test_sft_config_composes_on_verls_sft_trainer():

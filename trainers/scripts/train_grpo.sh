@@ -4,6 +4,8 @@
 #   one node:   MODEL=Qwen/Qwen2.5-VL-7B-Instruct GPUS=8 trainers/scripts/train_grpo.sh   (the paper's policy)
 #               MODEL=Qwen/Qwen3-VL-8B-Instruct trainers/scripts/train_grpo.sh
 #               MODEL=Qwen/Qwen3-VL-8B-Thinking REASONING=qwen3 trainers/scripts/train_grpo.sh
+#               MODEL=Qwen/Qwen3.5-27B REASONING=qwen3 ROLLOUT=sglang trainers/scripts/train_grpo.sh
+#               (Qwen3.5's template thinks by default, as Qwen3-VL Thinking's: its rows want REASONING=qwen3)
 #   multi-node: start Ray first (head: `ray start --head`; workers: `ray start --address=HEAD:6379`), then on
 #               the head: RAY_ADDRESS=HEAD:6379 NNODES=4 GPUS=8 trainers/scripts/train_grpo.sh
 # ROLLOUT: verl's rollout back-end, vllm (default) or sglang. EXPERIMENT: the run's name (default grpo_<model folder>).
