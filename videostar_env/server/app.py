@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import re
 from typing import Any, AsyncIterator, Optional
 
 import gymnasium as gym
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -120,7 +121,7 @@ def make_app(config: ServerConfig) -> Guard:
                 "idle_timeout": config.idle_timeout}
 
     @app.post("/sessions/{session_id}/reset")
-    async def reset(session_id: str, body: ResetRequest) -> dict[str, Any]:
+    async def reset(session_id: str, body: ResetRequest) -> Response:
         session = store.get(session_id)
         options = body.options.model_dump(exclude_none=True)
         async with session.lock:
@@ -129,7 +130,7 @@ def make_app(config: ServerConfig) -> Guard:
             return await store.run(reply, session, obs, None, False, False, info)
 
     @app.post("/sessions/{session_id}/step")
-    async def step(session_id: str, body: StepRequest) -> dict[str, Any]:
+    async def step(session_id: str, body: StepRequest) -> Response:
         session = store.get(session_id)
         async with session.lock:
             if session.done:
@@ -154,11 +155,13 @@ def make_app(config: ServerConfig) -> Guard:
 
 
 def reply(session: Session, obs: dict, reward: float | None, terminated: bool, truncated: bool,
-          info: dict) -> dict[str, Any]:
-    """A reset's or step's reply: OpenEnv's observation/reward/done, plus Gymnasium's terminated/truncated/info."""
-    return {"observation": encode_observation(obs, session.encoding, session.memo), "reward": reward,
+          info: dict) -> Response:
+    """A reset's or step's reply: OpenEnv's observation/reward/done, plus Gymnasium's terminated/truncated/info;
+    encoded here, on the pool, not on the event loop."""
+    body = {"observation": encode_observation(obs, session.encoding, session.memo), "reward": reward,
             "done": bool(terminated or truncated), "terminated": bool(terminated), "truncated": bool(truncated),
             "info": json_safe(info)}
+    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
 
 
 async def env_call(awaitable: Any) -> Any:

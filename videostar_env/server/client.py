@@ -34,6 +34,7 @@ class RemoteVideoEnv(gym.Env[dict, str]):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
         self._session: str | None = None
+        self._memo: dict[str, dict] = {}  # the last decoded image per key and slot
         made = self._call("POST", "/sessions", {"env_kwargs": env_kwargs or {}, "image_encoding": image_encoding})
         self._session = made["session_id"]
         self.env_id: str = made["env_id"]
@@ -46,15 +47,15 @@ class RemoteVideoEnv(gym.Env[dict, str]):
         """Start an episode on the server: seed and options ({"index", "token_budget"}) as the server env takes them."""
         super().reset(seed=seed)
         got = self._call("POST", f"/sessions/{self._session}/reset", {"seed": seed, "options": options or {}})
-        return decode_observation(got["observation"]), got["info"]
+        return decode_observation(got["observation"], self._memo), got["info"]
 
     def step(self, action: str) -> tuple[dict, float, bool, bool, dict]:
         """One policy turn, played by the server's env."""
         if not isinstance(action, str):
             raise TypeError(f"the action is the policy's text, a str; got {type(action).__name__}")
         got = self._call("POST", f"/sessions/{self._session}/step", {"action": action})
-        return (decode_observation(got["observation"]), float(got["reward"]), got["terminated"], got["truncated"],
-                got["info"])
+        obs = decode_observation(got["observation"], self._memo)
+        return obs, float(got["reward"]), got["terminated"], got["truncated"], got["info"]
 
     def close(self) -> None:
         """Close the server's session (once) and the connection."""

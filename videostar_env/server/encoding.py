@@ -47,8 +47,9 @@ def encode_images(images: np.ndarray, encoding: str, memo: dict[int, tuple[bytes
     return {**head, "data": pngs}
 
 
-def decode_images(value: dict[str, Any]) -> np.ndarray:
-    """The uint8 array `encode_images` described."""
+def decode_images(value: dict[str, Any], memo: dict[int, tuple[str, np.ndarray]] | None = None) -> np.ndarray:
+    """The uint8 array `encode_images` described; memo reuses the decoded image of a slot whose PNG is the same as
+    last time (a step resends the episode's frames: decoded once per episode)."""
     try:
         shape, dtype, data, encoding = tuple(value["shape"]), np.dtype(value["dtype"]), value["data"], value["encoding"]
     except (KeyError, TypeError) as exc:
@@ -59,7 +60,12 @@ def decode_images(value: dict[str, Any]) -> np.ndarray:
         raise WireError(f"unknown image encoding {encoding!r}; expected one of {ENCODINGS}")
     out = np.zeros(shape, dtype)
     for k, text in enumerate(data):
+        if memo is not None and k in memo and memo[k][0] == text:
+            out[k] = memo[k][1]
+            continue
         out[k] = np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"))
+        if memo is not None:
+            memo[k] = (text, out[k].copy())
     return out
 
 
@@ -74,10 +80,10 @@ def encode_observation(obs: dict[str, Any], encoding: str, memo: dict[str, dict]
     return out
 
 
-def decode_observation(obs: dict[str, Any]) -> dict[str, Any]:
-    """The observation `encode_observation` wrote, with its image stacks as arrays again."""
-    return {key: decode_images(value) if isinstance(value, dict) and "encoding" in value else value
-            for key, value in obs.items()}
+def decode_observation(obs: dict[str, Any], memo: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The observation `encode_observation` wrote, with its image stacks as arrays again (memo: see decode_images)."""
+    return {key: decode_images(value, None if memo is None else memo.setdefault(key, {}))
+            if isinstance(value, dict) and "encoding" in value else value for key, value in obs.items()}
 
 
 def json_safe(value: Any) -> Any:
