@@ -30,12 +30,15 @@ The policy's turn reaches the env as the policy wrote it: every token decoded, s
 (a tokenizer that marks `<think>` special would lose it to skip_special_tokens), only pad, eos
 and end-of-turn tokens left out.
 
-Media. multi_modal_data holds the video and every tool image kept in the sequence, in the order
-of their placeholders. Every request carries the video and all the tool images so far (slime
-#1847: later turns lost their images). verl's server client hands them to the back-end named by
-actor_rollout_ref.rollout.name: vLLM takes the frames with their metadata; SGLang cannot take
-raw frames, so the loop also passes the processor's video features (mm_processor_output), which
-the client sends to SGLang as its video_data. (A Qwen3-VL video on vLLM: verl 0.9.1's vLLM server
+Media. multi_modal_data holds the prompt's video, every clip a tool returned (video_clip) and every
+tool image kept in the sequence, videos and images each in the order of their placeholders, each
+video with its own metadata (fps, source frame indices, and the source frames it was drawn from, so
+that Qwen2.5-VL's second_per_grid_ts and Qwen3-VL's timestamps follow the clip's own times; see
+agents/messages.py video_metadata). Every request carries all the videos and tool images so far
+(slime #1847: later turns lost their images). verl's server client hands them to the back-end named
+by actor_rollout_ref.rollout.name: vLLM takes the frames with their metadata; SGLang cannot take
+raw frames, so the loop also passes the processor's features of all the videos (mm_processor_output,
+computed again when a turn returns clips), which the client sends to SGLang as its video_data. (A Qwen3-VL video on vLLM: verl 0.9.1's vLLM server
 collapses every placeholder run, leaving one per frame group of the one video, verl #5024.) An env
 turn that does not fit in the response budget is left out whole, so no image is cut from its
 placeholders.
@@ -57,6 +60,7 @@ from uuid import uuid4
 import gymnasium as gym
 from omegaconf import DictConfig, OmegaConf
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopMetrics, AgentLoopOutput
+from verl.utils.tokenizer.tokenizer import build_multimodal_processor_inputs
 
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
@@ -64,6 +68,7 @@ from videostar_env.actions import MEDIA_TOKENS
 from videostar_env.errors import warn
 from videostar_trainers.env_pool import NICE, EnvPool, load_models
 from videostar_trainers.process import tuned
+from videostar_trainers.verl_fixes import pass_second_per_grid
 
 END_OF_TURN = "<|im_end|>"  # ChatML's, which every Qwen template closes a turn with
 # A vision token sampled in a policy turn leaves verl's postprocess (get_rope_index) with more placeholders than
@@ -140,6 +145,8 @@ class VideoStarAgentLoop(AgentLoopBase):
             # checkpoint's own settings while our placeholders follow these.
             raise ValueError(f"data.mm_processor_kwargs={self.processor_kwargs} cannot reach verl's SGLang rollout "
                              "server; leave it empty and set the pixel bounds in the checkpoint's processor config")
+        if self.processor is not None:
+            pass_second_per_grid(self.processor)  # verl's training positions would place every video at 1 s a step
         self.ends = end_token_ids(self.tokenizer)
         self.media_ids = media_token_ids(self.tokenizer)
         self.end_of_turn = (self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
@@ -180,6 +187,14 @@ class VideoStarAgentLoop(AgentLoopBase):
         async with pool.env() as env:
             sampling_params = ban_media_tokens(sampling_params, self.media_ids, self.rollout_config.get("name"))
             return await self._play(pool, env, sampling_params, int(extra.get("sample_index", 0)), extra.get("seed"))
+
+    async def _video_payload(self, videos: list[tuple[Any, dict[str, Any]]]) -> list[dict[str, Any]] | None:
+        """SGLang's video_data for every video so far (the prompt's, then each returned clip): the processor's
+        features of all of them, as the sequence's placeholders were rendered (same processor kwargs)."""
+        text = [self.processor.video_token * len(videos)]  # one placeholder per video: only the features are kept
+        features = await self.loop.run_in_executor(None, lambda: dict(build_multimodal_processor_inputs(
+            self.processor, text=text, videos=videos, mm_processor_kwargs=self.processor_kwargs)))
+        return self.build_sglang_video_payload(videos, features)
 
     async def _play(self, pool: EnvPool, env: gym.Env, sampling_params: dict[str, Any], index: int,
                     seed: int | None) -> AgentLoopOutput:
@@ -236,6 +251,9 @@ class VideoStarAgentLoop(AgentLoopBase):
                 break  # the env's turn does not fit: left out whole (its images with it)
             tokens, mask, logprobs = merged.token_ids, turn_mask, turn_logprobs
             messages, images = chat.messages, chat.images
+            if len(chat.videos) > len(videos):  # the env's turn returned clips: later requests carry them too
+                videos = list(zip(chat.videos, chat.video_metadata))
+                video_features = await self._video_payload(videos)
             env_turns += 1
         # The task's breakdown; every one of its terms at 0 when the response budget ran out first.
         reward = info["reward"] if ended else env.unwrapped.task.zero_reward()

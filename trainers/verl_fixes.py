@@ -8,6 +8,12 @@ which makes the first dimension that differs between sequences the ragged one. W
 expects split_sizes to sum exactly to ...". `mrope_position_ids` nests them with the sequence dimension ragged
 always. `install` puts it behind verl's function wherever verl imported it by name.
 
+Qwen2.5-VL's video time steps: verl 0.9.1 computes the training side's M-RoPE positions with the model's
+get_rope_index given only the grids (and whatever a processor's `get_rope_index_kwargs` adds), so the
+processor's second_per_grid_ts never reaches it and every video, a returned clip as the prompt's, is placed
+at 1 s a grid step instead of its own frame spacing. `pass_second_per_grid` gives the processor that hook;
+the agent loop calls it on the worker's processor.
+
 The other bug, a sampled vision placeholder killing the rollout in verl's postprocess, is prevented where the
 tokens are sampled: trainers/agent_loop.py.
 """
@@ -43,6 +49,18 @@ def _fixed(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
     left_right_2_no_padding.__wrapped__ = original  # type: ignore[attr-defined]
     left_right_2_no_padding.__doc__ = original.__doc__
     return left_right_2_no_padding
+
+
+def pass_second_per_grid(processor: Any) -> None:
+    """Let verl's position ids see the processor's second_per_grid_ts (Qwen2.5-VL's); other processors unchanged."""
+    if "second_per_grid_ts" in getattr(processor, "model_input_names", ()) and \
+            getattr(processor, "get_rope_index_kwargs", None) is None:
+        processor.get_rope_index_kwargs = _second_per_grid
+
+
+def _second_per_grid(inputs: dict[str, Any]) -> dict[str, Any]:
+    seconds = inputs.get("second_per_grid_ts")
+    return {} if seconds is None else {"second_per_grid_ts": seconds}
 
 
 def install() -> None:
