@@ -110,10 +110,11 @@ class NodeService:
         return value
 
     def stats(self) -> dict[str, Any]:
-        """Counts of requests, computed, merged and kept; the backends served; this process's id and peak RSS."""
+        """Counts of requests, computed, merged and kept; the backends served; this process's id and peak RSS (MB)."""
         import os
-        import resource
 
+        with open("/proc/self/status") as status:  # VmHWM: this program's own peak (Linux)
+            peak = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), None)
         with self._lock:
             return {**self.counts, "backends": len(self._backends), "pid": os.getpid(),
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+                    "peak_rss_mb": None if peak is None else round(peak, 1)}

@@ -1,0 +1,182 @@
+"""Agent-loop worker processes on one node: in-process models against the node vision service.
+
+    python -m videostar_benchmarks.perf.node_service --out DIR [--workers 2,4] [--k 16] [--rounds 1] [--data clips]
+
+A case is W worker processes started together on one local Ray (each a Ray driver, as a verl
+agent-loop worker is a Ray worker), each filling an EnvPool of K envs and playing K episodes at once
+(node_worker.py: reset, pose_estimation, human_detection, the answer, after a simulated generation of
+0.05 s each, GRPO groups of 4 on one video), with one tool cache for the node, empty at the start
+(cold). Mode "in-process": each worker loads its own YOLO models (vision="yolo"); mode "service":
+vision=("ray", {"backend": "yolo", ...}), one service actor for the node. Per case: peak RSS of each
+worker and of the service, the total, episodes/s of all workers together (episodes over the time from
+the first worker's start to the last one's end), the loop lag, tool runs (records not read from the
+cache) and what the service computed against the unique (video, tool, arguments) keys, and the heavy
+modules each worker imported. Then the ratios the issue sets as targets. Writes DIR/node_service.json
+and DIR/node_service.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from videostar_env.tools.cache import CacheConfig
+
+from .grid import DATA, Cell, data_kwargs, env_kwargs
+from .node_worker import worker
+
+MODES = ("in-process", "service")
+NAMESPACE = "videostar-bench"
+TARGETS = {"worker_rss_mb": 350, "total_rss_ratio": 0.40, "episodes_per_s_ratio": 0.9}
+
+
+def case(mode: str, workers: int, k: int, rounds: int, name_of_data: str, data: tuple[dict[str, Any], int],
+         scratch: Path, address: str) -> dict[str, Any]:
+    """W worker processes of one mode at once; their figures, the service's and the totals."""
+    import ray
+
+    name = f"videostar-bench-{mode}-{workers}-{time.monotonic_ns()}"
+    cell = Cell(name_of_data, "cold", "pool", k, 0.05, rounds, data[0], str(scratch / name))
+    kwargs = env_kwargs(cell)
+    kwargs["tool_cache"] = CacheConfig(str(scratch / name))  # one cache for the node's workers
+    if mode == "service":
+        wrapped = kwargs.pop("vision", None)
+        inner = {"backend": "yolo", "options": wrapped[1]} if wrapped else {"backend": "oracle"}
+        # Each worker here is its own Ray job (a verl worker shares its job's namespace): name the namespace.
+        kwargs["vision"] = ("ray", {**inner, "service_name": name, "namespace": NAMESPACE})
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [context.Process(target=worker, args=(i, mode, k, rounds, kwargs, data[1], address, barrier, results))
+                 for i in range(workers)]
+    for p in processes:
+        p.start()
+    runs = [results.get(timeout=1800) for _ in processes]
+    for p in processes:
+        p.join()
+    failed = [r["error"] for r in runs if "error" in r]
+    if failed:
+        raise RuntimeError(f"{mode} x{workers}: a worker failed: {failed[0]}")
+    service = None
+    if mode == "service":
+        actor = ray.get_actor(name, namespace=NAMESPACE)
+        service = ray.get(actor.stats.remote())
+        ray.kill(actor)
+        before = next(r["service_before"] for r in runs if r["service_before"] is not None)
+        service.update({k: service.get(k, 0) - before.get(k, 0) for k in ("requests", "computed", "merged", "kept")})
+    keys = {tuple(key) for r in runs for key in r["keys"]}
+    episodes = sum(r["episodes"] for r in runs)
+    seconds = max(r["end"] for r in runs) - min(r["start"] for r in runs)
+    worker_rss = [r["peak_rss_mb"] for r in runs]
+    return {"mode": mode, "workers": workers, "k": k, "episodes": episodes, "seconds": round(seconds, 2),
+            "episodes_per_s": round(episodes / seconds, 3), "worker_peak_rss_mb": worker_rss,
+            "service_peak_rss_mb": service and service["peak_rss_mb"],
+            "total_rss_mb": round(sum(worker_rss) + (service["peak_rss_mb"] if service else 0), 1),
+            "loop_lag_p99_ms": round(statistics.median(r["loop_lag"]["p99_ms"] for r in runs), 2),
+            "loop_lag_max_ms": max(r["loop_lag"]["max_ms"] for r in runs),
+            "tool_calls": sum(r["tool_calls"] for r in runs), "tool_runs": sum(r["tool_runs"] for r in runs),
+            "tool_errors": sum(r["tool_errors"] for r in runs), "unique_keys": len(keys),
+            "service_computed": service and service.get("computed", 0),
+            "service_merged": service and service.get("merged", 0), "service_kept": service and service.get("kept", 0),
+            "heavy_modules": sorted({m for r in runs for m in r["heavy_modules"]})}
+
+
+def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per worker count: the service against in-process, and whether each target is met."""
+    out = []
+    for workers in sorted({r["workers"] for r in rows}):
+        found = {r["mode"]: r for r in rows if r["workers"] == workers}
+        if set(found) != set(MODES):
+            continue
+        base, svc = found["in-process"], found["service"]
+        runs = svc["service_computed"] if svc["service_computed"] is not None else svc["tool_runs"]
+        out.append({"workers": workers, "max_worker_rss_mb": max(svc["worker_peak_rss_mb"]),
+                    "total_rss_ratio": round(svc["total_rss_mb"] / base["total_rss_mb"], 3),
+                    "episodes_per_s_ratio": round(svc["episodes_per_s"] / base["episodes_per_s"], 3),
+                    "model_runs_over_unique_keys": f"{runs} / {svc['unique_keys']}",
+                    "met": {"worker_rss": max(svc["worker_peak_rss_mb"]) <= TARGETS["worker_rss_mb"],
+                            "total_rss": svc["total_rss_mb"] <= TARGETS["total_rss_ratio"] * base["total_rss_mb"],
+                            "episodes_per_s": svc["episodes_per_s"] >= TARGETS["episodes_per_s_ratio"] * base["episodes_per_s"],
+                            "runs_are_unique_keys": runs == svc["unique_keys"]}})
+    return out
+
+
+def table(report: dict[str, Any]) -> str:
+    """The cases and the ratios as markdown."""
+    lines = ["| workers | mode | K | episodes/s | peak RSS per worker MB | service MB | total MB | loop lag p99 / max ms "
+             "| tool runs | model runs (service) | unique keys | heavy modules in workers |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        lines.append(f"| {r['workers']} | {r['mode']} | {r['k']} | {r['episodes_per_s']:.2f} | "
+                     f"{', '.join(f'{v:.0f}' for v in r['worker_peak_rss_mb'])} | {r['service_peak_rss_mb'] or '-'} | "
+                     f"{r['total_rss_mb']:.0f} | {r['loop_lag_p99_ms']} / {r['loop_lag_max_ms']} | {r['tool_runs']} | "
+                     f"{r['service_computed'] if r['service_computed'] is not None else '-'} | {r['unique_keys']} | "
+                     f"{', '.join(r['heavy_modules']) or 'none'} |")
+    lines += ["", "| workers | max worker RSS MB (target ≤ 350) | total RSS service ÷ in-process (≤ 0.40) | "
+              "episodes/s service ÷ in-process (≥ 0.9) | model runs / unique keys (service) |", "|---|---|---|---|---|"]
+    for r in report["ratios"]:
+        met = r["met"]
+        lines.append(f"| {r['workers']} | {r['max_worker_rss_mb']:.0f} {'ok' if met['worker_rss'] else 'MISSED'} | "
+                     f"{r['total_rss_ratio']:.2f} {'ok' if met['total_rss'] else 'MISSED'} | "
+                     f"{r['episodes_per_s_ratio']:.2f} {'ok' if met['episodes_per_s'] else 'MISSED'} | "
+                     f"{r['model_runs_over_unique_keys']} {'ok' if met['runs_are_unique_keys'] else 'MISSED'} |")
+    return "\n".join(lines) + "\n"
+
+
+def node_service(workers: tuple[int, ...] = (2, 4), k: int = 16, rounds: int = 1, data: str = "clips",
+                 modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """Every (workers, mode) case on one local Ray, the service's cases after the in-process ones of each W."""
+    import ray
+
+    if data not in DATA or set(modes) - set(MODES) or min(workers) < 1 or k < 1 or rounds < 1:
+        raise ValueError(f"data in {DATA}, modes among {MODES}, workers, k and rounds of at least 1; got {data!r}, "
+                         f"{modes}, {workers}, {k}, {rounds}")
+    context = ray.init(include_dashboard=False, log_to_driver=False)
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="videostar-perf-node-") as scratch:
+            found = data_kwargs((data,), Path(scratch))[data]
+            for w in workers:
+                for mode in modes:
+                    rows.append(case(mode, w, k, rounds, data, found, Path(scratch), context.address_info["address"]))
+                    print(json.dumps({k_: v for k_, v in rows[-1].items()}), flush=True)
+    finally:
+        ray.shutdown()
+    return {"data": data, "k": k, "rounds": rounds, "rows": rows, "ratios": ratios(rows), "targets": TARGETS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    from . import machine
+
+    parser = argparse.ArgumentParser(prog="python -m videostar_benchmarks.perf.node_service",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="runs/perf", help="output folder (default runs/perf)")
+    parser.add_argument("--workers", default="2,4", help="comma-separated worker process counts (default 2,4)")
+    parser.add_argument("--k", type=int, default=16, help="episodes at once per worker (default 16)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of K episodes per worker (default 1)")
+    parser.add_argument("--data", default="clips", help=f"one of {', '.join(DATA)} (default clips: the real ones)")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, some of {','.join(MODES)}")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    report = {"machine": machine(), "node_service": node_service(tuple(int(w) for w in args.workers.split(",")),
+                                                                 args.k, args.rounds, args.data,
+                                                                 tuple(args.modes.split(",")))}
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "node_service.json").write_text(json.dumps(report, indent=2))
+    text = table(report["node_service"])
+    (out / "node_service.md").write_text(text)
+    print(text)
+    print(f"Wrote {out / 'node_service.json'} in {report['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
