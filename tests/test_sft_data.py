@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 import pandas as pd
 
 from servers import Reply, StubServer
@@ -144,3 +147,49 @@ def test_sft_data_for_spatiotemporal_questions_checks_the_graph_not_action_stage
     assert messages[1]["content"].startswith("<video>") and "relation_graph" in messages[2]["content"]
     assert messages[3]["content"].count("<image>") == len(rows.iloc[0]["images"])
     assert "<graph>" in messages[4]["content"] and "<answer>" in messages[4]["content"]
+
+
+def test_video_clip_sft_rows_list_the_prompts_video_then_each_clip_as_verls_reader_takes_them(tmp_path):
+    import gymnasium as gym
+    from verl.utils.dataset.vision_utils import process_video
+
+    from videostar_trainers.sft import sft_row
+
+    env = gym.make("VideoSTAR-v0", tools=["video_clip", "human_detection"])
+    env.reset(seed=0, options={"index": 0})
+    env.step(tool_call("video_clip", start=0.2, end=1.4, frames=4))
+    *_, info = env.step(tool_call("video_clip", start=0.5, end=1.5, frames=3, region=[10, 20, 150, 140]))
+    row = sft_row(info)
+    assert "".join(m["content"] for m in row["messages"]).count("<video>") == len(row["videos"]) == 3
+    prompt, *clips = row["videos"]
+    assert prompt == {"video": info["video"], "nframes": info["num_frames"]}  # the synthetic videos are absolute
+    parts = [p for m in info["messages"] if m["role"] == "tool" for p in m["content"] if p["type"] == "video"]
+    for entry, part in zip(clips, parts):
+        frames = process_video(entry)  # verl's reader (qwen-vl-utils): the exact frames, crop included
+        count = len(part["video"])
+        assert frames.shape[0] == count + count % 2  # padded to whole temporal patches with the last frame
+        shown = frames[:count].permute(0, 2, 3, 1).numpy().astype(int)
+        if shown.shape[1:3] == part["video"].shape[1:3]:
+            assert np.abs(shown - part["video"]).max() <= 1
+        # sample_fps / raw_fps spread the frames over the clip's window, as the RL loop's metadata does
+        assert entry["raw_fps"] == part["fps"] and entry["sample_fps"] == pytest.approx(
+            count * part["fps"] / part["span_frames"])
+    env.close()
+
+
+def test_sft_rows_of_an_episode_about_a_time_window_name_its_start_and_end(tmp_path):
+    import gymnasium as gym
+
+    from conftest import written_video
+    from videostar_trainers.sft import sft_row
+
+    manifest = tmp_path / "clips.jsonl"
+    manifest.write_text(json.dumps({"video": str(written_video("drum.mp4")), "label": "drum",
+                                    "label_space": ["drum", "swing"], "window": [1.5, 4.0]}) + "\n")
+    env = gym.make("VideoSTAR-NoTools-v0", dataset="manifest", dataset_kwargs={"path": str(manifest)})
+    env.reset(seed=0, options={"index": 0})
+    *_, info = env.step(answer("drum", [("Right arm", "beats down")]))
+    [prompt] = sft_row(info)["videos"]
+    assert prompt == {"video": str(written_video("drum.mp4")), "nframes": info["num_frames"], "video_start": 1.5,
+                      "video_end": 4.0}
+    env.close()

@@ -15,12 +15,17 @@ model finds inconsistent (or whose judgement cannot be read). The format rules a
 - any other task: no format rule beyond a correct answer.
 
 Kept episodes are written as verl multi-turn SFT rows: messages with <video>/<image>
-placeholders, the absolute video path, the tool images as PNG bytes, the task and its ground truth (JSON;
-action-recognition rows also carry the label).
+placeholders, `videos` in placeholder order (the prompt's: the absolute video path, its frame count
+and, for an episode about a time window, video_start/video_end; each clip a tool returned: its
+frames, crop included, as PNG data URLs with sample_fps and raw_fps giving their spacing), the tool
+images as PNG bytes, the task and its ground truth (JSON; action-recognition rows also carry the label).
+verl 0.9.1's SFT dataset reads every entry with qwen-vl-utils and hands the processor the frames
+without their metadata, so the videos' timing does not reach SFT training (RL's loop keeps it).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -153,14 +158,31 @@ def _png(image: np.ndarray) -> dict[str, bytes]:
     return {"bytes": out.getvalue()}
 
 
+def _data_url(frame: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(_png(frame)["bytes"]).decode()
+
+
+def video_entry(part: dict[str, Any], info: dict[str, Any], prompt: bool) -> dict[str, Any]:
+    """A video part as a qwen-vl-utils video: the prompt's by path (its window too), a returned clip by its frames."""
+    if prompt:
+        entry = {"video": absolute_path(info["video"]), "nframes": int(info["num_frames"])}
+        if info.get("window"):
+            entry["video_start"], entry["video_end"] = (float(t) for t in info["window"])
+        return entry
+    seconds = part["span_frames"] / part["fps"]  # the clip's frames are spread over its window's source frames
+    return {"video": [_data_url(f) for f in part["video"]], "sample_fps": len(part["video"]) / seconds,
+            "raw_fps": float(part["fps"])}
+
+
 def sft_row(info: dict[str, Any]) -> dict[str, Any]:
     """A finished episode as a verl multi-turn SFT row: the policy's chat (videostar_agents.messages.chat_turns) with
     <video>/<image> placeholders for its media."""
-    messages, images = [], []
+    messages, images, videos = [], [], []
     for role, parts in chat_turns(info["messages"]):
         text = []
         for part in parts:
             if part["type"] == "video":
+                videos.append(video_entry(part, info, prompt=not videos))
                 text.append("<video>")
             elif part["type"] == "image":
                 images.append(_png(part["image"]))
@@ -169,7 +191,7 @@ def sft_row(info: dict[str, Any]) -> dict[str, Any]:
                 text.append(part["text"])
         messages.append({"role": role, "content": "".join(text)})
     truth = info["ground_truth"]
-    row = {"messages": messages, "videos": [{"video": absolute_path(info["video"]), "nframes": int(info["num_frames"])}],
+    row = {"messages": messages, "videos": videos,
            "images": images, "data_source": f"videostar/{info['dataset']}", "sample_id": info["sample_id"],
            "task": info["task"], "ground_truth": json.dumps(truth, default=str), "agent_name": AGENT_NAME}
     if "label" in truth:  # action recognition
