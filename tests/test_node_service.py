@@ -182,3 +182,37 @@ except ImportError as exc:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert "ERROR the 'ray' vision and objects backends need Ray: pip install 'videostar-env[ray]'" in out.stdout, \
         out.stderr[-2000:]
+
+
+def test_object_tools_read_the_same_world_through_the_service(cluster):
+    small = {"dataset_kwargs": {"num_scenes": 3, "questions_per_scene": 4}, "tool_cache": None}
+
+    def graph(objects):
+        env = gym.make("VideoSTR-Tools-v0", objects=objects, **small)
+        env.reset(seed=3)
+        record = env.step(tool_call("relation_graph"))[4]["tool_results"][-1]
+        env.close()
+        return record["ok"], record["data"]
+
+    served = graph(("ray", {"backend": "oracle"}))
+    assert served[0] and served == graph("oracle")
+
+
+def test_real_ultralytics_models_run_in_the_service_with_the_in_process_ids_and_outputs(cluster, tmp_path):
+    pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
+    from conftest import build_weights
+
+    options = {"detect_weights": build_weights("yolo11n.yaml", tmp_path / "det.pt"),
+               "pose_weights": build_weights("yolo11n-pose.yaml", tmp_path / "pose.pt"),
+               "device": "cpu", "imgsz": 128, "conf": 0.0, "max_det": 3}  # random weights: a small, non-empty output
+    served = make_backend("vision", ("ray", {"backend": "yolo", "options": options}))
+    local = make_backend("vision", ("yolo", options))
+    assert served.id == local.id
+    env = oracle_env()
+    env.reset(seed=0, options={"index": 0})
+    clip, sample = env.unwrapped._ctx.clip, env.unwrapped._ctx.sample
+    for method in ("detect", "pose"):
+        got, want = getattr(served, method)(clip, sample), getattr(local, method)(clip, sample)
+        assert sum(map(len, want)) > 0
+        assert [[d.box for d in f] for f in got] == [[d.box for d in f] for f in want]
+    env.close()
