@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared_file
+from conftest import WRITTEN, shared_file, written_video
 from videostar_env.clients.tokens import ReplyRoom, TokenMeter, make_encoder, video_tokens
 from videostar_env.datasets.sample import VideoSample
 from videostar_env.knowledge import KnowledgeBase
@@ -26,8 +26,9 @@ SIZE = (112, 144)
 
 
 def context(name: str, box: Toolbox, window=None):
-    """The tool context of an episode on a shared clip (16 frames at SIZE, over `window` or the whole video)."""
-    path = str(shared_file(f"clips/{name}"))
+    """The tool context of an episode on a test-written video (WRITTEN) or a shared clip (16 frames at SIZE, over
+    `window` or the whole video)."""
+    path = str(written_video(name) if name in WRITTEN else shared_file(f"clips/{name}"))
     clip = decode(path, 16, SIZE, window=window)
     sample = VideoSample(id=name, video=path, label="x", label_space=("x",), dataset="clips", split="test")
     return box.context(sample, clip, ("x",), KnowledgeBase([]))
@@ -59,36 +60,49 @@ def test_video_clip_is_registered_but_in_no_default_tool_set():
 @pytest.mark.parametrize("arguments, named", [
     ({"start": 2.0, "end": 1.5}, "'end' (1.5 s) must be after 'start' (2.0 s)"),
     ({"start": 1.0, "end": 1.0}, "'end' (1.0 s) must be after 'start'"),
-    ({"start": 0.5, "end": 60.0}, "'end' (60.0 s) is outside the episode's window, 0.00-10.00 s"),
+    ({"start": 0.5, "end": 60.0}, "'end' (60.0 s) is outside the episode's window, 0.00-6.40 s"),
     ({"start": 30.0, "end": 31.0}, "'start' (30.0 s) is outside the episode's window"),
     ({"start": -1, "end": 1.0}, "'start': -1 is less than the minimum of 0"),
     ({"start": 0.5, "end": 1.5, "fps": 4, "frames": 4}, "give either 'fps' or 'frames', not both"),
     ({"start": 0.5, "end": 1.5, "fps": 0}, "'fps': 0 is less than or equal to the minimum of 0"),
     ({"start": 0.5, "end": 1.5, "frames": MAX_CLIP_FRAMES + 1}, f"'frames': {MAX_CLIP_FRAMES + 1} is greater"),
     ({"start": 0.5, "end": 1.5, "region": [10, 10, 400, 100]}, "'region' [10, 10, 400, 100] must be [x1, y1, x2, y2]"),
-    ({"start": 0.5, "end": 1.5, "region": [50, 10, 20, 100]}, "with 0 <= x1 < x2 <= 340 and 0 <= y1 < y2 <= 256"),
+    ({"start": 0.5, "end": 1.5, "region": [50, 10, 20, 100]}, "with 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 240"),
     ({"start": 0.5, "end": 1.5, "region": [10, 10, 20]}, "'region': [10, 10, 20] is too short"),
     ({"start": 0.5, "end": 1.5, "seconds": 3}, "Additional properties are not allowed ('seconds' was unexpected)"),
 ])
 def test_video_clip_argument_errors_are_tool_errors_naming_the_argument(box, arguments, named):
-    ctx = context("arm_wrestling.mp4", box)  # 280 frames at 28 fps: 0-10 s, 340x256
+    ctx = context("drum.mp4", box)  # 80 frames at 12.5 fps: 0-6.4 s, 320x240
     record = box.run("video_clip", arguments, ctx)
     assert not record.ok and record.videos == []
     assert record.text.startswith("Error: ") and named in record.text, record.text
 
 
 def test_video_clip_outside_the_samples_window_is_refused(box):
-    ctx = context("flipping_pancake.mkv", box, window=(2.5, 6.25))
-    assert episode_window(ctx.clip) == (2.5, 6.25)
+    ctx = context("swing.avi", box, window=(2.5, 4.25))
+    assert episode_window(ctx.clip) == (2.5, 4.25)
     record = box.run("video_clip", {"start": 2.0, "end": 3.0}, ctx)
-    assert not record.ok and "'start' (2.0 s) is outside the episode's window, 2.50-6.25 s" in record.text
-    assert box.run("video_clip", {"start": 2.5, "end": 6.25, "frames": 4}, ctx).ok
+    assert not record.ok and "'start' (2.0 s) is outside the episode's window, 2.50-4.25 s" in record.text
+    assert box.run("video_clip", {"start": 2.5, "end": 4.25, "frames": 4}, ctx).ok
+
+
+WINDOWS = [(0.37, 1.91, {"fps": 5.5}), (1.25, 2.05, {"frames": 7}), (2.6, 3.15, {}), (0.1, 0.93, {"fps": 12})]
+
+
+@pytest.mark.parametrize("name", sorted(WRITTEN))
+@pytest.mark.parametrize("start, end, ask", WINDOWS)
+def test_video_clip_frames_timestamps_and_indices_are_the_decoders(box, name, start, end, ask):
+    check_clip_against_the_decoder(box, name, start, end, ask)
 
 
 @pytest.mark.parametrize("name", CLIPS)
-@pytest.mark.parametrize("start, end, ask", [(0.37, 1.91, {"fps": 5.5}), (1.25, 2.05, {"frames": 7}),
-                                             (2.6, 3.15, {}), (0.1, 0.93, {"fps": 12})])
-def test_video_clip_frames_timestamps_and_indices_are_the_decoders(box, name, start, end, ask):
+@pytest.mark.parametrize("start, end, ask", WINDOWS)
+def test_shared_clips_returned_clips_frames_timestamps_and_indices_are_the_decoders(box, name, start, end, ask):
+    check_clip_against_the_decoder(box, name, start, end, ask)
+
+
+def check_clip_against_the_decoder(box, name, start, end, ask):
+    """A clip of start..end: the decoder's indices, timestamps and frames (also read by PyAV), inside the window."""
     ctx = context(name, box)
     record = box.run("video_clip", {"start": start, "end": end, **ask}, ctx)
     assert record.ok, record.text
@@ -113,28 +127,28 @@ def test_video_clip_frames_timestamps_and_indices_are_the_decoders(box, name, st
 
 
 def test_video_clip_fps_above_the_sources_is_capped_at_every_source_frame_with_a_note(box):
-    ctx = context("arm_wrestling.mp4", box)  # 28 fps
+    ctx = context("swing.avi", box)  # 25 fps
     record = box.run("video_clip", {"start": 1.3, "end": 1.9, "fps": 60}, ctx)
     assert record.ok
     indices = list(record.videos[0].indices)
-    assert indices == list(range(36, 54))  # every source frame from 1.3 s (frame 36 shows 1.286-1.321 s) to 1.9 s
-    assert "Note: fps=60 is above the video's 28.00 fps: capped at 28.00 fps (every source frame)" in record.text
-    assert record.data["notes"] and record.data["frames"] == 18
+    assert indices == list(range(32, 48))  # every source frame from 1.3 s (frame 32 shows 1.28-1.32 s) to 1.9 s
+    assert "Note: fps=60 is above the video's 25.00 fps: capped at 25.00 fps (every source frame)" in record.text
+    assert record.data["notes"] and record.data["frames"] == 16
 
     more = box.run("video_clip", {"start": 1.3, "end": 1.5, "frames": 20}, ctx)
-    assert list(more.videos[0].indices) == list(range(36, 42))
+    assert list(more.videos[0].indices) == list(range(32, 38))
     assert "frames=20 is more than the 6 source frames between 1.3 and 1.5 s: capped at 6" in more.text
 
-    long = box.run("video_clip", {"start": 0.0, "end": 9.5, "fps": 28}, ctx)
+    long = box.run("video_clip", {"start": 0.0, "end": 4.7, "fps": 25}, ctx)
     assert len(long.videos[0].indices) == MAX_CLIP_FRAMES and f"the {MAX_CLIP_FRAMES} a clip may hold" in long.text
 
 
 def test_video_clip_region_is_cropped_from_source_pixels_and_resized_to_the_frame_size(box):
-    ctx = context("arm_wrestling.mp4", box)
+    ctx = context("drum.mp4", box)
     record = box.run("video_clip", {"start": 2.2, "end": 3.1, "frames": 3, "region": [40.5, 16, 200, 180]}, ctx)
     assert record.ok, record.text
     (clip,) = record.videos
-    source = decode_indices(ctx.sample.video, clip.indices, (256, 340)).frames
+    source = decode_indices(ctx.sample.video, clip.indices, (240, 320)).frames
     crops = [np.asarray(Image.fromarray(np.ascontiguousarray(f[16:180, 40:200])).resize((SIZE[1], SIZE[0]),
                                                                                           Image.BILINEAR))
              for f in source]
@@ -147,7 +161,7 @@ def test_video_clip_cached_second_call_returns_the_same_frames(tmp_path):
     results = []
     for _ in range(2):  # a fresh toolbox each time: the second reads the cache's pickled result
         box = Toolbox.build(["video_clip"], tool_cache=CacheConfig(directory=str(tmp_path / "cache")))
-        results.append(box.run("video_clip", arguments, context("apply_eye_makeup.avi", box)))
+        results.append(box.run("video_clip", arguments, context("swing.avi", box)))
         box.close()
     first, second = results
     assert first.ok and not first.cached and second.cached
@@ -158,7 +172,7 @@ def test_video_clip_cached_second_call_returns_the_same_frames(tmp_path):
 
 
 def test_video_clip_survives_a_pickle_round_trip_with_its_metadata(box):
-    result = box.tools["video_clip"](context("arm_wrestling.mp4", box), start=1.0, end=2.0, frames=4)
+    result = box.tools["video_clip"](context("drum.mp4", box), start=1.0, end=2.0, frames=4)
     copy = pickle.loads(pickle.dumps(result))
     (a,), (b,) = result.videos, copy.videos
     assert (b.indices, b.fps, b.total_frames, b.path, b.window) == (a.indices, a.fps, a.total_frames, a.path, a.window)
@@ -181,7 +195,7 @@ def meter():
 
 
 def test_video_clip_that_does_not_fit_the_budget_shows_fewer_frames_saying_so(box, meter):
-    ctx = context("flipping_pancake.mkv", box)
+    ctx = context("drum.mp4", box)
     whole = box.run("video_clip", {"start": 1.1, "end": 3.3, "frames": 12}, ctx)
     needs = meter.tool_reply(whole.text, [], whole.videos)
     room = ReplyRoom(needs - 3 * video_tokens(2, *SIZE) // 2, needs + 1000, meter)  # room for about 8 frames
@@ -197,7 +211,7 @@ def test_video_clip_that_does_not_fit_the_budget_shows_fewer_frames_saying_so(bo
 
 
 def test_video_clip_that_does_not_fit_even_one_frame_is_refused_with_the_tokens_it_needs(box, meter):
-    ctx = context("flipping_pancake.mkv", box)
+    ctx = context("drum.mp4", box)
     whole = box.run("video_clip", {"start": 1.1, "end": 3.3, "frames": 12}, ctx)
     needs = meter.tool_reply(whole.text, [], whole.videos)
     room = ReplyRoom(40, 600, meter)
@@ -218,7 +232,7 @@ def test_video_clip_is_left_out_of_precompute_which_runs_tools_without_arguments
     env.close()
 
 
-def test_video_clip_decoder_reads_the_last_frame_of_an_avi_right_every_time():
+def test_decoder_reads_the_last_frame_of_the_shared_avi_right_every_time():
     path = str(shared_file("clips/apply_eye_makeup.avi"))  # decord's get_batch([10, 163]) is wrong about 1 in 10
     truth = decode_indices(path, [10, 163], SIZE, backend="pyav").frames.astype(int)
     for _ in range(20):
@@ -226,16 +240,16 @@ def test_video_clip_decoder_reads_the_last_frame_of_an_avi_right_every_time():
         assert np.abs(frames - truth).mean(axis=(1, 2, 3)).max() < 3
 
 
-def test_video_clip_decoder_reads_exactly_the_indices_given_and_names_one_past_the_end():
-    path = str(shared_file("clips/apply_eye_makeup.avi"))  # 164 frames
-    clip = decode_indices(path, [163, 5, 6], SIZE, window=(0.1, 6.6))
-    whole = decode(path, 164, SIZE)  # every frame, in order
-    assert clip.indices == (163, 5, 6) and clip.window == (0.1, 6.6)
-    assert np.array_equal(clip.frames, whole.frames[[163, 5, 6]])
-    with pytest.raises(VideoDecodeError, match="frame 164 asked for, but the video has 164 frames"):
-        decode_indices(path, [0, 164], SIZE)
+def test_decoder_reads_exactly_the_indices_given_and_names_one_past_the_end():
+    path = str(written_video("swing.avi"))  # 120 frames
+    clip = decode_indices(path, [119, 5, 6], SIZE, window=(0.1, 4.7))
+    whole = decode(path, 120, SIZE)  # every frame, in order
+    assert clip.indices == (119, 5, 6) and clip.window == (0.1, 4.7)
+    assert np.array_equal(clip.frames, whole.frames[[119, 5, 6]])
+    with pytest.raises(VideoDecodeError, match="frame 120 asked for, but the video has 120 frames"):
+        decode_indices(path, [0, 120], SIZE)
     with pytest.raises(ValueError, match="one or more frame indices >= 0"):
         decode_indices(path, [], SIZE)
-    assert clip.subset([2, 0]).indices == (6, 163)
+    assert clip.subset([2, 0]).indices == (6, 119)
     with pytest.raises(ValueError, match="positions must name 1 to 3 of the clip's frames"):
         clip.subset([3])
