@@ -216,3 +216,13 @@ def test_real_ultralytics_models_run_in_the_service_with_the_in_process_ids_and_
         assert sum(map(len, want)) > 0
         assert [[d.box for d in f] for f in got] == [[d.box for d in f] for f in want]
     env.close()
+
+
+def test_stopping_the_node_services_kills_this_jobs_detached_actors(cluster):
+    backend = make_backend("vision", ("ray", {"backend": "oracle"}))
+    name = backend.service.name
+    assert name in remote.stop_node_services()
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(backend.service.handle.stats.remote())
+    again = make_backend("vision", ("ray", {"backend": "oracle"}))  # a new service, no retry of the dead one
+    assert again.service is not backend.service and again.service.restarts == 0

@@ -118,6 +118,25 @@ def node_service_name(ray: Any, prefix: str = "videostar-vision") -> str:
     return f"{prefix}-{context.get_node_id()[:16]}-job{context.get_job_id()}"
 
 
+def stop_node_services(prefix: str = "videostar-vision") -> list[str]:
+    """Kill this Ray job's node services, on every node (a detached actor outlives its job otherwise); their names."""
+    ray = _ray()
+    job = ray.get_runtime_context().get_job_id()
+    stopped = []
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        name, namespace = entry["name"], entry["namespace"]
+        if name.startswith(f"{prefix}-") and name.endswith(f"-job{job}"):
+            try:
+                ray.kill(ray.get_actor(name, namespace=namespace))
+            except ValueError:  # it died meanwhile
+                continue
+            stopped.append(name)
+    with _LOCK:  # envs made later in this process start a new service instead of retrying a dead one
+        for key in [k for k in _SERVICES if k[0] in stopped]:
+            del _SERVICES[key]
+    return stopped
+
+
 class RemoteBackend:
     """A vision or objects backend whose calls run in the node's service actor; `id` is the wrapped backend's."""
 
