@@ -226,3 +226,34 @@ def test_stopping_the_node_services_kills_this_jobs_detached_actors(cluster):
         ray.get(backend.service.handle.stats.remote())
     again = make_backend("vision", ("ray", {"backend": "oracle"}))  # a new service, no retry of the dead one
     assert again.service is not backend.service and again.service.restarts == 0
+
+
+def test_every_worker_of_a_job_on_the_node_finds_the_same_service(cluster):
+    @ray.remote(num_cpus=0)
+    class Worker:  # an agent-loop worker: a Ray actor of the job that makes envs
+        def play(self):
+            import gymnasium as gym
+            import videostar_env  # noqa: F401
+            from videostar_env import tool_call
+
+            env = gym.make("VideoSTAR-v0", vision=("ray", {"backend": "oracle"}), tool_cache=None)
+            env.reset(seed=0)
+            ok = env.step(tool_call("pose_estimation"))[4]["tool_results"][-1]["ok"]
+            vision = env.unwrapped.toolbox.backends.vision
+            return ok, vision.service.name, vision.stats()["pid"]
+
+    first, second = ray.get([Worker.remote().play.remote(), Worker.remote().play.remote()])
+    assert first[0] and second[0]
+    assert first[1:] == second[1:]  # one name (node and job), one actor process
+    assert first[1] == remote.node_service_name(ray)
+
+
+def test_with_no_retries_left_a_dead_service_is_a_failed_tool_call_and_the_episode_still_ends(cluster):
+    env = oracle_env(service_name="videostar-test-no-retries", retries=0)
+    _, info = env.reset(seed=0)
+    ray.kill(env.unwrapped.toolbox.backends.vision.service.handle)
+    record = env.step(tool_call("pose_estimation"))[4]["tool_results"][-1]
+    assert not record["ok"] and "videostar-test-no-retries' died and 0 restart(s)" in record["text"]
+    _, reward, terminated, _, _ = env.step(answer(info["ground_truth"]["label"]))
+    assert terminated and reward > 0
+    env.close()
