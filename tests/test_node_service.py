@@ -253,7 +253,13 @@ def test_with_no_retries_left_a_dead_service_is_a_failed_tool_call_and_the_episo
     _, info = env.reset(seed=0)
     ray.kill(env.unwrapped.toolbox.backends.vision.service.handle)
     record = env.step(tool_call("pose_estimation"))[4]["tool_results"][-1]
-    assert not record["ok"] and "videostar-test-no-retries' died and 0 restart(s)" in record["text"]
+    assert not record["ok"] and "videostar-test-no-retries' died during the call (retries allowed: 0" in record["text"]
     _, reward, terminated, _, _ = env.step(answer(info["ground_truth"]["label"]))
     assert terminated and reward > 0
     env.close()
+
+
+def test_the_oracle_through_the_service_still_refuses_a_dataset_without_ground_truth(cluster, clip_folder):
+    with pytest.raises(ValueError, match="reads ground-truth keypoints"):
+        gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(clip_folder)},
+                 vision=("ray", {"backend": "oracle"}))

@@ -89,8 +89,8 @@ class _Service:
                 return self.ray.get(getattr(handle, method).remote(*args), timeout=timeout)
             except _actor_errors(self.ray) as exc:
                 if attempt == retries:
-                    raise ToolError(f"the node vision service {self.name!r} died and {retries} restart(s) did not "
-                                    f"help: {' '.join(str(exc).split())[:300]}") from exc
+                    raise ToolError(f"the node vision service {self.name!r} died during the call (retries allowed: "
+                                    f"{retries}, all used): {' '.join(str(exc).split())[:300]}") from exc
                 self._restart(handle, attempt + 1, retries, exc)
             except self.ray.exceptions.RayTaskError as exc:  # the wrapped backend's own error: its message
                 cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
@@ -167,7 +167,7 @@ class RemoteBackend:
             except ConnectionError as exc:
                 raise ServiceUnavailable(f"no Ray cluster to run the node vision service on ({exc}); start one with "
                                          f"`ray start --head`, or ray.init() before making the env") from None
-        self.backend, self.options, self.retries = backend, dict(options or {}), int(retries)
+        self.backend, self.options, self.retries, self._make = backend, dict(options or {}), int(retries), make
         name = service_name or node_service_name(ray)
         actor = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_concurrency": int(max_concurrency),
                  "scheduling_strategy": ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
@@ -182,6 +182,13 @@ class RemoteBackend:
             self.id = self.service.call("open", *self.spec, retries=self.retries)
         except ToolError as exc:
             raise ServiceUnavailable(str(exc)) from None
+
+    def check(self, dataset: Any) -> None:
+        """The wrapped backend's check of the dataset, made here: only the oracles have one, and they load nothing."""
+        check = getattr(self._make(self.kind, (self.backend, self.options)), "check", None) \
+            if self.backend == "oracle" else None
+        if check is not None:
+            check(dataset)
 
     def prepare(self, tasks: Sequence[str]) -> None:
         """The wrapped backend's prepare, in the service: missing weights fail now, naming their option."""
