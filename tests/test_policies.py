@@ -144,6 +144,19 @@ def test_max_pixels_alone_bounds_frames_and_tool_images(tiny_qwen):
     assert {tuple(g) for g in inputs["image_grid_thw"].tolist()} == {(1, 4, 4)}
 
 
+def test_building_a_tiny_qwen_leaves_the_processor_classes_defaults_alone(tmp_path):
+    """Pixel bounds given as min_pixels= / max_pixels= rewrite a Qwen2-VL processor class's defaults (transformers
+    5.10): every processor made later in the process, another checkpoint's included, would start from them."""
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    from videostar_trainers.tiny_models import build_tiny_qwen
+
+    before = [dict(cls().size) for cls in (Qwen2VLImageProcessor, Qwen2VLVideoProcessor)]
+    build_tiny_qwen(tmp_path / "tiny")
+    assert [dict(cls().size) for cls in (Qwen2VLImageProcessor, Qwen2VLVideoProcessor)] == before
+    assert before[1]["longest_edge"] != 112 * 112  # the tiny checkpoint's own bound is its own
+
+
 def test_qwen_vl_decodes_up_to_the_end_of_turn_and_names_its_reasoning_form(qwen_agent):
     tokenizer = qwen_agent.processor.tokenizer
     ids = tokenizer("<think>a</think><|video_pad|><|im_end|>junk<|endoftext|>")["input_ids"]
