@@ -12,7 +12,8 @@ template is the tiny Qwen3-VL Thinking one, because the hub's Qwen3.5 template r
 same way: ChatML, the same vision placeholders, tool messages inside one user turn, `<think>\n` opening the
 generation prompt, and assistant turns before the last real user query without their reasoning (the env's tool
 results are user turns that start with images, so each counts as a query and only the final turn follows the
-last one). Where the hub's template differs, none of it reached by the env's messages:
+last one). Where the hub's template differs (as described from its published template: it cannot be
+downloaded here to check against), none of it reached by the env's messages:
 - with `tools=` it writes the tool schemas into the system prompt and renders an assistant message's
   `tool_calls` in its XML form (`<tool_call>\n<function=NAME>\n<parameter=KEY>...`); the env lists its tools in
   its own system prompt and keeps tool calls in the reply's text (hermes JSON), so a real Qwen3.5 may answer in
