@@ -265,3 +265,27 @@ def test_another_host_needs_a_token_and_the_token_must_be_set(monkeypatch):
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     with pytest.raises(ValueError, match=TOKEN_ENV):
         make_app(ServerConfig(token_env=TOKEN_ENV))
+
+
+def test_a_server_bug_is_500_with_a_number_and_no_message(server, http):
+    session = open_session(http)
+    http.post(f"/sessions/{session}/reset", json={"seed": 0})
+
+    def broken(action):
+        raise OSError("disk failed at /srv/secret-path")
+
+    server[1].app.state.store.sessions[session].env.step = broken
+    detail = refused(http.post(f"/sessions/{session}/step", json={"action": "hi"}), 500, "internal error #")
+    assert "disk" not in detail and "secret-path" not in detail
+    assert http.get(f"/sessions/{session}/state").status_code == 200  # the server and the connection go on
+    http.delete(f"/sessions/{session}")
+
+
+def test_serve_command_errors_are_one_line(capsys, monkeypatch):
+    from videostar_env.cli.main import main
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    for argv in (["serve", "--host", "0.0.0.0"], ["serve", "--token-env", TOKEN_ENV], ["serve", "--max-sessions", "0"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("videostar serve: error:") and "\n" not in err and "Traceback" not in err, err

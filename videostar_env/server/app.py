@@ -95,11 +95,8 @@ def make_app(config: ServerConfig) -> Guard:
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def bug(_: Request, exc: Exception) -> JSONResponse:
-        number = next(_ERRORS)
-        LOG.error("internal error #%d: %s", number, type(exc).__name__, exc_info=exc)
-        return JSONResponse({"detail": f"internal error #{number} in the server (its log has the traceback)"},
-                            status_code=500)
+    async def bug(_: Request, exc: Exception) -> JSONResponse:  # outside an env call (Starlette logs it again)
+        return JSONResponse({"detail": internal_error(exc)}, status_code=500)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -127,7 +124,7 @@ def make_app(config: ServerConfig) -> Guard:
         async with session.lock:
             obs, info = await env_call(store.run(lambda: session.env.reset(seed=body.seed, options=options)))
             session.episodes, session.done = session.episodes + 1, False
-            return await store.run(reply, session, obs, None, False, False, info)
+            return await encoded(store.run(reply, session, obs, None, False, False, info))
 
     @app.post("/sessions/{session_id}/step")
     async def step(session_id: str, body: StepRequest) -> Response:
@@ -138,7 +135,7 @@ def make_app(config: ServerConfig) -> Guard:
             obs, reward, terminated, truncated, info = await env_call(store.run(session.env.step, body.action))
             session.steps += 1
             session.done = terminated or truncated
-            return await store.run(reply, session, obs, float(reward), terminated, truncated, info)
+            return await encoded(store.run(reply, session, obs, float(reward), terminated, truncated, info))
 
     @app.get("/sessions/{session_id}/state")
     async def state(session_id: str) -> dict[str, Any]:
@@ -176,6 +173,23 @@ async def env_call(awaitable: Any) -> Any:
         # Gymnasium appends the env's kwargs to a TypeError from its constructor: they are the server's, not shown.
         message = re.sub(r"\s*was raised from the environment creator for .*", "", str(message), flags=re.DOTALL)
         raise Refused(400, " ".join(message.split())) from exc
+    except Exception as exc:  # a bug: its traceback goes to the server's log, the client gets a number only
+        raise Refused(500, internal_error(exc)) from exc
+
+
+async def encoded(awaitable: Any) -> Response:
+    """Await a reply's encoding: any error there is the server's (500), whatever its class."""
+    try:
+        return await awaitable
+    except Exception as exc:
+        raise Refused(500, internal_error(exc)) from exc
+
+
+def internal_error(exc: Exception) -> str:
+    """Log a server bug with its traceback under a number; the one line the client gets, which names only that."""
+    number = next(_ERRORS)
+    LOG.error("internal error #%d: %s", number, type(exc).__name__, exc_info=exc)
+    return f"internal error #{number} in the server (its log has the traceback)"
 
 
 def validation_message(exc: RequestValidationError) -> str:
