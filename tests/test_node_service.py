@@ -42,7 +42,7 @@ def oracle_env(**kwargs):
 def test_the_ray_backend_returns_what_the_in_process_backend_returns_under_its_id(cluster):
     env = oracle_env()
     inner = env.unwrapped
-    _, info = env.reset(seed=0, options={"index": 3})
+    env.reset(seed=0, options={"index": 3})
     backend = inner.toolbox.backends.vision
     local = OracleVision()
     assert backend.id == local.id  # tool caches stay shared with in-process runs
@@ -233,7 +233,7 @@ def test_every_worker_of_a_job_on_the_node_finds_the_same_service(cluster):
     class Worker:  # an agent-loop worker: a Ray actor of the job that makes envs
         def play(self):
             import gymnasium as gym
-            import videostar_env  # noqa: F401
+            import videostar_env  # noqa: F401, F811  (registers the env ids in the actor)
             from videostar_env import tool_call
 
             env = gym.make("VideoSTAR-v0", vision=("ray", {"backend": "oracle"}), tool_cache=None)
