@@ -204,6 +204,15 @@ def test_paths_in_any_field_are_refused(http, field):
     assert "path" in detail or "set by the server" in detail
 
 
+def test_paths_in_reset_options_and_session_ids_are_refused(http):
+    session = open_session(http)
+    for options in ({"index": "../../etc/passwd"}, {"index": "/etc/passwd"}, {"video": "/etc/passwd"}):
+        refused(http.post(f"/sessions/{session}/reset", json={"options": options}), 422, "options.")
+    for sid in ("..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd"):
+        refused(http.post(f"/sessions/{sid}/reset", json={}), 404)
+    http.delete(f"/sessions/{session}")
+
+
 def test_an_action_naming_a_file_is_only_text_to_the_env(http):
     """The action is the policy's words: the env parses it, never opens it; the file's content never comes back."""
     session = open_session(http)
