@@ -128,7 +128,7 @@ def test_unknown_format_is_a_programming_error():
         parse("x", "json")
 
 
-FRAGMENTS = ["<tool_call>", "</tool_call>", "<answer>", "</answer>", "<think>", "</think>", '{"name": ', '"arguments"',
+FRAGMENTS = ["<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=", "</parameter>", ">", "<answer>", "</answer>", "<think>", "</think>", '{"name": ', '"arguments"',
              "{", "}", "[", "]", '"', ":", ",", "pose_estimation", "<pose_estimation>", "</pose_estimation>", "yes",
              "no", "<noun_explanation>", "</noun_explanation>", "[1] Observed body parts:", "\n- Wrist: up", "\\", "null"]
 near_valid = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=30).map("".join)
@@ -146,3 +146,34 @@ def test_parser_never_raises(text, fmt):
 def test_submotion_section_ends_at_any_later_section():
     text = "[1] Observed body parts:\n- Knee: bends\n[3] Pattern comparison:\n- wave: 0.2 - no"
     assert parse_submotions(text) == (("Knee", "bends"),)
+
+
+def xml_call(name, arguments):
+    """A tool call as Qwen3.5's chat template renders one: strings as they are, other values as JSON."""
+    params = "".join(f"<parameter={k}>\n{v if isinstance(v, str) else json.dumps(v)}\n</parameter>\n"
+                     for k, v in arguments.items())
+    return f"<tool_call>\n<function={name}>\n{params}</function>\n</tool_call>"
+
+
+def test_qwen3_5_xml_tool_calls_parse_like_their_json_form():
+    text = xml_call("video_clip", {"start": 1.25, "end": 2.75, "region": [10, 20, 150, 140]})
+    assert parse(text, "hermes") == parse(tool_call("video_clip", start=1.25, end=2.75, region=[10, 20, 150, 140]))
+    both = "Looking closer.\n" + xml_call("pose_estimation", {}) + "\n" + xml_call("x", {"note": "a b"})
+    assert parse(both, "hermes") == ToolCall((Call("pose_estimation", {}), Call("x", {"note": "a b"})))
+    broken = parse("<tool_call>\n<function=video_clip>\n<parameter=start>\n1\n</parameter>\n</tool_call>")
+    assert isinstance(broken, Invalid) and "<function=NAME>" in broken.reason
+
+
+json_values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
+                        st.booleans(), st.lists(st.integers(0, 1000), max_size=4))
+names = st.from_regex(r"[a-z_]{1,12}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=names, arguments=st.dictionaries(names, st.one_of(json_values, st.from_regex(r"[a-z][a-z ]{0,10}[a-z]",
+                                                                                              fullmatch=True)),
+                                          max_size=4))
+def test_qwen3_5_xml_tool_calls_round_trip_every_json_value_and_word(name, arguments):
+    words = {k: v for k, v in arguments.items() if isinstance(v, str) and v not in ("true", "false", "null")}
+    arguments = {k: v for k, v in arguments.items() if not isinstance(v, str) or k in words}
+    assert parse(xml_call(name, arguments), "hermes") == ToolCall((Call(name, arguments),))

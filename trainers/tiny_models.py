@@ -16,8 +16,8 @@ last one). Where the hub's template differs (as described from its published tem
 downloaded here to check against), none of it reached by the env's messages:
 - with `tools=` it writes the tool schemas into the system prompt and renders an assistant message's
   `tool_calls` in its XML form (`<tool_call>\n<function=NAME>\n<parameter=KEY>...`); the env lists its tools in
-  its own system prompt and keeps tool calls in the reply's text (hermes JSON), so a real Qwen3.5 may answer in
-  the XML form it was trained on, which the env's parser does not read;
+  its own system prompt and keeps tool calls in the reply's text (hermes JSON); a real Qwen3.5 may answer in
+  the XML form it was trained on, which the env's parser reads too (videostar_env.actions);
 - `enable_thinking=False` pre-fills an empty `<think>\n\n</think>\n\n`; `add_vision_id` numbers the media;
 - it trims each message's content and reasoning and writes a think block (empty if need be) on every assistant
   turn after the last query, not only the last; it refuses a chat without a user query or with a system

@@ -33,6 +33,8 @@ MEDIA_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_
 ANSWER_FORM = "your answer"  # what the hints ask to write inside <answer></answer> when the task does not say
 
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_XML_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)</function>\s*$", re.DOTALL)
+_XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)>(.*?)</parameter>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _DECISION = re.compile(r"<(" + "|".join(DECISION_TAGS) + r")>\s*(yes|no)\s*</\1>", re.IGNORECASE)
 _TAG = re.compile(r"</?[A-Za-z_]+>")
@@ -190,6 +192,12 @@ def _hermes_calls(text: str) -> ToolCall | Invalid | None:
         bodies = [text.split("<tool_call>", 1)[1]]
     calls = []
     for body in bodies:
+        if body.lstrip().startswith("<function="):
+            call = _xml_call(body)
+            if isinstance(call, Invalid):
+                return call
+            calls.append(call)
+            continue
         try:
             obj, _ = json.JSONDecoder().raw_decode(body.strip())
         except (ValueError, RecursionError) as exc:
@@ -210,6 +218,24 @@ def _hermes_calls(text: str) -> ToolCall | Invalid | None:
             return Invalid(f'the "arguments" of {obj["name"]!r} must be a JSON object, not {type(args).__name__}.')
         calls.append(Call(obj["name"], args))
     return ToolCall(tuple(calls))
+
+
+def _xml_call(body: str) -> Call | Invalid:
+    """A call in the XML form Qwen3.5's and Qwen3-Coder's templates teach: <function=NAME> holding
+    <parameter=KEY>VALUE</parameter> blocks; a value is read as JSON where it parses (numbers, lists), else as text."""
+    match = _XML_FUNCTION.match(body.strip())
+    if match is None:
+        return Invalid("a tool call in the XML form must be <function=NAME> with <parameter=KEY>VALUE</parameter> "
+                       "blocks and a closing </function>, e.g. <tool_call>\n<function=pose_estimation>\n"
+                       "</function>\n</tool_call>.")
+    arguments: dict[str, Any] = {}
+    for key, value in _XML_PARAMETER.findall(match.group(2)):
+        value = value.strip("\n")
+        try:
+            arguments[key] = json.loads(value)
+        except (ValueError, RecursionError):
+            arguments[key] = value
+    return Call(match.group(1), arguments)
 
 
 def _videostar_calls(text: str) -> ToolCall | None:
