@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import re
 from typing import Any, AsyncIterator, Optional
 
@@ -26,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from .config import ServerConfig
-from .encoding import describe_space, encode_observation, json_safe
+from .encoding import describe_space, encode_observation, json_safe, to_json
 from .security import Guard, Refused, check_no_paths, client_env_kwargs
 from .sessions import LOG, Session, SessionStore
 
@@ -157,8 +156,8 @@ def reply(session: Session, obs: dict, reward: float | None, terminated: bool, t
     encoded here, on the pool, not on the event loop."""
     body = {"observation": encode_observation(obs, session.encoding, session.memo), "reward": reward,
             "done": bool(terminated or truncated), "terminated": bool(terminated), "truncated": bool(truncated),
-            "info": json_safe(info)}
-    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
+            "info": info}
+    return Response(to_json(body), media_type="application/json")
 
 
 async def env_call(awaitable: Any) -> Any:

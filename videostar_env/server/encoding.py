@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,19 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return {"omitted": "array", "shape": list(value.shape), "dtype": str(value.dtype)}
     return {"omitted": type(value).__name__}
+
+
+def to_json(value: Any) -> bytes:
+    """value as compact JSON bytes, numpy values and arrays as json_safe writes them: json's own walk, in C, with
+    json_safe only for what it cannot take (a key that is no str or number), which is slower (~3 ms a step)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), default=_wire_default).encode()
+    except TypeError:
+        return json.dumps(json_safe(value), separators=(",", ":")).encode()
+
+
+def _wire_default(value: Any) -> Any:
+    return json_safe(value) if isinstance(value, (np.generic, np.ndarray)) else {"omitted": type(value).__name__}
 
 
 def describe_space(space: spaces.Space) -> dict[str, Any]:
