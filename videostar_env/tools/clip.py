@@ -15,7 +15,7 @@ size (a region stretched to it), so the clip fits the observation's tool_frames.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
