@@ -91,22 +91,44 @@ def test_identical_requests_in_flight_from_many_threads_run_once_in_the_service(
     env.close()
 
 
-def test_an_env_with_the_node_service_never_imports_torch_ultralytics_or_litert(cluster, tmp_path):
+@pytest.fixture(scope="module")
+def yolo_options(tmp_path_factory):
+    """Real ultralytics YOLO11 models built from their yaml (random weights: a small, non-empty output)."""
+    pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
+    from conftest import build_weights
+
+    folder = tmp_path_factory.mktemp("weights")
+    return {"detect_weights": build_weights("yolo11n.yaml", folder / "det.pt"),
+            "pose_weights": build_weights("yolo11n-pose.yaml", folder / "pose.pt"),
+            "device": "cpu", "imgsz": 128, "conf": 0.0, "max_det": 3}
+
+
+@pytest.mark.parametrize("backend", ["oracle", "yolo"])
+def test_an_env_with_the_node_service_never_imports_torch_ultralytics_or_litert(cluster, tmp_path, backend, request):
+    served = {"backend": backend, "address": cluster.address_info["address"]}
+    if backend == "yolo":
+        served["options"] = request.getfixturevalue("yolo_options")
+    objects = {"backend": "oracle", "address": cluster.address_info["address"]}
     script = f"""
 import json, sys
 import gymnasium as gym, videostar_env
 from videostar_env import answer, tool_call
-env = gym.make("VideoSTAR-v0", vision=("ray", {{"backend": "oracle", "address": {cluster.address_info['address']!r}}}),
-               tool_cache=None)
+env = gym.make("VideoSTAR-v0", vision=("ray", {served!r}), tool_cache=None)
 _, info = env.reset(seed=0)
-oks = [env.step(tool_call(name))[4]["tool_results"][-1]["ok"] for name in ("pose_estimation", "human_detection")]
+records = [env.step(tool_call(name))[4]["tool_results"][-1] for name in ("pose_estimation", "human_detection")]
+# Random YOLO weights may find no confident keypoints: the tool's own finding, from the model's output.
+oks = [r["ok"] or ({backend == "yolo"} and r["text"].startswith("Error: no person with keypoints")) for r in records]
 reward = env.step(answer(info["ground_truth"]["label"]))[1]
+scenes = gym.make("VideoSTR-Tools-v0", objects=("ray", {objects!r}), tool_cache=None,
+                  dataset_kwargs={{"num_scenes": 2, "questions_per_scene": 2}})
+scenes.reset(seed=0)
+oks.append(scenes.step(tool_call("relation_graph"))[4]["tool_results"][-1]["ok"])
 print(json.dumps({{"oks": oks, "reward": reward, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     found = json.loads(out.stdout.strip().splitlines()[-1])
-    assert found["oks"] == [True, True] and found["reward"] > 0
+    assert found["oks"] == [True, True, True] and found["reward"] > 0
     assert found["heavy"] == []
 
 
@@ -198,13 +220,8 @@ def test_object_tools_read_the_same_world_through_the_service(cluster):
     assert served[0] and served == graph("oracle")
 
 
-def test_real_ultralytics_models_run_in_the_service_with_the_in_process_ids_and_outputs(cluster, tmp_path):
-    pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
-    from conftest import build_weights
-
-    options = {"detect_weights": build_weights("yolo11n.yaml", tmp_path / "det.pt"),
-               "pose_weights": build_weights("yolo11n-pose.yaml", tmp_path / "pose.pt"),
-               "device": "cpu", "imgsz": 128, "conf": 0.0, "max_det": 3}  # random weights: a small, non-empty output
+def test_real_ultralytics_models_run_in_the_service_with_the_in_process_ids_and_outputs(cluster, yolo_options):
+    options = yolo_options
     served = make_backend("vision", ("ray", {"backend": "yolo", "options": options}))
     local = make_backend("vision", ("yolo", options))
     assert served.id == local.id
