@@ -115,20 +115,23 @@ def throughput(url: str, token: str, cache: str, clients: int, rounds: int) -> d
     from videostar_env.tools.cache import CacheConfig
 
     local = lambda: gym.make("VideoSTAR-v0", tool_cache=CacheConfig(cache))  # noqa: E731
-    remote = lambda: gym.make("videostar/Remote-v0", url=url, token=token)  # noqa: E731
     out: dict[str, Any] = {"clients": clients, "rounds": rounds}
+    total = clients * rounds
     for kind, play in (("sessions_per_s", False), ("episodes_per_s", True)):
-        total = clients * rounds
         start = time.perf_counter()
         for seed in range(total):
             episode(local, seed, play)
-        in_process = total / (time.perf_counter() - start)
-        with ThreadPoolExecutor(clients) as pool:
-            start = time.perf_counter()
-            list(pool.map(lambda s: episode(remote, s, play), range(total)))
-            served = total / (time.perf_counter() - start)
-        out[kind] = {"in_process": round(in_process, 2), "server": round(served, 2),
-                     "ratio": round(served / in_process, 2)}
+        row = {"in_process": round(total / (time.perf_counter() - start), 2)}
+        for encoding in ("png", "raw"):
+            def remote(e: str = encoding) -> gym.Env:
+                return gym.make("videostar/Remote-v0", url=url, token=token, image_encoding=e)
+
+            with ThreadPoolExecutor(clients) as pool:
+                start = time.perf_counter()
+                list(pool.map(lambda s: episode(remote, s, play), range(total)))
+                row[f"server_{encoding}"] = round(total / (time.perf_counter() - start), 2)
+            row[f"ratio_{encoding}"] = round(row[f"server_{encoding}"] / row["in_process"], 2)
+        out[kind] = row
     return out
 
 
@@ -153,8 +156,9 @@ def table(report: dict[str, Any]) -> str:
     t = report["throughput"]
     for kind, label in (("sessions_per_s", "sessions/s (open, reset, close)"),
                         ("episodes_per_s", "episodes/s (+ cached tool step, answer)")):
-        lines.append(f"| {label}, {t['clients']} clients | {t[kind]['in_process']:.1f} | {t[kind]['server']:.1f} | – "
-                     f"| {t[kind]['ratio']:.2f}× |")
+        row = t[kind]
+        lines.append(f"| {label}, {t['clients']} clients | {row['in_process']:.1f} | {row['server_png']:.1f} | "
+                     f"{row['server_raw']:.1f} | {row['ratio_png']:.2f}× / {row['ratio_raw']:.2f}× |")
     return "\n".join(lines) + "\n"
 
 
