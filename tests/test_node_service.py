@@ -280,3 +280,15 @@ def test_the_oracle_through_the_service_still_refuses_a_dataset_without_ground_t
     with pytest.raises(ValueError, match="reads ground-truth keypoints"):
         gym.make("VideoSTAR-v0", dataset="folder", dataset_kwargs={"root": str(clip_folder)},
                  vision=("ray", {"backend": "oracle"}))
+
+
+def test_no_ray_cluster_at_the_given_address_is_one_error_at_env_creation(tmp_path):
+    script = """
+import gymnasium as gym, videostar_env
+try:
+    gym.make("VideoSTAR-v0", vision=("ray", {"backend": "oracle", "address": "127.0.0.1:9"}))
+except RuntimeError as exc:
+    print("ERROR", type(exc).__name__, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "ERROR ServiceUnavailable no Ray cluster answers at address '127.0.0.1:9'" in out.stdout, out.stderr[-2000:]

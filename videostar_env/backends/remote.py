@@ -14,6 +14,7 @@ Ray is imported when such a backend is made, never when this module is.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from typing import Any, Callable, Sequence
 
@@ -112,6 +113,18 @@ _SERVICES: dict[tuple, _Service] = {}
 _LOCK = threading.Lock()
 
 
+def _reachable(address: str | None) -> None:
+    """ServiceUnavailable at once when nothing listens at a HOST:PORT address (ray.init would retry for minutes)."""
+    if address in (None, "auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (ValueError, OSError) as exc:
+        raise ServiceUnavailable(f"no Ray cluster answers at address {address!r} ({exc}); give the address "
+                                 f"`ray start --head` printed (HOST:PORT), or leave it out to use the running one") from None
+
+
 def node_service_name(ray: Any, prefix: str = "videostar-vision") -> str:
     """The service's name on this node for this job: every worker of the job on the node computes the same."""
     context = ray.get_runtime_context()
@@ -162,6 +175,7 @@ class RemoteBackend:
                 raise ValueError(f"{what} must be a number of at least {low}, got {value!r}")
         ray = _ray()
         if not ray.is_initialized():
+            _reachable(address)
             try:
                 ray.init(address=address or "auto", log_to_driver=False, namespace=namespace)
             except ConnectionError as exc:
