@@ -292,3 +292,20 @@ except RuntimeError as exc:
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert "ERROR ServiceUnavailable no Ray cluster answers at address '127.0.0.1:9'" in out.stdout, out.stderr[-2000:]
+
+
+def test_the_node_service_benchmark_compares_both_modes_and_the_service_runs_each_key_once(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "videostar_benchmarks.perf.node_service", "--data", "synthetic",
+                          "--workers", "2", "--k", "2", "--out", str(tmp_path)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "node_service.json").read_text())["node_service"]
+    rows = {row["mode"]: row for row in report["rows"]}
+    assert set(rows) == {"in-process", "service"}
+    for row in rows.values():
+        assert row["episodes"] == 4 and row["tool_calls"] == 8 and row["tool_errors"] == 0
+        assert len(row["worker_peak_rss_mb"]) == 2
+    assert rows["service"]["service_computed"] == rows["service"]["unique_keys"]
+    assert rows["service"]["heavy_modules"] == [] and rows["service"]["service_peak_rss_mb"] > 0
+    assert report["ratios"][0]["met"]["runs_are_unique_keys"]
+    assert "| 2 | service | 2 |" in (tmp_path / "node_service.md").read_text()
