@@ -7,6 +7,7 @@ from typing import Any
 from videostar_env.jobs.agents import AGENTS, make_agent
 
 from .base import Agent, BatchAgent
+from .clip_reader import ClipReaderAgent
 from .scripted import HeuristicAgent, NoToolAgent, OracleAgent, RandomAgent
 from .spatial import GraphReaderAgent, GuessAgent
 
@@ -27,8 +28,9 @@ def openai_agent(**kwargs: Any) -> Agent:
 
 # AGENTS lives in videostar_env (jobs/agents.py); this package's agents reach it through the entry points of the
 # group "videostar_env.agents" in setup.cfg, as any other package's do: random, no-tool, heuristic, oracle,
-# graph-reader and guess (spatio-temporal questions), qwen-vl (model=<folder or hub id>), openai (base_url, model).
+# clip-reader (pose, then a dense video_clip whose frames it reads), graph-reader and guess (spatio-temporal
+# questions), qwen-vl (model=<folder or hub id>), openai (base_url, model).
 
 
-__all__ = ["AGENTS", "Agent", "BatchAgent", "GraphReaderAgent", "GuessAgent", "HeuristicAgent", "NoToolAgent",
-           "OracleAgent", "RandomAgent", "make_agent", "openai_agent", "qwen_vl_agent"]
+__all__ = ["AGENTS", "Agent", "BatchAgent", "ClipReaderAgent", "GraphReaderAgent", "GuessAgent", "HeuristicAgent",
+           "NoToolAgent", "OracleAgent", "RandomAgent", "make_agent", "openai_agent", "qwen_vl_agent"]
