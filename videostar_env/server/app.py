@@ -121,6 +121,7 @@ def make_app(config: ServerConfig) -> Guard:
         session = store.get(session_id)
         options = body.options.model_dump(exclude_none=True)
         async with session.lock:
+            store.get(session_id)  # closed while this request waited for the lock: 404, not a closed env's error
             obs, info = await env_call(store.run(lambda: session.env.reset(seed=body.seed, options=options)))
             session.episodes, session.done = session.episodes + 1, False
             return await encoded(store.run(reply, session, obs, None, False, False, info))
@@ -129,6 +130,7 @@ def make_app(config: ServerConfig) -> Guard:
     async def step(session_id: str, body: StepRequest) -> Response:
         session = store.get(session_id)
         async with session.lock:
+            store.get(session_id)
             if session.done:
                 raise Refused(409, "the episode is over (or never started): reset the session before stepping")
             obs, reward, terminated, truncated, info = await env_call(store.run(session.env.step, body.action))
