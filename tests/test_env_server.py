@@ -156,6 +156,7 @@ def test_malformed_requests_are_4xx_with_one_clear_message(http):
     refused(http.post(f"/sessions/{session}/step", json={"action": "hi"}), 409, "reset")
     refused(http.post("/sessions", json={"env_kwargs": {"num_frames": 1}}), 400, "num_frames")
     refused(http.post("/sessions", json={"env_kwargs": {"num_frames": 10**6}}), 400, "num_frames")
+    refused(http.post("/sessions", json={"env_kwargs": {"num_frames": 200, "frame_size": [1000, 1000]}}), 400, "MiB")
     refused(http.post("/sessions", json={"env_kwargs": {"tools": ["mymodule:Evil"]}}), 400, "tools")
     refused(http.post("/sessions", json={"env_id": "VideoSTR-v0"}), 400, "VideoSTAR-v0")
     refused(http.post("/sessions", json={"image_encoding": "jpeg"}), 400, "image_encoding")

@@ -107,7 +107,7 @@ def make_app(config: ServerConfig) -> Guard:
         if body.env_id not in (None, config.env_id):
             check_no_paths(body.env_id, "env_id")
             raise Refused(400, f"this server serves {config.env_id}, not {body.env_id!r} (videostar serve --env-id)")
-        kwargs = client_env_kwargs(body.env_kwargs)
+        kwargs = client_env_kwargs(body.env_kwargs, base)
         session = await env_call(store.create(kwargs, body.image_encoding))
         env = session.env.unwrapped
         return {"session_id": session.id, "env_id": config.env_id,

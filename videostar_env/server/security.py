@@ -8,17 +8,23 @@ registered names, reward weights).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import re
 from typing import Any, Awaitable, Callable
 
+from ..core.config import EnvConfig
 from ..tools import registered_tools
 
+SHAPE = ("num_frames", "max_tool_frames", "frame_size")
 # The EnvConfig fields a client may set, with the largest value of each numeric one (bounds on memory per session).
 CLIENT_FIELDS = {"task_options": None, "num_frames": 256, "frame_size": 1024, "action_format": None, "tools": None,
-                 "max_turns": 64, "max_tool_frames": 64, "max_dialogue_chars": 1 << 20, "max_action_chars": 1 << 20,
-                 "reward": None, "token_budget": 1 << 20, "answer_reserve": 1 << 20, "max_reply_chars": 1 << 20}
+                 "max_turns": 64, "max_tool_frames": 64, "max_dialogue_chars": 1 << 20, "max_action_chars": 1 << 17,
+                 "reward": None, "token_budget": 1 << 20, "answer_reserve": 1 << 20, "max_reply_chars": 1 << 17}
+# The largest observation a session may ask for, its frames and tool frames together (each reply carries it): 64
+# frames at 448 px fit; the default 16 + 8 at 128 px are 1.2 MB.
+MAX_OBSERVATION_BYTES = 64 << 20
 # Looks like a path: a `..` component, an absolute POSIX or Windows path, a home folder or a file URL.
 PATH_LIKE = re.compile(r"(^|[\\/])\.\.([\\/]|$)|^\s*[\\/]|^\s*~|^[A-Za-z]:[\\/]|^\s*file:", re.IGNORECASE)
 
@@ -58,9 +64,10 @@ def check_no_paths(value: Any, where: str) -> None:
             check_no_paths(item, f"{where}[{k}]")
 
 
-def client_env_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+def client_env_kwargs(kwargs: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """The env options a client asked for, checked: only CLIENT_FIELDS, numbers within their bounds, tools by
-    registered name, no path-like values; Refused (400) naming the first problem otherwise."""
+    registered name, observations within MAX_OBSERVATION_BYTES (with the server's options `base`), no path-like
+    values; Refused (400) naming the first problem otherwise."""
     check_no_paths(kwargs, "env_kwargs")
     server_only = sorted(set(kwargs) - set(CLIENT_FIELDS))
     if server_only:
@@ -77,6 +84,16 @@ def client_env_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(tools, list) or not all(isinstance(t, str) and t in known for t in tools):
             raise Refused(400, f"env_kwargs.tools must be a list of registered tool names {sorted(known)}, got "
                                f"{json.dumps(tools)[:200]}")
+    shape = {**{f.name: f.default for f in dataclasses.fields(EnvConfig) if f.name in SHAPE}, **base, **kwargs}
+    size = shape["frame_size"]
+    # Ill-typed values are left to EnvConfig, whose message names them.
+    if (all(isinstance(shape[k], int) for k in ("num_frames", "max_tool_frames"))
+            and isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(v, int) for v in size)):
+        (height, width), count = size, shape["num_frames"] + shape["max_tool_frames"]
+        if count * height * width * 3 > MAX_OBSERVATION_BYTES:
+            raise Refused(400, f"env_kwargs ask for observations of {count} images of {height}x{width} "
+                               f"({count * height * width * 3 >> 20} MiB), over this server's bound of "
+                               f"{MAX_OBSERVATION_BYTES >> 20} MiB: fewer frames or smaller ones")
     if "frame_size" in kwargs and isinstance(kwargs["frame_size"], list):
         kwargs = {**kwargs, "frame_size": tuple(kwargs["frame_size"])}
     return kwargs
