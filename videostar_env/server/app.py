@@ -35,26 +35,36 @@ _ERRORS = itertools.count(1)
 
 
 class Strict(BaseModel):
+    """A request body: an unknown field is an error (422 naming it), never ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class CreateRequest(Strict):
+    """POST /sessions: the served env id (optional), the client's env options, the image encoding."""
+
     env_id: Optional[str] = Field(None, max_length=200)
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     image_encoding: str = Field("png", max_length=8)
 
 
 class ResetOptions(Strict):
+    """reset's options: a dataset index (else a sample drawn with the seed) and a token budget."""
+
     index: Optional[int] = Field(None, ge=0)
     token_budget: Optional[int] = Field(None, ge=1)
 
 
 class ResetRequest(Strict):
+    """POST /sessions/ID/reset."""
+
     seed: Optional[int] = Field(None, ge=0, lt=2**63)
     options: ResetOptions = Field(default_factory=ResetOptions)
 
 
 class StepRequest(Strict):
+    """POST /sessions/ID/step: the policy's text turn."""
+
     action: str
 
 
@@ -99,11 +109,13 @@ def make_app(config: ServerConfig) -> Guard:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
+        """The served env id and how full the server is."""
         return {"status": "healthy", "env_id": config.env_id, "sessions": len(store.sessions),
                 "max_sessions": config.max_sessions}
 
     @app.post("/sessions")
     async def create(body: CreateRequest) -> dict[str, Any]:
+        """Open a session: its id, the env's spaces as JSON, the tools' schemas."""
         if body.env_id not in (None, config.env_id):
             check_no_paths(body.env_id, "env_id")
             raise Refused(400, f"this server serves {config.env_id}, not {body.env_id!r} (videostar serve --env-id)")
@@ -118,6 +130,7 @@ def make_app(config: ServerConfig) -> Guard:
 
     @app.post("/sessions/{session_id}/reset")
     async def reset(session_id: str, body: ResetRequest) -> Response:
+        """Start an episode: the first observation and info."""
         session = store.get(session_id)
         options = body.options.model_dump(exclude_none=True)
         async with session.lock:
@@ -128,6 +141,7 @@ def make_app(config: ServerConfig) -> Guard:
 
     @app.post("/sessions/{session_id}/step")
     async def step(session_id: str, body: StepRequest) -> Response:
+        """Play one text turn: observation, reward, done, terminated, truncated, info."""
         session = store.get(session_id)
         async with session.lock:
             store.get(session_id)
@@ -140,12 +154,14 @@ def make_app(config: ServerConfig) -> Guard:
 
     @app.get("/sessions/{session_id}/state")
     async def state(session_id: str) -> dict[str, Any]:
+        """Episodes and steps so far, and whether the episode is over."""
         session = store.get(session_id)
         return {"env_id": config.env_id, "episodes": session.episodes, "step_count": session.steps,
                 "done": session.done}
 
     @app.delete("/sessions/{session_id}")
     async def close(session_id: str) -> dict[str, Any]:
+        """Close the session and its env."""
         await store.close(session_id)
         return {"closed": True}
 
