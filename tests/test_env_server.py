@@ -299,3 +299,20 @@ def test_serve_command_errors_are_one_line(capsys, monkeypatch):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("videostar serve: error:") and "\n" not in err and "Traceback" not in err, err
+
+
+def test_the_client_says_when_no_server_answers():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectionError, match="videostar serve"):
+        gym.make("videostar/Remote-v0", url=f"http://127.0.0.1:{port}")
+
+
+def test_client_errors_carry_the_servers_message(server):
+    with pytest.raises(PermissionError, match="token"):
+        gym.make("videostar/Remote-v0", url=server[0], token="wrong-token-0000000000000000")
+    with pytest.raises(ValueError, match="set by the server"):
+        gym.make("videostar/Remote-v0", url=server[0], token=TOKEN, env_kwargs={"dataset": "synthetic"})

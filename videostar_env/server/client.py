@@ -35,9 +35,14 @@ class RemoteVideoEnv(gym.Env[dict, str]):
         # Certificates are checked on https; a plain-http URL has no TLS, so loading them (50 ms) is skipped.
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
                                   verify=url.lower().startswith("https://"))
+        self._transport_errors = httpx.TransportError
         self._session: str | None = None
         self._memo: dict[str, dict] = {}  # the last decoded image per key and slot
-        made = self._call("POST", "/sessions", {"env_kwargs": env_kwargs or {}, "image_encoding": image_encoding})
+        try:
+            made = self._call("POST", "/sessions", {"env_kwargs": env_kwargs or {}, "image_encoding": image_encoding})
+        except Exception:
+            self._http.close()
+            raise
         self._session = made["session_id"]
         self.env_id: str = made["env_id"]
         self.tool_schemas: list[dict[str, Any]] = made["tools"]
@@ -71,10 +76,15 @@ class RemoteVideoEnv(gym.Env[dict, str]):
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """The server's JSON reply; its error as ValueError (the request: 400, 413, 422), PermissionError (401) or
-        RuntimeError (an unknown session, a full server, a server fault), with the server's message."""
+        RuntimeError (an unknown session, a full server, a server fault), with the server's message; no server at
+        all is a ConnectionError."""
         if self._http.is_closed:
             raise RuntimeError("the remote env is closed")
-        reply = self._http.request(method, path, json=body)
+        try:
+            reply = self._http.request(method, path, json=body)
+        except self._transport_errors as exc:
+            raise ConnectionError(f"the env server at {self._http.base_url} cannot be reached ({exc}); is "
+                                  "`videostar serve` running there?") from exc
         if reply.status_code < 400:
             return reply.json()
         try:
