@@ -1,5 +1,6 @@
 """Data: synthetic videos, decoding with both backends, the knowledge base, and real clips when present."""
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,17 @@ def test_make_dataset_by_name_or_object():
 def test_label_normalisation():
     assert normalize_label("HandStand_Pushups") == normalize_label("handstand pushups") == "handstandpushups"
     assert normalize_label(" Brush-hair. ") == "brushhair"
+
+
+def test_the_same_frames_encode_to_the_same_bytes_whatever_the_process_did_before(tmp_path):
+    from videostar_env.datasets.synthetic.dataset import render
+    from videostar_env.video.encode import write_video
+
+    frames, _, _ = render("wave", 123)
+    digests = set()
+    for k in range(4):
+        churn = [np.random.default_rng(k).bytes(1 << 20) for _ in range(k)]  # the heap as other work leaves it
+        write_video(tmp_path / f"{k}.mp4", frames, 15)
+        digests.add(hashlib.sha256((tmp_path / f"{k}.mp4").read_bytes()).hexdigest())
+        del churn
+    assert len(digests) == 1

@@ -47,7 +47,7 @@ import numpy as np
 
 
 # Bump when sampling or rendering changes: it is part of the cache folder's digest.
-RENDER_VERSION = "scenes-v1"
+RENDER_VERSION = "scenes-v2"  # v2: the encoder made deterministic (video/encode.py)
 
 SHAPES: tuple[str, ...] = ("cube", "sphere", "cylinder", "cone")
 COLOURS: dict[str, tuple[int, int, int]] = {

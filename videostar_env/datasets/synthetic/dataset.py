@@ -22,7 +22,7 @@ from ...perception.skeleton import INDEX
 from .knowledge import KNOWLEDGE
 
 # Bump when rendering changes so cached videos of an older renderer are not reused.
-RENDER_VERSION = "v1"
+RENDER_VERSION = "v2"  # v2: the encoder made deterministic (video/encode.py)
 
 CLASSES: tuple[str, ...] = tuple(MOTIONS)
 # Each confusable pair is split across base and novel: the open-vocabulary challenge.
