@@ -198,3 +198,33 @@ def test_inflight_refuses_a_computation_that_asks_for_its_own_key():
     with pytest.raises(RuntimeError, match="wait on itself"):
         flights.run("key", lambda: flights.run("key", lambda: 1))
     assert len(flights) == 0
+
+
+def _pose_in_a_process(folder, index, barrier, results):
+    """One worker process: an env on video `index`, stepping the pose call when every worker is ready."""
+    vision = SlowCountingOracle()
+    env = gym.make("VideoSTAR-v0", vision=vision, tool_cache=CacheConfig(folder), **DATA).unwrapped
+    env.reset(seed=0, options={"index": index})
+    barrier.wait()
+    env.step(tool_call("pose_estimation"))
+    record = env._episode.calls[-1]
+    results.put((vision.calls, record.ok, record.cached, record.text))
+    env.close()
+
+
+def test_processes_sharing_a_cache_folder_compute_each_missing_key_once(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    videos = [0, 0, 0, 1, 1, 1]  # three worker processes per video, all asking at once on a cold cache
+    barrier, results = context.Barrier(len(videos)), context.Queue()
+    workers = [context.Process(target=_pose_in_a_process, args=(str(tmp_path), i, barrier, results)) for i in videos]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=240) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(ok for _, ok, _, _ in outcomes)
+    assert sum(calls for calls, *_ in outcomes) == 2  # the model ran once per video, not once per process
+    assert sorted(cached for _, _, cached, _ in outcomes) == [False, False, True, True, True, True]
+    assert len({text for *_, text in outcomes}) == 2

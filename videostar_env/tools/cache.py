@@ -15,10 +15,17 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import os
 import pickle
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: no cross-process wait there, each process computes its own misses
+    fcntl = None  # type: ignore[assignment]
 
 from ..errors import warn
 from ..video.digest import file_digest
@@ -101,6 +108,11 @@ def cacheable(tool: Tool) -> bool:
     return bool(option(tool, "cacheable"))
 
 
+# Processes computing the same key wait for one another through a lock file; keys share LOCK_STRIPES files, so the
+# folder stays small (two keys of one stripe computed at once wait too, rarely).
+LOCK_STRIPES = 1024
+
+
 class ToolCache:
     """Tool results in a store under a hash of their key; `hits` and `misses` count lookups in this process."""
 
@@ -117,14 +129,32 @@ class ToolCache:
         canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def get(self, key: dict[str, Any]) -> ToolResult | None:
-        """The stored result for this key, or None."""
+    def get(self, key: dict[str, Any], counted: bool = True) -> ToolResult | None:
+        """The stored result for this key, or None (counted: add the lookup to hits or misses)."""
         value = self._store.get(self.hash(key))
         if value is None:
-            self.misses += 1
+            self.misses += counted
             return None
-        self.hits += 1
+        self.hits += counted
         return pickle.loads(value)
+
+    @contextmanager
+    def computing(self, key: dict[str, Any]) -> Iterator[None]:
+        """Hold this key's lock across processes while its result is computed and stored: another process that
+        misses the same key waits, then finds the result stored. A lock stripe of LOCK_STRIPES per key (a file under
+        the cache folder; the kernel frees it if the holder dies); no lock for a store that is not a local folder."""
+        if fcntl is None or "://" in self.directory:
+            yield
+            return
+        folder = os.path.join(self.directory, "locks")
+        os.makedirs(folder, exist_ok=True)
+        stripe = int(self.hash(key)[:8], 16) % LOCK_STRIPES
+        with open(os.path.join(folder, f"{stripe:04d}.lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, key: dict[str, Any], result: ToolResult) -> None:
         """Store a result under this key."""

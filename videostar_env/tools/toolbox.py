@@ -93,7 +93,9 @@ class Toolbox:
 
         Calls of a cacheable tool with the same cache key (and cache folder, or none) that run at the same time in
         this process run once, with or without a cache; the others share its outcome, a failure too (each gets its
-        own record, marked `shared`). A tool that sets `cacheable = False` runs for every call.
+        own record, marked `shared`). Across processes sharing a cache folder, one computes a missing key while the
+        others wait for it and read it stored (ToolCache.computing). A tool that sets `cacheable = False` runs for
+        every call.
         """
         tool = self.tools.get(name)
         try:
@@ -124,10 +126,15 @@ class Toolbox:
         try:
             result = cache.get(key) if cache is not None else None
             cached = result is not None
-            if not cached:
+            if cache is None:
                 result = tool(ctx, **args)
-                if cache is not None:
-                    cache.put(key, result)  # only successes: a failed call (a remote outage) is tried again next time
+            elif not cached:
+                with cache.computing(key):  # other processes missing this key wait here, then read it
+                    result = cache.get(key, counted=False)
+                    cached = result is not None
+                    if not cached:
+                        result = tool(ctx, **args)
+                        cache.put(key, result)  # only successes: a failed call is tried again next time
             for array in [*result.images, *(video.frames for video in result.videos)]:
                 array.setflags(write=False)  # identical calls in flight share these arrays (unpickled ones too)
             return ToolCallRecord(name, arguments, True, result.text, list(result.images), result.data,
