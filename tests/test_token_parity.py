@@ -1,6 +1,6 @@
 """Token parity of the verl agent loop: what it trains on is what the policy's processor renders for the episode.
 
-For tiny Qwen2.5-VL, Qwen3-VL and Qwen3-VL Thinking checkpoints and both action formats, an episode
+For tiny Qwen2.5-VL, Qwen3-VL, Qwen3-VL Thinking and Qwen3.5 checkpoints and both action formats, an episode
 whose tool turns carry images is played through trainers/agent_loop.py (verl's server client, a
 stand-in rollout server); the loop's tokens are compared with apply_chat_template + processor on the
 env's final conversation, the mask with the policy's own tokens, and the media with verl's own
@@ -54,13 +54,15 @@ if "Recorded-v0" not in gym.registry:
     gym.register("Recorded-v0", entry_point=recorded)
 
 
-@pytest.fixture(scope="module", params=["qwen2.5-vl", "qwen3-vl", "qwen3-vl-thinking"])
+@pytest.fixture(scope="module", params=["qwen2.5-vl", "qwen3-vl", "qwen3-vl-thinking", "qwen3_5"])
 def policy(request, tmp_path_factory):
-    from videostar_trainers.tiny_models import build_tiny_qwen, build_tiny_qwen3_vl
+    from videostar_trainers.tiny_models import build_tiny_qwen, build_tiny_qwen3_5, build_tiny_qwen3_vl
 
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "qwen2.5-vl":
         return load_policy(build_tiny_qwen(folder))
+    if request.param == "qwen3_5":  # Thinking by default
+        return load_policy(build_tiny_qwen3_5(folder))
     return load_policy(build_tiny_qwen3_vl(folder, thinking=request.param.endswith("thinking")))
 
 
