@@ -138,3 +138,10 @@ def test_video_clip_agent_docs_table_is_what_the_bench_measures(tmp_path):
         # Exact, the clip rows too: the synthetic videos are the same bytes in any process (video/encode.py).
         assert (accuracy, reward) == (f"{overall['accuracy']:.3f}", f"{overall['reward']['total']:.2f}"), (
             frames, tools)
+
+
+def test_video_clip_agent_readme_sentence_quotes_the_docs_table():
+    rows = {(frames, "video_clip" in tools): accuracy for frames, tools, accuracy, *_ in table_rows()}
+    readme = (AGENTS_PAGE.parents[1] / "README.md").read_text()
+    assert (f"with 2 prompt frames its accuracy is {rows[('2', True)]} with the tool and\n{rows[('2', False)]} "
+            "without") in readme
