@@ -45,3 +45,16 @@ def test_agents_reach_the_env_package_through_entry_points():
     from videostar_env.jobs.agents import AGENTS
 
     assert {"heuristic", "no-tool", "oracle", "random", "graph-reader", "guess", "qwen-vl", "openai"} <= set(AGENTS.names())
+
+
+def test_cache_lock_wait_is_set_from_the_command_line():
+    import argparse
+
+    from videostar_env import ENV_IDS
+    from videostar_env.cli.options import add_env_args, env_spec
+
+    parser = argparse.ArgumentParser()
+    add_env_args(parser, sorted(ENV_IDS), "split")
+    cache = env_spec(parser.parse_args(["--cache-lock-wait", "12.5"]))["tool_cache"]
+    assert cache.lock_wait_s == 12.5 and cache.store == "diskcache"
+    assert "tool_cache" not in env_spec(parser.parse_args([]))  # the default config: the env's own

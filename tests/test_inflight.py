@@ -228,3 +228,39 @@ def test_processes_sharing_a_cache_folder_compute_each_missing_key_once(tmp_path
     assert sum(calls for calls, *_ in outcomes) == 2  # the model ran once per video, not once per process
     assert sorted(cached for _, _, cached, _ in outcomes) == [False, False, True, True, True, True]
     assert len({text for *_, text in outcomes}) == 2
+
+
+def test_a_process_waits_for_a_held_key_at_most_lock_wait_s_then_computes_it_itself(tmp_path):
+    import fcntl
+    import os
+
+    from videostar_env.tools.cache import LOCK_STRIPES, ToolCache
+
+    cache = ToolCache(CacheConfig(str(tmp_path), lock_wait_s=0.3))
+    key = {"tool": "pose_estimation", "video": "v"}
+    stripe = f"{int(cache.hash(key)[:8], 16) % LOCK_STRIPES:04x}"
+    path = tmp_path / "locks" / stripe[:2] / f"{stripe}.lock"
+    path.parent.mkdir(parents=True)
+    holder = os.open(path, os.O_RDWR | os.O_CREAT)  # another process computing this key, that never finishes
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    start = time.monotonic()
+    with pytest.warns(UserWarning, match=r"waited 0.3 s \(CacheConfig.lock_wait_s\) for another process"):
+        with cache.computing(key) as locked:
+            assert not locked
+    assert 0.3 <= time.monotonic() - start < 5
+    fcntl.flock(holder, fcntl.LOCK_UN)
+    os.close(holder)
+    with cache.computing(key) as locked:
+        assert locked
+
+
+def test_a_cache_folder_without_room_for_lock_files_computes_without_waiting(tmp_path):
+    from videostar_env.tools.cache import ToolCache
+
+    cache = ToolCache(CacheConfig(str(tmp_path)))
+    (tmp_path / "locks").write_text("a file where the lock folder should be")
+    with pytest.warns(UserWarning, match="cannot make lock files under"):
+        with cache.computing({"tool": "x"}) as locked:
+            assert not locked
+    with pytest.raises(ValueError, match="lock_wait_s must be a number of seconds >= 0"):
+        CacheConfig(lock_wait_s=-1)

@@ -108,6 +108,9 @@ def add_env_args(parser: argparse.ArgumentParser, env_ids: list[str], split_help
                              "nodes, e.g. over NFS), fsspec (--cache-dir is then a URL such as s3://bucket/tools)")
     parser.add_argument("--cache-size-gb", type=float, default=4.0,
                         help="tool cache size bound in GB (default 4; the fsspec store has none)")
+    parser.add_argument("--cache-lock-wait", type=float, default=300.0,
+                        help="seconds a process waits for another computing the same tool result before computing "
+                             "it too (default 300; 0: never waits)")
     parser.add_argument("--no-cache", action="store_true", help="run every tool call afresh")
     parser.add_argument("--token-budget", type=int, metavar="N",
                         help="the policy's response tokens per episode, as verl's response_length (default: "
@@ -161,8 +164,8 @@ def env_spec(args: argparse.Namespace, with_dataset: bool = True) -> dict[str, A
         kwargs["tools"] = [t.strip() for t in args.tools.split(",") if t.strip()]
     if args.no_cache:
         kwargs["tool_cache"] = None
-    elif args.cache_dir or args.cache_store != "diskcache" or args.cache_size_gb != 4.0:
-        kwargs["tool_cache"] = CacheConfig(args.cache_dir, args.cache_size_gb, args.cache_store)
+    elif args.cache_dir or args.cache_store != "diskcache" or args.cache_size_gb != 4.0 or args.cache_lock_wait != 300:
+        kwargs["tool_cache"] = CacheConfig(args.cache_dir, args.cache_size_gb, args.cache_store, args.cache_lock_wait)
     if with_dataset:
         kwargs["dataset"], kwargs["dataset_kwargs"] = dataset_spec(args)
     return kwargs

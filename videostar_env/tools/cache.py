@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import pickle
+import time
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,11 +47,14 @@ class CacheConfig:
     directory: str | None = None  # None: the tools/ folder of paths.cache_dir() ($VIDEOSTAR_CACHE_DIR); a URL for "fsspec"
     size_limit_gb: float = 4.0  # least recently stored entries are evicted beyond this size ("fsspec": not bounded)
     store: str = "diskcache"  # "diskcache" (one machine), "directory" (a folder many nodes share, NFS too), "fsspec"
+    lock_wait_s: float = 300.0  # how long a process waits for another computing the same result (0: never waits)
 
     def __post_init__(self) -> None:
         if not isinstance(self.store, str):  # a name travels to worker processes; a store object may not
             raise TypeError(f"CacheConfig.store must be a registered store name or an import path 'module:attribute' "
                             f"of a factory(directory, size_limit), got {self.store!r}")
+        if isinstance(self.lock_wait_s, bool) or not isinstance(self.lock_wait_s, (int, float)) or self.lock_wait_s < 0:
+            raise ValueError(f"CacheConfig.lock_wait_s must be a number of seconds >= 0, got {self.lock_wait_s!r}")
 
 
 def tool_key(tool: Tool, arguments: dict[str, Any], ctx: "ToolContext") -> dict[str, Any]:
@@ -108,9 +112,9 @@ def cacheable(tool: Tool) -> bool:
     return bool(option(tool, "cacheable"))
 
 
-# Processes computing the same key wait for one another through a lock file; keys share LOCK_STRIPES files, so the
-# folder stays small (two keys of one stripe computed at once wait too, rarely).
-LOCK_STRIPES = 1024
+# Processes computing the same key wait for one another through a lock file; keys share LOCK_STRIPES files (made as
+# keys need them), so the folder stays bounded and two keys of one stripe computed at once wait too, rarely.
+LOCK_STRIPES = 65536
 
 
 class ToolCache:
@@ -139,22 +143,58 @@ class ToolCache:
         return pickle.loads(value)
 
     @contextmanager
-    def computing(self, key: dict[str, Any]) -> Iterator[None]:
-        """Hold this key's lock across processes while its result is computed and stored: another process that
-        misses the same key waits, then finds the result stored. A lock stripe of LOCK_STRIPES per key (a file under
-        the cache folder; the kernel frees it if the holder dies); no lock for a store that is not a local folder."""
-        if fcntl is None or "://" in self.directory:
-            yield
+    def computing(self, key: dict[str, Any]) -> Iterator[bool]:
+        """Hold this key's lock across processes while its result is computed and stored; yields whether it holds
+        it. Another process that misses the same key waits (at most CacheConfig.lock_wait_s), then finds the result
+        stored. No lock, with a warning, where one cannot be taken (a folder without locks, an NFS mount without
+        lockd), and none for a store that is not a local folder: each process then computes its own misses."""
+        if fcntl is None or "://" in self.directory or self.config.lock_wait_s <= 0:
+            yield False
             return
-        folder = os.path.join(self.directory, "locks")
-        os.makedirs(folder, exist_ok=True)
-        stripe = int(self.hash(key)[:8], 16) % LOCK_STRIPES
-        with open(os.path.join(folder, f"{stripe:04d}.lock"), "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        stripe = f"{int(self.hash(key)[:8], 16) % LOCK_STRIPES:04x}"
+        path = os.path.join(self.directory, "locks", stripe[:2], f"{stripe}.lock")
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            handle = open(path, "a+b")
+        except OSError as exc:
+            warn(f"the tool cache cannot make lock files under {self.directory}/locks ({exc.strerror}): processes "
+                 "sharing it may compute the same result at once")
+            yield False
+            return
+        with handle:
+            locked = self._lock(handle)
             try:
-                yield
+                yield locked
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _lock(self, handle: Any) -> bool:
+        """Take the lock file's exclusive lock, polling until lock_wait_s has passed; whether it was taken."""
+        deadline, pause = time.monotonic() + self.config.lock_wait_s, 0.01
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    warn(f"waited {self.config.lock_wait_s:g} s (CacheConfig.lock_wait_s) for another process "
+                         "computing a tool result; computing it here too")
+                    return False
+                time.sleep(pause)
+                pause = min(2 * pause, 0.25)
+            except OSError as exc:  # ENOLCK: a file system without locks
+                warn(f"the tool cache cannot lock files under {self.directory}/locks ({exc.strerror}): processes "
+                     "sharing it may compute the same result at once")
+                return False
+
+    def stored_meanwhile(self, key: dict[str, Any]) -> ToolResult | None:
+        """The result another process stored after this one's miss (then counted as a hit, not a miss), or None."""
+        result = self.get(key, counted=False)
+        if result is not None:
+            self.misses -= 1
+            self.hits += 1
+        return result
 
     def put(self, key: dict[str, Any], result: ToolResult) -> None:
         """Store a result under this key."""

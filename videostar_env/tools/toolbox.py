@@ -129,8 +129,8 @@ class Toolbox:
             if cache is None:
                 result = tool(ctx, **args)
             elif not cached:
-                with cache.computing(key):  # other processes missing this key wait here, then read it
-                    result = cache.get(key, counted=False)
+                with cache.computing(key) as locked:  # other processes missing this key wait here, then read it
+                    result = cache.stored_meanwhile(key) if locked else None
                     cached = result is not None
                     if not cached:
                         result = tool(ctx, **args)
