@@ -316,3 +316,65 @@ def test_client_errors_carry_the_servers_message(server):
         gym.make("videostar/Remote-v0", url=server[0], token="wrong-token-0000000000000000")
     with pytest.raises(ValueError, match="set by the server"):
         gym.make("videostar/Remote-v0", url=server[0], token=TOKEN, env_kwargs={"dataset": "synthetic"})
+
+
+def test_a_session_whose_env_fails_to_close_is_logged_and_expiry_goes_on(caplog):
+    with running(ServerConfig(max_sessions=3, idle_timeout=0.3)) as (url, app):
+        store = app.app.state.store
+        with httpx.Client(base_url=url, timeout=120) as client:
+            broken = client.post("/sessions", json={"env_kwargs": SMALL}).json()["session_id"]
+
+            def fail():
+                raise OSError("the cache's disk went away")
+            store.sessions[broken].env.close = fail
+            client.post("/sessions", json={"env_kwargs": SMALL})
+            deadline = time.monotonic() + 10
+            while store.sessions and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not store.sessions  # both expired: the broken close did not stop the expiry task
+            later = client.post("/sessions", json={"env_kwargs": SMALL}).json()["session_id"]
+            deadline = time.monotonic() + 10
+            while store.sessions and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert later not in store.sessions
+    assert "closing a session" in caplog.text and "the cache's disk went away" in caplog.text
+
+
+def test_a_session_is_idle_from_its_last_reply_not_from_the_start_of_a_long_step():
+    with running(ServerConfig(max_sessions=2, idle_timeout=0.5)) as (url, app):
+        with httpx.Client(base_url=url, timeout=120) as client:
+            session = client.post("/sessions", json={"env_kwargs": SMALL}).json()["session_id"]
+            client.post(f"/sessions/{session}/reset", json={"seed": 0})
+            env = app.app.state.store.sessions[session].env
+            step = env.step
+
+            def slow_step(action):
+                time.sleep(1.0)  # longer than the idle timeout
+                return step(action)
+            env.step = slow_step
+            assert client.post(f"/sessions/{session}/step", json={"action": tool_call("pose_estimation")}).is_success
+            env.step = step
+            reply = client.post(f"/sessions/{session}/step", json={"action": tool_call("human_detection")})
+            assert reply.is_success, reply.text  # not expired right after the long step's reply
+
+
+def test_a_failed_reset_leaves_the_session_unsteppable(http, server):
+    session = open_session(http)
+    assert http.post(f"/sessions/{session}/reset", json={"seed": 0}).is_success
+    refused(http.post(f"/sessions/{session}/reset", json={"options": {"index": 10**9}}), 400)
+    refused(http.post(f"/sessions/{session}/step", json={"action": "<answer>A</answer>"}), 409, "reset")
+
+
+def test_the_client_hides_session_ids_in_its_log_strips_the_token_and_closes_after_errors(server, caplog,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("VIDEOSTAR_TEST_TOKEN_FILE_LINE", TOKEN + "\n")  # as read from a token file
+    caplog.set_level(logging.INFO, logger="httpx")
+    env = gym.make("videostar/Remote-v0", url=server[0], token_env="VIDEOSTAR_TEST_TOKEN_FILE_LINE",
+                   env_kwargs=SMALL).unwrapped
+    session = env._session
+    env.reset(seed=0)
+    assert "/sessions/<id>/reset" in caplog.text and session not in caplog.text
+    env._http.close = lambda close=env._http.close: (close(), setattr(env, "closed_http", True))
+    env._call = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no server"))
+    env.close()  # the server is gone: the session cannot be closed there, the connection still is
+    assert env.closed_http and env._session is None

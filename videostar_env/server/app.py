@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import re
+import time
 from typing import Any, AsyncIterator, Optional
 
 import gymnasium as gym
@@ -121,12 +122,16 @@ def make_app(config: ServerConfig) -> Guard:
             raise Refused(400, f"this server serves {config.env_id}, not {body.env_id!r} (videostar serve --env-id)")
         kwargs = client_env_kwargs(body.env_kwargs, base)
         session = await env_call(store.create(kwargs, body.image_encoding))
-        env = session.env.unwrapped
-        return {"session_id": session.id, "env_id": config.env_id,
-                "observation_space": describe_space(session.env.observation_space),
-                "action_space": describe_space(session.env.action_space),
-                "tools": json_safe(getattr(env, "tool_schemas", [])), "dataset_size": len(env.dataset),
-                "idle_timeout": config.idle_timeout}
+        try:
+            env = session.env.unwrapped
+            return {"session_id": session.id, "env_id": config.env_id,
+                    "observation_space": describe_space(session.env.observation_space),
+                    "action_space": describe_space(session.env.action_space),
+                    "tools": json_safe(getattr(env, "tool_schemas", [])), "dataset_size": len(env.dataset),
+                    "idle_timeout": config.idle_timeout}
+        except BaseException:  # the client never learns the id: the session must not hold a place until it expires
+            await store.close(session.id, "closed (its creation failed)")
+            raise
 
     @app.post("/sessions/{session_id}/reset")
     async def reset(session_id: str, body: ResetRequest) -> Response:
@@ -135,9 +140,13 @@ def make_app(config: ServerConfig) -> Guard:
         options = body.options.model_dump(exclude_none=True)
         async with session.lock:
             store.get(session_id)  # closed while this request waited for the lock: 404, not a closed env's error
-            obs, info = await env_call(store.run(lambda: session.env.reset(seed=body.seed, options=options)))
-            session.episodes, session.done = session.episodes + 1, False
-            return await encoded(store.run(reply, session, obs, None, False, False, info))
+            session.done = True  # until the reset succeeds: a half-reset env is not stepped
+            try:
+                obs, info = await env_call(store.run(lambda: session.env.reset(seed=body.seed, options=options)))
+                session.episodes, session.done = session.episodes + 1, False
+                return await encoded(store.run(reply, session, obs, None, False, False, info))
+            finally:
+                session.last_used = time.monotonic()  # idle from the reply on, however long the reset took
 
     @app.post("/sessions/{session_id}/step")
     async def step(session_id: str, body: StepRequest) -> Response:
@@ -147,10 +156,13 @@ def make_app(config: ServerConfig) -> Guard:
             store.get(session_id)
             if session.done:
                 raise Refused(409, "the episode is over (or never started): reset the session before stepping")
-            obs, reward, terminated, truncated, info = await env_call(store.run(session.env.step, body.action))
-            session.steps += 1
-            session.done = terminated or truncated
-            return await encoded(store.run(reply, session, obs, float(reward), terminated, truncated, info))
+            try:
+                obs, reward, terminated, truncated, info = await env_call(store.run(session.env.step, body.action))
+                session.steps += 1
+                session.done = terminated or truncated
+                return await encoded(store.run(reply, session, obs, float(reward), terminated, truncated, info))
+            finally:
+                session.last_used = time.monotonic()  # idle from the reply on, however long the step took
 
     @app.get("/sessions/{session_id}/state")
     async def state(session_id: str) -> dict[str, Any]:

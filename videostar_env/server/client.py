@@ -5,13 +5,33 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from typing import Any
 
 import gymnasium as gym
 
 from ..errors import MissingDependency
 from .encoding import ENCODINGS, build_space, decode_observation
+
+
+_SESSION_PATH = re.compile(r"/sessions/[^/\s\"']+")
+
+
+class HideSessionIds(logging.Filter):
+    """httpx logs every request's URL at INFO; a session id grants its session to whoever reads the log, so the
+    client's log lines show /sessions/<id> instead (the server keeps ids out of its own log too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = _SESSION_PATH.sub("/sessions/<id>", record.getMessage()), ()
+        return True
+
+
+def _hide_session_ids() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, HideSessionIds) for f in logger.filters):
+        logger.addFilter(HideSessionIds())
 
 
 class RemoteVideoEnv(gym.Env[dict, str]):
@@ -28,9 +48,11 @@ class RemoteVideoEnv(gym.Env[dict, str]):
         if image_encoding not in ENCODINGS:
             raise ValueError(f"image_encoding must be one of {ENCODINGS}, got {image_encoding!r}")
         if token is None and token_env is not None:
-            token = os.environ.get(token_env) or None
+            token = (os.environ.get(token_env) or "").strip() or None
             if token is None:
                 raise ValueError(f"token_env names {token_env}, which is not set or empty")
+        token = token.strip() if token else token  # as the server reads it: a token file's newline is not the token
+        _hide_session_ids()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         # Certificates are checked on https; a plain-http URL has no TLS, so loading them (50 ms) is skipped.
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
@@ -40,15 +62,15 @@ class RemoteVideoEnv(gym.Env[dict, str]):
         self._memo: dict[str, dict] = {}  # the last decoded image per key and slot
         try:
             made = self._call("POST", "/sessions", {"env_kwargs": env_kwargs or {}, "image_encoding": image_encoding})
-        except Exception:
-            self._http.close()
+            self._session = made["session_id"]
+            self.env_id: str = made["env_id"]
+            self.tool_schemas: list[dict[str, Any]] = made["tools"]
+            self.dataset_size: int = made["dataset_size"]
+            self.observation_space = build_space(made["observation_space"])
+            self.action_space = build_space(made["action_space"])
+        except BaseException:
+            self.close()  # the server's session (if one was opened) and the connection
             raise
-        self._session = made["session_id"]
-        self.env_id: str = made["env_id"]
-        self.tool_schemas: list[dict[str, Any]] = made["tools"]
-        self.dataset_size: int = made["dataset_size"]
-        self.observation_space = build_space(made["observation_space"])
-        self.action_space = build_space(made["action_space"])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """Start an episode on the server: seed and options ({"index", "token_budget"}) as the server env takes them."""
@@ -66,13 +88,15 @@ class RemoteVideoEnv(gym.Env[dict, str]):
 
     def close(self) -> None:
         """Close the server's session (once) and the connection."""
-        if self._session is not None:
-            session, self._session = self._session, None
-            try:
-                self._call("DELETE", f"/sessions/{session}")
-            except RuntimeError:  # already expired on the server: nothing left to close
-                pass
-        self._http.close()
+        try:
+            if self._session is not None:
+                session, self._session = self._session, None
+                try:
+                    self._call("DELETE", f"/sessions/{session}")
+                except (RuntimeError, ConnectionError):  # expired there, or no server left: nothing to close
+                    pass
+        finally:
+            self._http.close()
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """The server's JSON reply; its error as ValueError (the request: 400, 413, 422), PermissionError (401) or

@@ -99,23 +99,29 @@ class SessionStore:
         idle = [s.id for s in list(self.sessions.values())
                 if now - s.last_used > self.idle_timeout and not s.lock.locked()]
         for session_id in idle:
-            try:
-                await self.close(session_id, f"expired ({self.idle_timeout:g} s idle)")
-            except Refused:  # closed by its client meanwhile
-                pass
+            await self._close_quietly(session_id, f"expired ({self.idle_timeout:g} s idle)")
         return len(idle)
+
+    async def _close_quietly(self, session_id: str, why: str) -> None:
+        """close(), where no client waits for the answer: an env whose close fails is logged, the rest go on."""
+        try:
+            await self.close(session_id, why)
+        except Refused:  # closed by its client meanwhile
+            pass
+        except Exception:  # noqa: BLE001  (the expiry task and the shutdown must outlive one broken env)
+            LOG.exception("closing a session (%s) failed; it is forgotten", why)
 
     async def expire_forever(self) -> None:
         """expire() every quarter of the idle timeout (at most every 30 s), until cancelled."""
         while True:
             await asyncio.sleep(min(max(self.idle_timeout / 4, 0.05), 30.0))
-            await self.expire()
+            try:
+                await self.expire()
+            except Exception:  # noqa: BLE001  (a dead expiry task would leave every session open for good)
+                LOG.exception("expiring idle sessions failed; trying again at the next tick")
 
     async def close_all(self) -> None:
         """Close every session and the pool (the server is stopping)."""
         for session_id in list(self.sessions):
-            try:
-                await self.close(session_id, "closed (server stopping)")
-            except Refused:
-                pass
+            await self._close_quietly(session_id, "closed (server stopping)")
         self.pool.shutdown(wait=False, cancel_futures=True)
