@@ -378,3 +378,17 @@ def test_the_client_hides_session_ids_in_its_log_strips_the_token_and_closes_aft
     env._call = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no server"))
     env.close()  # the server is gone: the session cannot be closed there, the connection still is
     assert env.closed_http and env._session is None
+
+
+def test_the_server_benchmark_measures_steps_and_sessions_against_in_process(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "videostar_benchmarks.perf.server", "--out", str(tmp_path),
+                          "--repeats", "3", "--clients", "2", "--rounds", "1"], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "cached tool step, median ms" in out.stdout
+    results = json.loads((tmp_path / "server.json").read_text())
+    assert results and TOKEN not in json.dumps(results)

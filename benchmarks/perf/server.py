@@ -44,14 +44,18 @@ def server_process(token: str, cache: str, threads: int | None = None) -> Iterat
         port = probe.getsockname()[1]
     command = [sys.executable, "-m", "videostar_env.cli", "serve", "--port", str(port), "--token-env", TOKEN_ENV,
                "--cache-dir", cache, "--max-sessions", "256", *(["--threads", str(threads)] if threads else [])]
-    env = {**os.environ, TOKEN_ENV: token}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    os.environ[TOKEN_ENV] = token  # the clients read it there too (token_env), so it stays out of their env specs
+    env = {**os.environ}
+    # Its log goes to a file: a pipe nobody reads fills after some thousand sessions and stalls the server.
+    log = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"videostar serve exited: {process.stderr.read()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"videostar serve exited: {log.read()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"}).status_code == 200:
                     break
@@ -62,6 +66,7 @@ def server_process(token: str, cache: str, threads: int | None = None) -> Iterat
     finally:
         process.terminate()
         process.wait(30)
+        log.close()
 
 
 def step_overhead(url: str, token: str, cache: str, repeats: int) -> dict[str, Any]:
@@ -70,7 +75,7 @@ def step_overhead(url: str, token: str, cache: str, repeats: int) -> dict[str, A
     from videostar_env.tools.cache import CacheConfig
 
     envs = {"in_process": gym.make("VideoSTAR-v0", tool_cache=CacheConfig(cache)),
-            **{f"server_{e}": gym.make("videostar/Remote-v0", url=url, token=token, image_encoding=e)
+            **{f"server_{e}": gym.make("videostar/Remote-v0", url=url, token_env=TOKEN_ENV, image_encoding=e)
                for e in ("png", "raw")}}
     warm_pose_cache(envs["in_process"].unwrapped, VIDEOS)
     count = {"k": 0}
@@ -124,7 +129,7 @@ def throughput(url: str, token: str, cache: str, clients: int, rounds: int) -> d
         row = {"in_process": round(total / (time.perf_counter() - start), 2)}
         for encoding in ("png", "raw"):
             def remote(e: str = encoding) -> gym.Env:
-                return gym.make("videostar/Remote-v0", url=url, token=token, image_encoding=e)
+                return gym.make("videostar/Remote-v0", url=url, token_env=TOKEN_ENV, image_encoding=e)
 
             with ThreadPoolExecutor(clients) as pool:
                 start = time.perf_counter()
