@@ -1,6 +1,8 @@
 """Shared test set-up: temporary caches, ultralytics kept offline, and where the shared data is."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from fractions import Fraction
@@ -48,6 +50,7 @@ CLIPS = {"apply_eye_makeup": "apply_eye_makeup.avi", "arm_wrestling": "arm_wrest
 # Non-integer rates and an AVI, as the real clips have; 240x320 so regions of the shared-clip tests fit.
 WRITTEN = {"drum.mp4": (12.5, 80, "mp4"), "swing.avi": (25.0, 120, "avi")}
 _WRITTEN_DIR = Path(tempfile.mkdtemp(prefix="videostar-test-videos-"))
+atexit.register(shutil.rmtree, _WRITTEN_DIR, ignore_errors=True)
 
 
 def written_video(name: str) -> Path:
@@ -62,7 +65,9 @@ def written_video(name: str) -> Path:
     with av.open(str(tmp), "w", format=container) as out:
         stream = out.add_stream("libx264" if container == "mp4" else "mpeg4", rate=Fraction(fps).limit_denominator())
         stream.height, stream.width, stream.pix_fmt = 240, 320, "yuv420p"
-        stream.options = {"threads": "1", "g": "12"}
+        # x264 without lookahead, as video/encode.py: the same bytes whatever the process did before
+        stream.options = {"threads": "1", "g": "12", **({"x264-params": "rc-lookahead=0:mbtree=0"}
+                                                         if container == "mp4" else {})}
         for i in range(count):
             frame = np.full((240, 320, 3), (2 * i) % 256, np.uint8)
             frame[40:200, 2 * i:2 * i + 16] = (255, 40, 40)

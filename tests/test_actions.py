@@ -162,6 +162,11 @@ def test_qwen3_5_xml_tool_calls_parse_like_their_json_form():
     assert parse(both, "hermes") == ToolCall((Call("pose_estimation", {}), Call("x", {"note": "a b"})))
     broken = parse("<tool_call>\n<function=video_clip>\n<parameter=start>\n1\n</parameter>\n</tool_call>")
     assert isinstance(broken, Invalid) and "<function=NAME>" in broken.reason
+    twice = parse(xml_call("video_clip", {"start": 1}).replace("</function>", "<parameter=start>\n2\n</parameter>\n"
+                                                                               "</function>"))
+    assert isinstance(twice, Invalid) and "'start' of 'video_clip' is given twice" in twice.reason
+    stray = parse(xml_call("video_clip", {"start": 1}).replace("</function>", "and end at 2\n</function>"))
+    assert isinstance(stray, Invalid) and "only <parameter=KEY>VALUE</parameter> blocks" in stray.reason
 
 
 json_values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),

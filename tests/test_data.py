@@ -138,3 +138,25 @@ def test_the_same_frames_encode_to_the_same_bytes_whatever_the_process_did_befor
         digests.add(hashlib.sha256((tmp_path / f"{k}.mp4").read_bytes()).hexdigest())
         del churn
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("window, span", [
+    ((1.0, 2.0), (25, 49)),  # bounds on frame boundaries: the frame at the end is not shown during the window
+    ((1.01, 1.99), (25, 49)),  # frame 25 is shown from 1.00 to 1.04 s: during the window
+    ((0.0, 100.0), (0, 119)),  # an end past the video stops at its last frame
+    ((4.79, 4.8), (119, 119)),  # the last frame alone
+    ((1.001, 1.002), (25, 25)),  # shorter than a frame: the one shown then
+])
+def test_window_span_is_the_frames_shown_during_the_window(window, span):
+    from videostar_env.video.decode import window_span
+
+    assert window_span(120, 25.0, window) == span
+
+
+def test_window_span_refuses_a_window_after_the_video_or_backwards():
+    from videostar_env.video.decode import window_span
+
+    with pytest.raises(VideoDecodeError, match="starts after the video ends"):
+        window_span(120, 25.0, (4.8, 5.0))
+    with pytest.raises(ValueError, match="0 <= start < end"):
+        window_span(120, 25.0, (2.0, 1.0))

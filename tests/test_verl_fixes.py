@@ -72,3 +72,22 @@ def test_install_reaches_every_caller_and_is_idempotent():
     functions = {importlib.import_module(name).left_right_2_no_padding for name in verl_fixes.CALLERS}
     assert len(functions) == 1 and next(iter(functions)).videostar_fix
     assert not getattr(next(iter(functions)).__wrapped__, "videostar_fix", False)
+
+
+def test_pass_second_per_grid_gives_qwen25_vl_processors_the_hook_and_leaves_others_alone():
+    from types import SimpleNamespace
+
+    from videostar_trainers.verl_fixes import pass_second_per_grid
+
+    qwen25 = SimpleNamespace(model_input_names=["input_ids", "pixel_values_videos", "second_per_grid_ts"])
+    pass_second_per_grid(qwen25)
+    assert qwen25.get_rope_index_kwargs({"second_per_grid_ts": [0.4, 1.6]}) == {"second_per_grid_ts": [0.4, 1.6]}
+    assert qwen25.get_rope_index_kwargs({}) == {}  # images only: nothing to add
+    qwen3 = SimpleNamespace(model_input_names=["input_ids", "pixel_values_videos"])  # times in the text instead
+    pass_second_per_grid(qwen3)
+    assert not hasattr(qwen3, "get_rope_index_kwargs")
+    def own(inputs):
+        return {"theirs": 1}
+    hooked = SimpleNamespace(model_input_names=["second_per_grid_ts"], get_rope_index_kwargs=own)
+    pass_second_per_grid(hooked)
+    assert hooked.get_rope_index_kwargs is own  # a processor's own hook is kept

@@ -20,7 +20,9 @@ and, for an episode about a time window, video_start/video_end; each clip a tool
 frames, crop included, as PNG data URLs with sample_fps and raw_fps giving their spacing), the tool
 images as PNG bytes, the task and its ground truth (JSON; action-recognition rows also carry the label).
 verl 0.9.1's SFT dataset reads every entry with qwen-vl-utils and hands the processor the frames
-without their metadata, so the videos' timing does not reach SFT training (RL's loop keeps it).
+without their metadata, so the videos' timing does not reach SFT training (RL's loop keeps it), and
+it samples the prompt's video itself (linspace over the frames, an even count) where the env took the
+centres of equal segments: the same span and count, frames up to half a segment apart.
 """
 
 from __future__ import annotations

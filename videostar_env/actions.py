@@ -228,8 +228,12 @@ def _xml_call(body: str) -> Call | Invalid:
         return Invalid("a tool call in the XML form must be <function=NAME> with <parameter=KEY>VALUE</parameter> "
                        "blocks and a closing </function>, e.g. <tool_call>\n<function=pose_estimation>\n"
                        "</function>\n</tool_call>.")
-    arguments: dict[str, Any] = {}
-    for key, value in _XML_PARAMETER.findall(match.group(2)):
+    body, arguments = match.group(2), {}
+    if _XML_PARAMETER.sub("", body).strip():
+        return Invalid(f"inside <function={match.group(1)}> write only <parameter=KEY>VALUE</parameter> blocks.")
+    for key, value in _XML_PARAMETER.findall(body):
+        if key in arguments:
+            return Invalid(f"the parameter {key!r} of {match.group(1)!r} is given twice; give it once.")
         value = value.strip("\n")
         try:
             arguments[key] = json.loads(value)
