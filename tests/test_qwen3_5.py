@@ -1,5 +1,6 @@
 """Qwen3.5 as a policy: a tiny random Qwen3.5 (Gated DeltaNet and full attention) through the qwen-vl agent, the
-bench, `videostar train --cpu`, the launch script's verl config and the verl agent loop."""
+bench, `videostar train --cpu` and the launch script's verl config. The verl agent loop's token parity with it is
+tests/test_token_parity.py's (both formats) and tests/test_video_clip_loop.py's (clip returns), param qwen3_5."""
 
 import json
 import math
@@ -127,7 +128,7 @@ def test_bench_runs_qwen3_5_episodes_in_its_reasoning_form(qwen3_5, tmp_path, en
     assert len(rows) == 2 and all(r["answer"] is not None or (r["truncated"] and r["turns"] == 2) for r in rows)
 
 
-# -- training: the CPU trainer, the launch script, the verl agent loop ----------------------------------------
+# -- training: the CPU trainer and the launch script -----------------------------------------------------------
 
 def test_videostar_train_cpu_runs_a_grpo_step_of_a_tiny_qwen3_5(tmp_path):
     """verl's FSDP actor computes Gated DeltaNet log-probs and updates them on the CPU; the checkpoint reloads."""
@@ -162,66 +163,3 @@ def test_the_launch_script_trains_a_qwen3_5_policy_on_the_config_main_ppo_compos
     assert model_config.hf_config.text_config.layer_types == ["linear_attention", "full_attention"]
     assert type(model_config.processor).__name__ == "Qwen3VLProcessor"
     assert "Qwen3.5" in SCRIPT.read_text() and "REASONING=qwen3" in SCRIPT.read_text()  # the usage line says so
-
-
-class Recorder(gym.Wrapper):
-    """Keeps the env's latest info (its conversation) and the policy's turns as step() received them."""
-
-    latest = None
-
-    def reset(self, **kwargs):
-        self.actions = []
-        observation, self.info = self.env.reset(**kwargs)
-        Recorder.latest = self
-        return observation, self.info
-
-    def step(self, action):
-        self.actions.append(action)
-        *rest, self.info = self.env.step(action)
-        return (*rest, self.info)
-
-
-if "Qwen3_5Recorded-v0" not in gym.registry:
-    gym.register("Qwen3_5Recorded-v0", entry_point=lambda **kwargs: Recorder(gym.make("VideoSTAR-v0", **kwargs)))
-
-
-def test_qwen3_5_agent_loop_tokens_are_the_processors_rendering_but_the_documented_thinking_rewrite(qwen3_5):
-    """An episode of two image-returning tool calls and an answer, played through trainers/agent_loop.py: the loop's
-    tokens are apply_chat_template + processor on the env's final conversation, except the tool-call turns, which
-    the template renders without their reasoning (each precedes a tool result, a later user query) while the loop
-    keeps what the policy was given and wrote: the `<think>\\n` of the generation prompt, then its tokens."""
-    pytest.importorskip("verl", reason="the verl extra: pip install 'videostar-env[verl]'")
-    from test_verl_agent_loop import ENV_KWARGS, StandInReplica, load_policy, play
-
-    policy = load_policy(qwen3_5)
-    row = {"env_id": "Qwen3_5Recorded-v0", "sample_index": 0, "seed": 3,
-           "task_options": json.dumps(QWEN3["task_options"])}  # as `videostar verl-data` writes it
-    turns = [f"This tool shows the body.\n</think>\n\n{tool_call(name)}" for name in ("pose_estimation",
-                                                                                      "human_detection")]
-    turns.append("The right arm swings from side to side.\n</think>\n\n<answer>wave</answer>")
-    replica = StandInReplica(policy.tokenizer, turns)
-    output = play(policy, replica, row, env_kwargs=ENV_KWARGS)
-    recorder = Recorder.latest
-    assert output.extra_fields["env_ended"] and output.extra_fields["tool_calls"] == 2
-    assert recorder.actions == turns  # the env read exactly what the policy wrote
-    chat = qwen_chat(recorder.info["messages"])
-    rendering = policy.processor.apply_chat_template(chat.messages, tokenize=False)
-    reference = policy.processor(text=[rendering], images=chat.images, videos=chat.videos,
-                                 video_metadata=chat.video_metadata, do_sample_frames=False,
-                                 return_tensors="pt")["input_ids"][0].tolist()
-    start = policy.tokenizer.convert_tokens_to_ids("<|im_start|>")
-
-    def turns_of(ids):
-        cuts = [k for k, t in enumerate(ids) if t == start] + [len(ids)]
-        return [policy.tokenizer.decode(ids[a:b]) for a, b in zip(cuts, cuts[1:])]
-
-    ours, theirs = turns_of(output.prompt_ids + output.response_ids), turns_of(reference)
-    assert theirs[-1] == ours[-1] + "\n"  # the template's newline after the policy's last <|im_end|>
-    differing = [k for k, (a, b) in enumerate(zip(ours[:-1], theirs[:-1])) if a != b]
-    assert len(ours) == len(theirs) and len(differing) == 2
-    for k, turn in zip(differing, turns):
-        assert ours[k] == f"<|im_start|>assistant\n<think>\n{turn}<|im_end|>\n"
-        assert theirs[k] == f"<|im_start|>assistant\n{turn.split('</think>')[-1].lstrip()}<|im_end|>\n"
-    media = output.multi_modal_data
-    assert len(media["images"]) == len(chat.images) >= 2 and len(media["videos"]) == 1
-    assert output.reward_score > 0 and sum(output.response_mask) == sum(len(r) for r in replica.replies)

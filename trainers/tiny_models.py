@@ -193,8 +193,7 @@ def qwen3_vl_template(thinking: bool = False) -> str:
 
 def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0, thinking: bool = False) -> Path:
     """Save a random Qwen3-VL (2 text layers, hidden 64; 2 vision layers, patch 16) with its processor into folder."""
-    from transformers import (Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     folder = Path(folder)
     template = qwen3_vl_template(thinking)
@@ -215,22 +214,26 @@ def build_tiny_qwen3_vl(folder: str | Path, vocab_size: int = 600, seed: int = 0
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
     _save_random_model(Qwen3VLForConditionalGeneration, config, ids, seed, folder)
-    # Qwen3-VL's processors: 16-pixel patches merged 2x2 (32-pixel units), mean/std 0.5; a video's pixel bounds
-    # count all its frames together. Small bounds keep a frame at a few tokens.
+    _qwen3_vl_processor(tokenizer, template).save_pretrained(folder)
+    return folder
+
+
+def _qwen3_vl_processor(tokenizer, template: str):
+    """Qwen3-VL's processors (Qwen3.5 uses them too): 16-pixel patches merged 2x2 (32-pixel units), mean/std 0.5; a
+    video's pixel bounds count all its frames together. Small bounds keep a frame at a few tokens."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
     common = {"patch_size": 16, "merge_size": 2, "temporal_patch_size": 2, "image_mean": [0.5] * 3,
               "image_std": [0.5] * 3}
-    processor = Qwen3VLProcessor(
+    return Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 128 * 128}, **common),
         video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 16 * 64 * 64}, **common),
         tokenizer=tokenizer, chat_template=template)
-    processor.save_pretrained(folder)
-    return folder
 
 
 def build_tiny_qwen3_5(folder: str | Path, vocab_size: int = 600, seed: int = 0) -> Path:
     """Save a random Qwen3.5 (one Gated DeltaNet, one full-attention text layer, hidden 64; 2 vision layers)."""
-    from transformers import (Qwen2VLImageProcessor, Qwen3_5Config, Qwen3_5ForConditionalGeneration,
-                              Qwen3VLProcessor, Qwen3VLVideoProcessor)
+    from transformers import Qwen3_5Config, Qwen3_5ForConditionalGeneration
 
     folder = Path(folder)
     # Qwen3.5 renders what the env sends as Qwen3-VL Thinking does (see the module docstring): one template.
@@ -255,14 +258,7 @@ def build_tiny_qwen3_5(folder: str | Path, vocab_size: int = 600, seed: int = 0)
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
     _save_random_model(Qwen3_5ForConditionalGeneration, config, ids, seed, folder)
-    # Qwen3-VL's processors, as Qwen3.5 uses them; small bounds keep a frame at a few tokens.
-    common = {"patch_size": 16, "merge_size": 2, "temporal_patch_size": 2, "image_mean": [0.5] * 3,
-              "image_std": [0.5] * 3}
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 128 * 128}, **common),
-        video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 32 * 32, "longest_edge": 16 * 64 * 64}, **common),
-        tokenizer=tokenizer, chat_template=template)
-    processor.save_pretrained(folder)
+    _qwen3_vl_processor(tokenizer, template).save_pretrained(folder)
     return folder
 
 
