@@ -290,8 +290,8 @@ def test_the_tool_demo_policy_learns_to_call_the_tool_whose_reply_decides_the_an
     # lr 1e-2 a run may later collapse to one answer: README, docs/training.md) ...
     assert np.mean([s["tool_calls"] for s in informative[last]]) >= informative[0]["tool_calls"] + 0.2
     assert max(s["accuracy"] for s in informative) >= 0.9
-    # ... while with a reply that tells nothing, calling the tool does not pay and accuracy stays at chance (1/2).
-    assert np.mean([s["tool_calls"] for s in control[last]]) < control[0]["tool_calls"]
+    # ... while with a reply that tells nothing accuracy stays at chance (1/2). Its calls earn nothing either way
+    # (R_tool's weight is 0), so they drift: they died out in one run and rose to every rollout in a CI run.
     assert max(s["accuracy"] for s in control) < 0.9 and abs(np.mean([s["accuracy"] for s in control]) - 0.5) <= 0.1
 
 
