@@ -285,11 +285,11 @@ def test_the_tool_demo_policy_learns_to_call_the_tool_whose_reply_decides_the_an
         runs[arm] = json.loads((out / "summary.json").read_text())["steps"]
     informative, control = runs["informative"], runs["control"]
     assert len(informative) == len(control) == 30
-    last = slice(-5, None)
-    # The learned policy calls the tool more often than at step 1, and comes to answer what its reply says (at
-    # lr 1e-2 a run may later collapse to one answer: README, docs/training.md) ...
-    assert np.mean([s["tool_calls"] for s in informative[last]]) >= informative[0]["tool_calls"] + 0.2
-    assert max(s["accuracy"] for s in informative) >= 0.9
+    # The policy comes to answer what the tool's reply says, calling it more often than at step 1 when it does (at
+    # lr 1e-2 a run may later collapse to one answer, and stop calling: docs/training.md) ...
+    learned = next((s for s in informative if s["accuracy"] >= 0.9), None)
+    assert learned is not None, [s["accuracy"] for s in informative]
+    assert learned["tool_calls"] >= informative[0]["tool_calls"] + 0.2
     # ... while with a reply that tells nothing accuracy stays at chance (1/2). Its calls earn nothing either way
     # (R_tool's weight is 0), so they drift: they died out in one run and rose to every rollout in a CI run.
     assert max(s["accuracy"] for s in control) < 0.9 and abs(np.mean([s["accuracy"] for s in control]) - 0.5) <= 0.1
