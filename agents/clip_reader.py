@@ -27,6 +27,7 @@ from videostar_env import answer, tool_call, tool_decisions
 from videostar_env.perception.kinematics import analyze, observed_submotions
 from videostar_env.perception.skeleton import INDEX
 from videostar_env.tools.clip import MAX_CLIP_FRAMES
+from videostar_env.video.decode import window_span
 
 from .scripted import _episode_rng, _tool_names, signature_match
 
@@ -38,8 +39,8 @@ def clip_request(info: dict[str, Any], limit: int = MAX_CLIP_FRAMES) -> dict[str
     """video_clip arguments for every source frame of the episode's window (at most `limit`, spread evenly)."""
     low, high = info["window"] or (0.0, info["total_frames"] / info["fps"])
     start, end = math.ceil(low * 1000) / 1000, math.floor(high * 1000) / 1000  # rounded inwards: inside the window
-    available = max(round((end - start) * info["fps"]), 1)
-    return {"start": start, "end": end, "frames": min(limit, available)}
+    first, last = window_span(info["total_frames"], info["fps"], (start, end))  # the source frames the tool reads
+    return {"start": start, "end": end, "frames": min(limit, last - first + 1)}
 
 
 def returned_clip(info: dict[str, Any]) -> tuple[np.ndarray, list[float]] | None:
