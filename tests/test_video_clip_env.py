@@ -43,6 +43,16 @@ def run_episode(env):
     return env.step(turn)
 
 
+def processor_inputs(processor, info, tensors):
+    """The episode's chat (with its generation prompt) through a Qwen processor, on the env's own frames; and the chat."""
+    from videostar_agents.messages import qwen_chat
+
+    chat = qwen_chat(info["messages"])
+    text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
+    return processor(text=[text], images=chat.images, videos=chat.videos, video_metadata=chat.video_metadata,
+                     do_sample_frames=False, return_tensors=tensors), chat
+
+
 def test_video_clip_env_episode_with_two_clips_and_one_image_has_the_right_messages(written_folder):
     env = make_env(written_folder)
     obs, _, terminated, _, info = run_episode(env)
@@ -140,7 +150,6 @@ def test_video_clip_env_messages_convert_to_qwen_chat_with_every_clips_metadata(
 def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(written_folder, tmp_path):
     from transformers import AutoTokenizer, Qwen2_5_VLProcessor, Qwen2VLImageProcessor
 
-    from videostar_agents.messages import qwen_chat
     from videostar_env.clients.tokens import video_tokens
     from test_video_clip import qwen_video_processor
     from videostar_trainers.tiny_models import build_tiny_qwen
@@ -153,10 +162,7 @@ def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(
                                     tokenizer=tokenizer, chat_template=tokenizer.chat_template)
     env = make_env(written_folder)
     _, _, _, _, info = run_episode(env)
-    chat = qwen_chat(info["messages"])
-    text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
-    inputs = processor(text=[text], images=chat.images, videos=chat.videos, video_metadata=chat.video_metadata,
-                       do_sample_frames=False, return_tensors="np")
+    inputs, chat = processor_inputs(processor, info, "np")
     grids = inputs["video_grid_thw"]
     assert len(grids) == 3  # the prompt's video, then each clip in placeholder order
     for grid, frames in zip(grids, chat.videos):
@@ -170,16 +176,12 @@ def test_video_clip_token_estimate_equals_the_qwen25_vl_processors_video_tokens(
 def test_video_clip_qwen25_vl_second_per_grid_follows_each_clips_own_frame_spacing(written_folder, tmp_path):
     from transformers import AutoProcessor
 
-    from videostar_agents.messages import qwen_chat
     from videostar_trainers.tiny_models import build_tiny_qwen
 
     processor = AutoProcessor.from_pretrained(build_tiny_qwen(tmp_path / "qwen2.5-vl"))
     env = make_env(written_folder)
     _, _, _, _, info = run_episode(env)
-    chat = qwen_chat(info["messages"])
-    text = processor.apply_chat_template(chat.messages, tokenize=False, add_generation_prompt=True)
-    inputs = processor(text=[text], images=chat.images, videos=chat.videos, video_metadata=chat.video_metadata,
-                       do_sample_frames=False, return_tensors="pt")
+    inputs, _ = processor_inputs(processor, info, "pt")
     parts = [p for m in info["messages"] for p in m["content"] if p["type"] == "video"]
     seconds = inputs["second_per_grid_ts"].tolist()
     assert len(seconds) == len(parts) == 3
