@@ -146,3 +146,39 @@ def test_an_array_memo_derives_once_per_fixed_array_and_forgets_it_with_the_arra
     memo(writable), memo(writable), memo(view)
     base[0] = 100
     assert memo(view) == 115 and len(derived) == 5 and len(memo) == 0
+
+
+def test_kept_results_keep_the_most_recent_values_merge_concurrent_ones_and_keep_no_failure():
+    import threading
+
+    from videostar_env.video.memo import KeptResults
+
+    results, runs = KeptResults(2), []
+
+    def compute(value):
+        def run():
+            runs.append(value)
+            time.sleep(0.2)  # long enough for the other caller to arrive meanwhile
+            return value
+        return run
+
+    hows = []
+    threads = [threading.Thread(target=lambda: hows.append(results.get("a", compute(1))[1])) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(hows) == ["computed", "merged"] and runs == [1]
+    assert results.get("a", compute(9)) == (1, "kept")
+    results.get("b", compute(2))
+    results.get("c", compute(3))  # the size is 2: "a", least recently used, is dropped
+    assert results.get("a", compute(4)) == (4, "computed")
+
+    def fail():
+        raise ConnectionError("the model server is down")
+    with pytest.raises(ConnectionError):
+        results.get("d", fail)
+    assert results.get("d", compute(5)) == (5, "computed")  # the failure was not kept
+    results.clear()
+    assert results.get("c", compute(6)) == (6, "computed")
+    assert KeptResults(0).get("x", compute(7)) == (7, "computed")  # size 0 keeps nothing

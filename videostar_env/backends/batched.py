@@ -20,13 +20,13 @@ import os
 import threading
 import time
 import weakref
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
 import numpy as np
 
-from ..video.memo import ArrayMemo, InFlight
+from ..video.memo import ArrayMemo, KeptResults
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,7 @@ class BatchedModel:
         self._queue: deque[_Request] = deque()
         self._free: list[Any] = []  # loaded copies not in use
         self._claimed = 0  # copies loaded or being loaded
-        self._results: OrderedDict[Hashable, Any] = OrderedDict()  # per-clip results, least recently used first
-        self._flights: InFlight[Any] = InFlight()
+        self._results: KeptResults[Any] = KeptResults(options.memory)  # per-clip results
         self.models: list[Any] = []  # the copies loaded so far
         self.calls = 0  # model calls made
         self.frames = 0  # frames those calls ran
@@ -251,25 +250,11 @@ class BatchedModel:
         (InFlight: a failure reaches every waiter and is not remembered, the next call tries again)."""
         if self.options.memory == 0:
             return compute()
-        with self._cond:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return self._results[key]
-
-        def compute_and_keep() -> Any:
-            value = compute()
-            with self._cond:
-                self._results[key] = value
-                while len(self._results) > self.options.memory:
-                    self._results.popitem(last=False)
-            return value
-
-        return self._flights.run(key, compute_and_keep)[0]
+        return self._results.get(key, compute)[0]
 
     def forget(self) -> None:
         """Drop every remembered result."""
-        with self._cond:
-            self._results.clear()
+        self._results.clear()
 
 
 _SHARED: weakref.WeakValueDictionary[Hashable, BatchedModel] = weakref.WeakValueDictionary()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter, OrderedDict
-from typing import Any, Callable, Hashable
+from collections import Counter
+from typing import Any, Callable
 
 from ..datasets.sample import VideoSample
 from ..video.decode import Clip
-from ..video.memo import InFlight
+from ..video.memo import InFlight, KeptResults
 
 METHODS = {"vision": ("detect", "pose"), "objects": ("detect", "track")}
 
@@ -35,8 +35,8 @@ class NodeService:
         self._make, self.memory = make, memory
         self._lock = threading.Lock()
         self._backends: dict[str, Any] = {}
-        self._results: OrderedDict[Hashable, Any] = OrderedDict()
-        self._flights: InFlight[Any] = InFlight()
+        self._results: KeptResults[Any] = KeptResults(memory)
+        self._flights: InFlight[Any] = InFlight()  # backends being made
         self.counts: Counter = Counter()  # requests, computed, merged, kept: what the benchmark and tests read
 
     def backend(self, kind: str, backend: str, options: dict[str, Any]) -> Any:
@@ -70,8 +70,8 @@ class NodeService:
 
     def forget(self) -> None:
         """Drop the results kept here and in the wrapped backends."""
+        self._results.clear()
         with self._lock:
-            self._results.clear()
             backends = list(self._backends.values())
         for found in backends:
             getattr(found, "forget", lambda: None)()
@@ -82,31 +82,18 @@ class NodeService:
         if method not in METHODS.get(kind, ()):
             raise ValueError(f"a {kind} backend has no method {method!r}; it has {METHODS.get(kind)}")
         key = (spec_key(kind, backend, options), method, digest, clip["indices"], clip["path"], sample.id)
-        with self._lock:
-            self.counts["requests"] += 1
-            if key in self._results:
-                self.counts["kept"] += 1
-                self._results.move_to_end(key)
-                return self._results[key]
 
         def compute() -> Any:
             import ray  # the actor runs in a Ray worker; fetched only here, when the result is not kept
 
-            found = self.backend(kind, backend, options)
             whole = Clip(ray.get(frames[0]), **clip)
-            value = getattr(found, method)(whole, sample)
-            with self._lock:
-                self.counts["computed"] += 1
-                if self.memory:
-                    self._results[key] = value
-                    while len(self._results) > self.memory:
-                        self._results.popitem(last=False)
-            return value
+            return getattr(self.backend(kind, backend, options), method)(whole, sample)
 
-        value, merged = self._flights.run(key, compute)
-        if merged:
-            with self._lock:
-                self.counts["merged"] += 1
+        with self._lock:
+            self.counts["requests"] += 1
+        value, how = self._results.get(key, compute)  # how: kept, computed or merged
+        with self._lock:
+            self.counts[how] += 1
         return value
 
     def stats(self) -> dict[str, Any]:

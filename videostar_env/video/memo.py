@@ -75,6 +75,41 @@ class InFlight(Generic[V]):
             return len(self._flights)
 
 
+class KeptResults(Generic[V]):
+    """Values by key, the `size` most recently used kept (0: none); identical computations asked for at once run
+    once (InFlight: a failure reaches every waiter and is not kept, so the next call tries again)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, V] = OrderedDict()
+        self._flights: InFlight[V] = InFlight()
+
+    def get(self, key: Hashable, compute: Callable[[], V]) -> tuple[V, str]:
+        """compute()'s value for key, and how it came: "kept", "computed" here, or "merged" (another caller's)."""
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key], "kept"
+
+        def compute_and_keep() -> V:
+            value = compute()
+            with self._lock:
+                if self.size:
+                    self._kept[key] = value
+                    while len(self._kept) > self.size:
+                        self._kept.popitem(last=False)
+            return value
+
+        value, merged = self._flights.run(key, compute_and_keep)
+        return value, "merged" if merged else "computed"
+
+    def clear(self) -> None:
+        """Drop every kept value."""
+        with self._lock:
+            self._kept.clear()
+
+
 class ClipMemo:
     """Decoded clips of one process, least recently used first out; one decode per clip at a time.
 
