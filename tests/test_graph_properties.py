@@ -47,7 +47,12 @@ def arrays(g):
 
 
 def tol(g):
-    return 0.05 if g.units == "image" else 0.5
+    """The score's position tolerance for this truth: 0.5 m, or in image units 0.1 of the smallest frame's extent
+    (its nodes' bounding-box diagonal), so that a noise level means the same for a compact scene as a wide one."""
+    if g.units != "image":
+        return 0.5
+    extents = [np.linalg.norm(np.ptp([n.position for n in f.nodes], axis=0)) for f in g.frames]
+    return 0.1 * max(min(extents), 1e-12)
 
 
 def moved(g, degrees, shift, scale):
