@@ -331,3 +331,16 @@ def test_image_units_check_written_lengths_against_the_nodes_scale():
     true = scene(positions(3, units="image"), units="image")
     pixels = edit_edges(true, lambda e: Edge(e.source, e.target, e.distance * 640, e.angle))
     assert graph_score(pixels, true)["node"] == 1.0 and graph_score(pixels, true)["edge"] < 0.6
+
+
+def test_importing_the_env_does_not_import_scipy():
+    """scipy.optimize (~50 MB in every process) loads only when a graph score needs its assignment search."""
+    import subprocess
+    import sys
+
+    script = ("import sys, gymnasium as gym, videostar_env\n"
+              "gym.make('VideoSTAR-v0').reset(seed=0)\n"
+              "print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "False"

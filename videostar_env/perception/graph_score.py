@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .relation_graph import GraphFrame, Node, RelationGraph
 
@@ -224,6 +223,9 @@ class FrameMatch:
     def _aligned_assignments(self):
         """Nearest-position assignments (linear_sum_assignment per label) after moving the prediction so that
         its two furthest-apart nodes lie on each same-labelled pair of true nodes in turn."""
+        # Imported here: scipy.optimize costs every process that imports the env ~50 MB, and only this search needs it.
+        from scipy.optimize import linear_sum_assignment
+
         grouped = [p for preds, _ in self.groups for p in preds]
         far = np.hypot(*(self.P[grouped][None, :, :2] - self.P[grouped][:, None, :2]).transpose(2, 0, 1))
         a, b = (grouped[i] for i in np.unravel_index(np.argmax(far), far.shape))
