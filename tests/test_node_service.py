@@ -308,4 +308,9 @@ def test_the_node_service_benchmark_compares_both_modes_and_the_service_runs_eac
     assert rows["service"]["service_computed"] == rows["service"]["unique_keys"]
     assert rows["service"]["heavy_modules"] == [] and rows["service"]["service_peak_rss_mb"] > 0
     assert report["ratios"][0]["met"]["runs_are_unique_keys"]
-    assert "| 2 | service | 2 |" in (tmp_path / "node_service.md").read_text()
+    floors = report["floors"]  # a thin worker before any env, a service that imported ultralytics before any model
+    assert 0 < floors["worker_mb"] < min(rows["service"]["worker_peak_rss_mb"]) and floors["service_mb"] > 300
+    expected = (2 * floors["worker_mb"] + floors["service_mb"]) / rows["in-process"]["total_rss_mb"]
+    assert report["ratios"][0]["floor_total_rss_ratio"] == pytest.approx(expected, abs=1e-3)
+    text = (tmp_path / "node_service.md").read_text()
+    assert "| 2 | service | 2 |" in text and f"a thin worker before any env {floors['worker_mb']:.0f} MB" in text

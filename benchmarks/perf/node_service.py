@@ -11,8 +11,10 @@ vision=("ray", {"backend": "yolo", ...}), one service actor for the node. Per ca
 worker and of the service, the total, episodes/s of all workers together (episodes over the time from
 the first worker's start to the last one's end), the loop lag, tool runs (records not read from the
 cache) and what the service computed against the unique (video, tool, arguments) keys, and the heavy
-modules each worker imported. Then the ratios the issue sets as targets. Writes DIR/node_service.json
-and DIR/node_service.md.
+modules each worker imported. Then the ratios the issue sets as targets, and beside them the least total
+ratio the floors allow: a thin worker before any env and a service that imported ultralytics before any
+model, each measured in a process of its own. Every Ray worker of a case starts with the process settings
+verl's set-up hook gives (the service's too). Writes DIR/node_service.json and DIR/node_service.md.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 from videostar_env.tools.cache import CacheConfig
 
 from .grid import DATA, Cell, data_kwargs, env_kwargs
-from .node_worker import worker
+from .node_worker import SETUP_HOOK, floor_worker, peak_rss_mb, worker
 
 MODES = ("in-process", "service")
 NAMESPACE = "videostar-bench"
@@ -86,8 +88,39 @@ def case(mode: str, workers: int, k: int, rounds: int, name_of_data: str, data: 
             "heavy_modules": sorted({m for r in runs for m in r["heavy_modules"]})}
 
 
-def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per worker count: the service against in-process, and whether each target is met."""
+class _ServiceFloor:
+    """A Ray actor of the job that imports ultralytics (torch with it) and loads no model: the least a service
+    running the ultralytics backends holds."""
+
+    def peak_rss_mb(self) -> float:
+        """Its peak RSS after the imports."""
+        import ultralytics  # noqa: F401
+
+        return peak_rss_mb()
+
+
+def floors(address: str) -> dict[str, float]:
+    """Peak RSS of a thin worker before any env (floor_worker) and of a service before any model (_ServiceFloor), each
+    in a process of its own on the benchmark's Ray."""
+    import ray
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=floor_worker, args=(address, results))
+    process.start()
+    found = results.get(timeout=600)
+    process.join()
+    if "error" in found:
+        raise RuntimeError(f"the floor worker failed: {found['error']}")
+    actor = ray.remote(_ServiceFloor).options(runtime_env={"worker_process_setup_hook": SETUP_HOOK}).remote()
+    service = ray.get(actor.peak_rss_mb.remote(), timeout=600)
+    ray.kill(actor)
+    return {"worker_mb": found["peak_rss_mb"], "service_mb": service}
+
+
+def ratios(rows: list[dict[str, Any]], floor: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Per worker count: the service against in-process, whether each target is met, and (with the floors) the least
+    total RSS ratio any thin workers and ultralytics service could reach: W floor workers and a floor service."""
     out = []
     for workers in sorted({r["workers"] for r in rows}):
         found = {r["mode"]: r for r in rows if r["workers"] == workers}
@@ -99,6 +132,8 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "total_rss_ratio": round(svc["total_rss_mb"] / base["total_rss_mb"], 3),
                     "episodes_per_s_ratio": round(svc["episodes_per_s"] / base["episodes_per_s"], 3),
                     "model_runs_over_unique_keys": f"{runs} / {svc['unique_keys']}",
+                    "floor_total_rss_ratio": floor and round((workers * floor["worker_mb"] + floor["service_mb"])
+                                                             / base["total_rss_mb"], 3),
                     "met": {"worker_rss": max(svc["worker_peak_rss_mb"]) <= TARGETS["worker_rss_mb"],
                             "total_rss": svc["total_rss_mb"] <= TARGETS["total_rss_ratio"] * base["total_rss_mb"],
                             "episodes_per_s": svc["episodes_per_s"] >= TARGETS["episodes_per_s_ratio"] * base["episodes_per_s"],
@@ -118,13 +153,20 @@ def table(report: dict[str, Any]) -> str:
                      f"{r['service_computed'] if r['service_computed'] is not None else '-'} | {r['unique_keys']} | "
                      f"{', '.join(r['heavy_modules']) or 'none'} |")
     lines += ["", "| workers | max worker RSS MB (target ≤ 350) | total RSS service ÷ in-process (≤ 0.40) | "
-              "episodes/s service ÷ in-process (≥ 0.9) | model runs / unique keys (service) |", "|---|---|---|---|---|"]
+              "episodes/s service ÷ in-process (≥ 0.9) | model runs / unique keys (service) | least total RSS ratio "
+              "(floors) |", "|---|---|---|---|---|---|"]
     for r in report["ratios"]:
         met = r["met"]
         lines.append(f"| {r['workers']} | {r['max_worker_rss_mb']:.0f} {'ok' if met['worker_rss'] else 'MISSED'} | "
                      f"{r['total_rss_ratio']:.2f} {'ok' if met['total_rss'] else 'MISSED'} | "
                      f"{r['episodes_per_s_ratio']:.2f} {'ok' if met['episodes_per_s'] else 'MISSED'} | "
-                     f"{r['model_runs_over_unique_keys']} {'ok' if met['runs_are_unique_keys'] else 'MISSED'} |")
+                     f"{r['model_runs_over_unique_keys']} {'ok' if met['runs_are_unique_keys'] else 'MISSED'} | "
+                     f"{'-' if r['floor_total_rss_ratio'] is None else format(r['floor_total_rss_ratio'], '.2f')} |")
+    floor = report.get("floors")
+    if floor:
+        lines += ["", f"Floors: a thin worker before any env {floor['worker_mb']:.0f} MB (a Ray driver that imported the "
+                      f"env package); a service before any model {floor['service_mb']:.0f} MB (a Ray actor that "
+                      f"imported ultralytics and torch)."]
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +181,7 @@ def node_service(workers: tuple[int, ...] = (2, 4), k: int = 16, rounds: int = 1
     context = ray.init(include_dashboard=False, log_to_driver=False)
     rows = []
     try:
+        floor = floors(context.address_info["address"]) if "service" in modes else None
         with tempfile.TemporaryDirectory(prefix="videostar-perf-node-") as scratch:
             found = data_kwargs((data,), Path(scratch))[data]
             for w in workers:
@@ -147,7 +190,8 @@ def node_service(workers: tuple[int, ...] = (2, 4), k: int = 16, rounds: int = 1
                     print(json.dumps({k_: v for k_, v in rows[-1].items()}), flush=True)
     finally:
         ray.shutdown()
-    return {"data": data, "k": k, "rounds": rounds, "rows": rows, "ratios": ratios(rows), "targets": TARGETS}
+    return {"data": data, "k": k, "rounds": rounds, "rows": rows, "floors": floor, "ratios": ratios(rows, floor),
+            "targets": TARGETS}
 
 
 def main(argv: list[str] | None = None) -> int:

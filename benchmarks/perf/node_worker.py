@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 HEAVY = ("torch", "ultralytics", "ai_edge_litert", "tensorflow")
+SETUP_HOOK = "videostar_trainers.process.tune_worker_process"  # the process settings of verl's set-up hook
 
 
 def peak_rss_mb() -> float:
@@ -42,8 +43,9 @@ async def _worker(index: int, mode: str, k: int, rounds: int, kwargs: dict[str, 
     from .measure import play, warm_up
 
     # A verl agent-loop worker is a Ray worker either way; with in-process models Ray's set-up hook preloads the
-    # heavy libraries (PRELOAD=1), which a worker of the node service does without.
-    ray.init(address=address, log_to_driver=False)
+    # heavy libraries (PRELOAD=1), which a worker of the node service does without. The job's set-up hook tunes
+    # every Ray worker process it starts, the service actor too, as train_grpo.sh's does; this driver tunes itself.
+    ray.init(address=address, log_to_driver=False, runtime_env={"worker_process_setup_hook": SETUP_HOOK})
     tune_worker_process()
     if mode == "in-process":
         preload_libraries()
@@ -75,3 +77,23 @@ async def _worker(index: int, mode: str, k: int, rounds: int, kwargs: dict[str, 
             "peak_rss_mb": peak_rss_mb(), "service_before": before,
             "tool_calls": tally["tool_calls"], "tool_runs": tally["tool_runs"], "tool_errors": tally["tool_errors"],
             "keys": sorted(map(list, keys)), "heavy_modules": [m for m in HEAVY if m in sys.modules]}
+
+
+def floor_worker(address: str, results: Any) -> None:
+    """The least a thin worker holds: a Ray driver of the job, tuned, that imported the env package (no env yet)."""
+    try:
+        import ray
+
+        from videostar_trainers.process import tune_worker_process
+
+        ray.init(address=address, log_to_driver=False, runtime_env={"worker_process_setup_hook": SETUP_HOOK})
+        tune_worker_process()
+        import gymnasium  # noqa: F401
+
+        import videostar_env  # noqa: F401
+
+        results.put({"peak_rss_mb": peak_rss_mb(), "heavy_modules": [m for m in HEAVY if m in sys.modules]})
+    except BaseException as exc:  # the parent must hear of it, not wait for a result that never comes
+        results.put({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
