@@ -132,6 +132,36 @@ print(json.dumps({{"oks": oks, "reward": reward, "heavy": [m for m in {HEAVY!r} 
     assert found["heavy"] == []
 
 
+def test_the_service_counts_the_model_calls_and_frames_its_batched_models_ran(cluster, yolo_options):
+    backend = make_backend("vision", ("ray", {"backend": "yolo", "options": {**yolo_options, "memory": 0},
+                                              "service_name": "videostar-test-work", "memory": 0}))
+    env = oracle_env(service_name="videostar-test-work-oracle")
+    env.reset(seed=0, options={"index": 1})
+    clip, sample = env.unwrapped._ctx.clip, env.unwrapped._ctx.sample
+    before = backend.stats()
+    backend.pose(clip, sample)
+    backend.detect(clip, sample)
+    after = backend.stats()
+    assert after["model_frames"] - before["model_frames"] == 2 * len(clip.indices)
+    assert 2 <= after["model_calls"] - before["model_calls"] <= 2 * len(clip.indices)
+    oracle = env.unwrapped.toolbox.backends.vision.stats()  # a backend without models: nothing counted
+    assert oracle["model_calls"] == oracle["model_frames"] == 0
+    env.close()
+
+
+def test_the_service_batching_benchmark_takes_many_episodes_frames_into_one_call(cluster):
+    pytest.importorskip("ultralytics", reason="the yolo extra is not installed: pip install -e '.[yolo]'")
+    from videostar_benchmarks.perf.service_batching import service_batching
+
+    result = service_batching(device="cpu", episodes=4, repeats=1)
+    assert result["per_episode"]["frames_per_call"] == result["frames"] == 16
+    assert 16 <= result["batched"]["frames_per_call"] <= 64
+    assert result["batched"]["episodes_per_s"] > 0 and result["per_episode"]["episodes_per_s"] > 0
+    assert result["batched_over_per_episode"] == pytest.approx(
+        result["batched"]["episodes_per_s"] / result["per_episode"]["episodes_per_s"], abs=0.01)
+    assert ray.is_initialized()  # the caller's Ray is left running
+
+
 def test_killing_the_service_mid_run_ends_every_episode_once_with_a_reward_and_logs_the_restart(cluster, caplog):
     episodes, threads = 64, 8
     envs = [oracle_env(service_name="videostar-test-faults", retries=3) for _ in range(threads)]

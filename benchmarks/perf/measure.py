@@ -18,6 +18,7 @@ import gymnasium as gym
 import videostar_env  # noqa: F401  (registers the env ids)
 from videostar_agents.messages import qwen_chat
 from videostar_env import answer, tool_call
+from videostar_env.backends.batched import model_work as batched_work
 from videostar_env.datasets import decode
 from videostar_env.tools import Toolbox
 from videostar_trainers.env_pool import EnvPool, load_models, preload_libraries
@@ -42,7 +43,7 @@ def model_work(services: list[Any] | None) -> dict[str, int | None]:
     """Model calls and frames those services have run so far (None without services)."""
     if services is None:
         return {"model_calls": None, "model_frames": None}
-    return {"model_calls": sum(s.calls for s in services), "model_frames": sum(s.frames for s in services)}
+    return dict(batched_work(services))
 
 
 _WARMED: set[int] = set()  # processes whose first env has run the warm-up

@@ -22,7 +22,7 @@ import time
 import weakref
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Iterable
 
 import numpy as np
 
@@ -290,3 +290,9 @@ def _digest(frames: np.ndarray) -> bytes:
 # A digest of an array's shape and content; remembered while the array is fixed (read-only with its own data: a
 # Clip's frames), which nothing then changes.
 frames_digest: ArrayMemo[bytes] = ArrayMemo(_digest)
+
+
+def model_work(models: Iterable[BatchedModel]) -> dict[str, int]:
+    """Model calls and frames these batched models have run so far (each model counted once)."""
+    unique = {id(m): m for m in models}.values()
+    return {"model_calls": sum(m.calls for m in unique), "model_frames": sum(m.frames for m in unique)}

@@ -97,11 +97,16 @@ class NodeService:
         return value
 
     def stats(self) -> dict[str, Any]:
-        """Counts of requests, computed, merged and kept; the backends served; this process's id and peak RSS (MB)."""
+        """Counts of requests, computed, merged and kept; the model calls and frames the backends' batched models ran;
+        the backends served; this process's id and peak RSS (MB)."""
         import os
 
         with open("/proc/self/status") as status:  # VmHWM: this program's own peak (Linux)
             peak = next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), None)
         with self._lock:
-            return {**self.counts, "backends": len(self._backends), "pid": os.getpid(),
-                    "peak_rss_mb": None if peak is None else round(peak, 1)}
+            backends = list(self._backends.values())
+            counts = dict(self.counts)
+        work = [found.model_work() for found in backends if hasattr(found, "model_work")]
+        return {**counts, "model_calls": sum(w["model_calls"] for w in work),
+                "model_frames": sum(w["model_frames"] for w in work), "backends": len(backends), "pid": os.getpid(),
+                "peak_rss_mb": None if peak is None else round(peak, 1)}

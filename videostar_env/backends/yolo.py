@@ -22,7 +22,7 @@ from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..video.digest import file_digest
 from ..perception.detections import Detection, FrameDetections
-from .batched import BatchedModel, BatchOptions, frames_digest, shared
+from .batched import BatchedModel, BatchOptions, frames_digest, model_work, shared
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"
@@ -246,6 +246,10 @@ class YOLOVision:
         """Load every copy of these tasks' models ("detect", "pose") now instead of at their first calls."""
         for task in tasks:
             self.batched(task).load_copies()
+
+    def model_work(self) -> dict[str, int]:
+        """Model calls and frames run so far by the models of these options (in this process)."""
+        return model_work(self._batched.values())
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the models."""

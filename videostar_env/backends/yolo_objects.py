@@ -28,7 +28,7 @@ from ..video.digest import file_digest
 from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
-from .batched import BatchedModel, frames_digest, shared
+from .batched import BatchedModel, frames_digest, model_work, shared
 from .yolo import bgr_frames, load_yolo, ready, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations
@@ -207,6 +207,10 @@ class YOLOObjects:
         """Load every copy of these kinds' models ("detect", "track") now instead of at their first calls."""
         for kind in kinds:
             self.batched(kind).load_copies()
+
+    def model_work(self) -> dict[str, int]:
+        """Model calls and frames run so far by the models of these options (in this process)."""
+        return model_work(self._batched.values())
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the model."""
