@@ -94,6 +94,8 @@ def test_backends_with_the_same_options_share_one_model_and_one_load(weights, cl
     service = first.batched("pose")
     assert second.batched("pose") is service
     assert len(service.models) == 1 and service.calls == 2
+    # Each backend counts the work of the models it shares (a model once, however many backends ask).
+    assert first.model_work() == second.model_work() == {"model_calls": 2, "model_frames": 2 * len(clips[0].indices)}
     assert first.batched("detect") is not service and not first.batched("detect").models  # loads on first use
     # 16 episodes touching a fresh service at once load it once, or once per copy asked for.
     for replicas in (1, 2):
@@ -341,6 +343,8 @@ def test_objects_backends_share_their_services_and_track_a_clip_once():
     detected = second.detect(decode(pancake, 16, (256, 256)), SAMPLE)
     assert second.batched("detect") is not track and track.models[0] is not second.batched("detect").models[0]
     assert sum(map(len, detected)) >= 12 and all(o.track_id is None for f in detected for o in f)
+    calls = track.calls + second.batched("detect").calls  # tracking: one call; detection: CPU batches of 4
+    assert second.model_work() == {"model_calls": calls, "model_frames": 32}
 
 
 def test_load_copies_loads_every_replica_once_and_calls_then_use_them():
