@@ -209,7 +209,8 @@ class YOLOObjects:
             self.batched(kind).load_copies()
 
     def model_work(self) -> dict[str, int]:
-        """Model calls and frames run so far by the models of these options (in this process)."""
+        """Model calls and frames run so far by the models this backend has used (shared by every backend of its
+        options in this process, so their calls count too)."""
         return model_work(self._batched.values())
 
     def forget(self) -> None:
