@@ -12,6 +12,7 @@ import pytest
 import videostar_env  # noqa: F401
 from videostar_env.actions import tool_call
 from videostar_env.backends import YOLOObjects, YOLOVision
+from videostar_env.backends.batched import model_work
 from videostar_env.backends.batched import BatchedModel, BatchOptions, frames_digest
 from videostar_env.backends.yolo import device_sharing, load_yolo, ready, sharing
 from videostar_env.datasets import SyntheticDataset, VideoSample, decode
@@ -94,8 +95,10 @@ def test_backends_with_the_same_options_share_one_model_and_one_load(weights, cl
     service = first.batched("pose")
     assert second.batched("pose") is service
     assert len(service.models) == 1 and service.calls == 2
-    # Each backend counts the work of the models it shares (a model once, however many backends ask).
-    assert first.model_work() == second.model_work() == {"model_calls": 2, "model_frames": 2 * len(clips[0].indices)}
+    # Both backends use the one model; model_work counts it once however many times it is named.
+    assert first.batched_models() == second.batched_models() == (service,)
+    assert model_work([*first.batched_models(), *second.batched_models()]) == \
+        {"model_calls": 2, "model_frames": 2 * len(clips[0].indices)}
     assert first.batched("detect") is not service and not first.batched("detect").models  # loads on first use
     # 16 episodes touching a fresh service at once load it once, or once per copy asked for.
     for replicas in (1, 2):
@@ -343,8 +346,8 @@ def test_objects_backends_share_their_services_and_track_a_clip_once():
     detected = second.detect(decode(pancake, 16, (256, 256)), SAMPLE)
     assert second.batched("detect") is not track and track.models[0] is not second.batched("detect").models[0]
     assert sum(map(len, detected)) >= 12 and all(o.track_id is None for f in detected for o in f)
-    calls = track.calls + second.batched("detect").calls  # tracking: one call; detection: CPU batches of 4
-    assert second.model_work() == {"model_calls": calls, "model_frames": 32}
+    # Tracking: one call of the clip's 16 frames; detection: 16 frames in the CPU's batches of 4.
+    assert model_work(second.batched_models()) == {"model_calls": 1 + 4, "model_frames": 32}
 
 
 def test_load_copies_loads_every_replica_once_and_calls_then_use_them():

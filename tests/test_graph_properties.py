@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videostar_env.perception.graph_score import graph_score
+from videostar_env.perception.graph_score import graph_score, position_tolerance
 from videostar_env.perception.relation_graph import Edge, GraphFrame, Node, RelationGraph, build_graph
 
 POOL = ["chair", "red cube", "person", "table"]
@@ -47,12 +47,9 @@ def arrays(g):
 
 
 def tol(g):
-    """The score's position tolerance for this truth: 0.5 m, or in image units 0.1 of the smallest frame's extent
-    (its nodes' bounding-box diagonal), so that a noise level means the same for a compact scene as a wide one."""
-    if g.units != "image":
-        return 0.5
-    extents = [np.linalg.norm(np.ptp([n.position for n in f.nodes], axis=0)) for f in g.frames]
-    return 0.1 * max(min(extents), 1e-12)
+    """The score's position tolerance for this truth (the smallest of its frames'), so that a noise level means the
+    same for a compact scene as for a wide one."""
+    return min(position_tolerance(f, g.units) for f in g.frames)
 
 
 def moved(g, degrees, shift, scale):

@@ -344,3 +344,12 @@ def test_importing_the_env_does_not_import_scipy():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "False"
+
+
+def test_the_position_tolerance_is_half_a_metre_or_a_tenth_of_the_frames_extent():
+    from videostar_env.perception.graph_score import position_tolerance
+
+    pos = np.array([[[0.0, 0.0], [0.3, 0.4]]])
+    assert position_tolerance(scene(pos).frames[0], "metres") == 0.5
+    assert position_tolerance(scene(pos, units="image").frames[0], "image") == pytest.approx(0.05)  # 0.1 x 0.5
+    assert position_tolerance(scene(np.zeros((1, 2, 2)), units="image").frames[0], "image") == pytest.approx(0.1)

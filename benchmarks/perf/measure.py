@@ -43,7 +43,7 @@ def model_work(services: list[Any] | None) -> dict[str, int | None]:
     """Model calls and frames those services have run so far (None without services)."""
     if services is None:
         return {"model_calls": None, "model_frames": None}
-    return dict(batched_work(services))
+    return batched_work(services)
 
 
 _WARMED: set[int] = set()  # processes whose first env has run the warm-up

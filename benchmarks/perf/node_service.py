@@ -12,8 +12,8 @@ worker and of the service, the total, episodes/s of all workers together (episod
 the first worker's start to the last one's end), the loop lag, tool runs (records not read from the
 cache) and what the service computed against the unique (video, tool, arguments) keys, and the heavy
 modules each worker imported. Then the ratios the issue sets as targets, and beside them the least total
-ratio the floors allow: a thin worker before any env and a service that imported ultralytics before any
-model, each measured in a process of its own. Every Ray worker of a case starts with the process settings
+ratio the floors allow (on the clips, where the service runs YOLO): a thin worker before any env and a
+service that imported ultralytics before any model, each measured in a process of its own. Every Ray worker of a case starts with the process settings
 verl's set-up hook gives (the service's too). Writes DIR/node_service.json and DIR/node_service.md.
 """
 
@@ -108,13 +108,19 @@ def floors(address: str) -> dict[str, float]:
     results = context.Queue()
     process = context.Process(target=floor_worker, args=(address, results))
     process.start()
-    found = results.get(timeout=600)
-    process.join()
+    try:
+        found = results.get(timeout=600)
+    finally:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
     if "error" in found:
         raise RuntimeError(f"the floor worker failed: {found['error']}")
     actor = ray.remote(_ServiceFloor).options(runtime_env={"worker_process_setup_hook": SETUP_HOOK}).remote()
-    service = ray.get(actor.peak_rss_mb.remote(), timeout=600)
-    ray.kill(actor)
+    try:
+        service = ray.get(actor.peak_rss_mb.remote(), timeout=600)
+    finally:
+        ray.kill(actor)
     return {"worker_mb": found["peak_rss_mb"], "service_mb": service}
 
 
@@ -132,8 +138,8 @@ def ratios(rows: list[dict[str, Any]], floor: dict[str, float] | None = None) ->
                     "total_rss_ratio": round(svc["total_rss_mb"] / base["total_rss_mb"], 3),
                     "episodes_per_s_ratio": round(svc["episodes_per_s"] / base["episodes_per_s"], 3),
                     "model_runs_over_unique_keys": f"{runs} / {svc['unique_keys']}",
-                    "floor_total_rss_ratio": floor and round((workers * floor["worker_mb"] + floor["service_mb"])
-                                                             / base["total_rss_mb"], 3),
+                    "floor_total_rss_ratio": None if floor is None else round(
+                        (workers * floor["worker_mb"] + floor["service_mb"]) / base["total_rss_mb"], 3),
                     "met": {"worker_rss": max(svc["worker_peak_rss_mb"]) <= TARGETS["worker_rss_mb"],
                             "total_rss": svc["total_rss_mb"] <= TARGETS["total_rss_ratio"] * base["total_rss_mb"],
                             "episodes_per_s": svc["episodes_per_s"] >= TARGETS["episodes_per_s_ratio"] * base["episodes_per_s"],
@@ -181,7 +187,8 @@ def node_service(workers: tuple[int, ...] = (2, 4), k: int = 16, rounds: int = 1
     context = ray.init(include_dashboard=False, log_to_driver=False)
     rows = []
     try:
-        floor = floors(context.address_info["address"]) if "service" in modes else None
+        # The service floor is an ultralytics one: measured where the service runs YOLO (the clips), not the oracle.
+        floor = floors(context.address_info["address"]) if "service" in modes and data == "clips" else None
         with tempfile.TemporaryDirectory(prefix="videostar-perf-node-") as scratch:
             found = data_kwargs((data,), Path(scratch))[data]
             for w in workers:

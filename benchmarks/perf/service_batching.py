@@ -44,19 +44,20 @@ def service_batching(device: str | None = None, episodes: int = 64, frames: int 
     started = not ray.is_initialized()
     if started:
         ray.init(include_dashboard=False, log_to_driver=False)
+    visions: dict[str, Any] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="videostar-perf-batching-") as scratch:
             weights = str(SHARED_POSE) if device == "cpu" and SHARED_POSE.exists() \
                 else yaml_weights(Path(scratch))["pose"]
             clips = episode_clips(episodes, frames)
             sample = SyntheticDataset(per_class=1)[0]  # the backend reads only the clip
-            visions = {mode: make_backend("vision", ("ray", {
-                "backend": "yolo", "service_name": f"videostar-perf-batching-{mode}-{time.monotonic_ns()}",
-                "num_gpus": 0.1 if device.startswith("cuda") else 0, "memory": 0,
-                "options": {"pose_weights": weights, "detect_weights": weights, "device": device, "memory": 0,
-                            "batch_size": batch if mode == "batched" else frames}})) for mode in MODES}
-            for vision in visions.values():
-                vision.load_models(["pose"])
+            for mode in MODES:
+                visions[mode] = make_backend("vision", ("ray", {
+                    "backend": "yolo", "service_name": f"videostar-perf-batching-{mode}-{time.monotonic_ns()}",
+                    "num_gpus": 0.1 if device.startswith("cuda") else 0, "memory": 0,
+                    "options": {"pose_weights": weights, "detect_weights": weights, "device": device, "memory": 0,
+                                "batch_size": batch if mode == "batched" else frames}}))
+                visions[mode].load_models(["pose"])
             with ThreadPoolExecutor(episodes) as pool:
                 def play(mode: str) -> dict[str, float]:
                     vision = visions[mode]
@@ -73,9 +74,9 @@ def service_batching(device: str | None = None, episodes: int = 64, frames: int 
                 for _ in range(repeats):  # interleaved: load on a shared machine hits both modes alike
                     for mode in MODES:
                         runs[mode].append(play(mode))
-            for vision in visions.values():
-                ray.kill(vision.service.handle)
     finally:
+        for vision in visions.values():  # the services are detached actors: they would outlive the caller's job
+            ray.kill(vision.service.handle)
         if started:
             ray.shutdown()
     result: dict[str, Any] = {"device": device, "weights": Path(weights).name, "episodes": episodes,

@@ -217,7 +217,7 @@ class RemoteBackend:
         self.service.call("forget", retries=self.retries)
 
     def stats(self) -> dict[str, Any]:
-        """The service's counts (requests, computed, merged, kept), pid and peak RSS."""
+        """The service's counts (requests, computed, merged, kept), its models' calls and frames, pid and peak RSS."""
         return self.service.call("stats", retries=self.retries)
 
     def _call(self, method: str, clip: Clip, sample: VideoSample) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from ..datasets.sample import VideoSample
 from ..video.decode import Clip
 from ..video.memo import InFlight, KeptResults
+from .batched import model_work
 
 METHODS = {"vision": ("detect", "pose"), "objects": ("detect", "track")}
 
@@ -106,7 +107,7 @@ class NodeService:
         with self._lock:
             backends = list(self._backends.values())
             counts = dict(self.counts)
-        work = [found.model_work() for found in backends if hasattr(found, "model_work")]
-        return {**counts, "model_calls": sum(w["model_calls"] for w in work),
-                "model_frames": sum(w["model_frames"] for w in work), "backends": len(backends), "pid": os.getpid(),
+        # Backends of other options may share a model (the same pose weights): model_work counts each model once.
+        work = model_work(m for found in backends for m in getattr(found, "batched_models", tuple)())
+        return {**counts, **work, "backends": len(backends), "pid": os.getpid(),
                 "peak_rss_mb": None if peak is None else round(peak, 1)}

@@ -22,7 +22,7 @@ from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..video.digest import file_digest
 from ..perception.detections import Detection, FrameDetections
-from .batched import BatchedModel, BatchOptions, frames_digest, model_work, shared
+from .batched import BatchedModel, BatchOptions, frames_digest, shared
 
 WEIGHTS_DIR_ENV = "VIDEOSTAR_WEIGHTS_DIR"
 _RELEASES = "https://github.com/ultralytics/assets/releases"
@@ -247,10 +247,9 @@ class YOLOVision:
         for task in tasks:
             self.batched(task).load_copies()
 
-    def model_work(self) -> dict[str, int]:
-        """Model calls and frames run so far by the models this backend has used (shared by every backend of its
-        options in this process, so their calls count too)."""
-        return model_work(self._batched.values())
+    def batched_models(self) -> tuple[BatchedModel, ...]:
+        """The batched models this backend has used so far (shared with every backend of its options)."""
+        return tuple(self._batched.values())  # a copy: another thread's first call may add one meanwhile
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the models."""

@@ -28,7 +28,7 @@ from ..video.digest import file_digest
 from ..datasets.sample import VideoSample
 from ..errors import ToolError
 from ..perception.objects import FrameObjects, ObjectBox
-from .batched import BatchedModel, frames_digest, model_work, shared
+from .batched import BatchedModel, frames_digest, shared
 from .yolo import bgr_frames, load_yolo, ready, resolve_weights, sharing
 
 TRACKERS = ("bytetrack.yaml", "botsort.yaml")  # ultralytics' own tracker configurations
@@ -208,10 +208,9 @@ class YOLOObjects:
         for kind in kinds:
             self.batched(kind).load_copies()
 
-    def model_work(self) -> dict[str, int]:
-        """Model calls and frames run so far by the models this backend has used (shared by every backend of its
-        options in this process, so their calls count too)."""
-        return model_work(self._batched.values())
+    def batched_models(self) -> tuple[BatchedModel, ...]:
+        """The batched models this backend has used so far (shared with every backend of its options)."""
+        return tuple(self._batched.values())  # a copy: another thread's first call may add one meanwhile
 
     def forget(self) -> None:
         """Drop the results kept per clip (for every backend of these options): the next calls run the model."""

@@ -79,7 +79,7 @@ def graph_score(predicted: RelationGraph | Any, true: RelationGraph | Any, *,
         if pf is None:
             total["missing"] += len(tf.nodes)
             continue
-        tol = tolerance or (IMAGE_TOLERANCE * _extent(tf) if truth.units == "image" else METRIC_TOLERANCE)
+        tol = tolerance or position_tolerance(tf, truth.units)
         for key, value in FrameMatch(pf, tf, scaled, tol).best().items():
             total[key] += value
         total["frames"] += 1
@@ -321,6 +321,11 @@ def _nearest_frame(k: int, ttimes: list[float], ptimes: np.ndarray, pframes: lis
     after = ttimes[k + 1] - ttimes[k] if k + 1 < len(ttimes) else None
     gap = (before if before is not None else after) if dt < 0 else (after if after is not None else before)
     return pframes[j] if gap is None or abs(dt) <= gap / 2 + 1e-9 else None
+
+
+def position_tolerance(frame: GraphFrame, units: str) -> float:
+    """The position error the score forgives on a true frame: 0.5 m, or in image units 0.1 of its extent."""
+    return IMAGE_TOLERANCE * _extent(frame) if units == "image" else METRIC_TOLERANCE
 
 
 def _extent(frame: GraphFrame) -> float:
