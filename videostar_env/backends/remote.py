@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from typing import Any, Callable, Sequence
 
 from ..datasets.sample import VideoSample
@@ -131,8 +132,9 @@ def node_service_name(ray: Any, prefix: str = "videostar-vision") -> str:
     return f"{prefix}-{context.get_node_id()[:16]}-job{context.get_job_id()}"
 
 
-def stop_node_services(prefix: str = "videostar-vision") -> list[str]:
-    """Kill this Ray job's node services, on every node (a detached actor outlives its job otherwise); their names."""
+def stop_node_services(prefix: str = "videostar-vision", wait_s: float = 30.0) -> list[str]:
+    """Kill this Ray job's node services, on every node (a detached actor outlives its job otherwise), waiting up to
+    wait_s for each to be gone (ray.kill only asks); their names."""
     ray = _ray()
     job = ray.get_runtime_context().get_job_id()
     stopped = []
@@ -144,6 +146,15 @@ def stop_node_services(prefix: str = "videostar-vision") -> list[str]:
             except ValueError:  # it died meanwhile
                 continue
             stopped.append(name)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:  # its name is released once the actor is dead
+                try:
+                    ray.get_actor(name, namespace=namespace)
+                except ValueError:
+                    break
+                time.sleep(0.1)
+            else:
+                log.warning("node vision service %r was killed but still answers after %g s", name, wait_s)
     with _LOCK:  # envs made later in this process start a new service instead of retrying a dead one
         for key in [k for k in _SERVICES if k[0] in stopped]:
             del _SERVICES[key]
