@@ -157,7 +157,8 @@ def ratios(rows: list[dict[str, Any]], floor: dict[str, float] | None = None) ->
                     "total_rss_ratio": round(total, 3), "episodes_per_s_ratio": round(speed, 3),
                     "total_rss_ratios": [p["total_rss_ratio"] for p in pairs],
                     "episodes_per_s_ratios": [p["episodes_per_s_ratio"] for p in pairs],
-                    "model_runs_over_unique_keys": ", ".join(sorted({f"{p['runs']} / {p['unique_keys']}" for p in pairs})),
+                    "model_runs_over_unique_keys": ", ".join(sorted({f"{p['runs']} / {p['unique_keys']}"
+                                                                     for p in pairs})),
                     "floor_total_rss_ratio": None if floor is None else round(
                         (workers * floor["worker_mb"] + floor["service_mb"]) / base_mb, 3),
                     "met": {"worker_rss": worst <= TARGETS["worker_rss_mb"],
@@ -173,11 +174,13 @@ def _spread(values: list[float]) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The cases and the ratios as markdown."""
-    lines = ["| workers | mode | repeat | K | episodes/s | peak RSS per worker MB | service MB | total MB | loop lag p99 / max ms "
+    lines = ["| workers | mode | repeat | K | episodes/s | peak RSS per worker MB | service MB | total MB "
+             "| loop lag p99 / max ms "
              "| tool runs | model runs (service) | unique keys | heavy modules in workers |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
-        lines.append(f"| {r['workers']} | {r['mode']} | {r.get('repeat', 0) + 1} | {r['k']} | {r['episodes_per_s']:.2f} | "
+        lines.append(f"| {r['workers']} | {r['mode']} | {r.get('repeat', 0) + 1} | {r['k']} | "
+                     f"{r['episodes_per_s']:.2f} | "
                      f"{', '.join(f'{v:.0f}' for v in r['worker_peak_rss_mb'])} | {r['service_peak_rss_mb'] or '-'} | "
                      f"{r['total_rss_mb']:.0f} | {r['loop_lag_p99_ms']} / {r['loop_lag_max_ms']} | {r['tool_runs']} | "
                      f"{r['service_computed'] if r['service_computed'] is not None else '-'} | {r['unique_keys']} | "
@@ -188,7 +191,8 @@ def table(report: dict[str, Any]) -> str:
     for r in report["ratios"]:
         met = r["met"]
         lines.append(f"| {r['workers']} | {r['max_worker_rss_mb']:.0f} {'ok' if met['worker_rss'] else 'MISSED'} | "
-                     f"{r['total_rss_ratio']:.2f}{_spread(r['total_rss_ratios'])} {'ok' if met['total_rss'] else 'MISSED'} | "
+                     f"{r['total_rss_ratio']:.2f}{_spread(r['total_rss_ratios'])} "
+                     f"{'ok' if met['total_rss'] else 'MISSED'} | "
                      f"{r['episodes_per_s_ratio']:.2f}{_spread(r['episodes_per_s_ratios'])} "
                      f"{'ok' if met['episodes_per_s'] else 'MISSED'} | "
                      f"{r['model_runs_over_unique_keys']} {'ok' if met['runs_are_unique_keys'] else 'MISSED'} | "
@@ -224,8 +228,8 @@ def node_service(workers: tuple[int, ...] = (2, 4), k: int = 16, rounds: int = 1
                     print(json.dumps({k_: v for k_, v in rows[-1].items()}), flush=True)
     finally:
         ray.shutdown()
-    return {"data": data, "k": k, "rounds": rounds, "repeats": repeats, "rows": rows, "floors": floor, "ratios": ratios(rows, floor),
-            "targets": TARGETS}
+    return {"data": data, "k": k, "rounds": rounds, "repeats": repeats, "rows": rows, "floors": floor,
+            "ratios": ratios(rows, floor), "targets": TARGETS}
 
 
 def main(argv: list[str] | None = None) -> int:
